@@ -1,0 +1,144 @@
+"""What every specialist shares: reading the request, the task lifecycle, clean failure."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a.helpers import get_data_parts, get_text_parts, new_task_from_user_message, new_text_message
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskUpdater
+from a2a.types import Message, Part, TaskState
+from a2a.utils.errors import InvalidParamsError
+from google.protobuf.json_format import MessageToDict
+
+from agents.streaming import ArtifactWriter, send_artifact
+from inference.gateway import Gateway, GenerationRequest, StreamChunk
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_TEXT_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class UserRequest:
+    """The parts of an incoming A2A message an agent works from."""
+
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_message(
+        cls, message: Message | None, *, max_chars: int = DEFAULT_MAX_TEXT_CHARS
+    ) -> UserRequest:
+        """Validate and read a message; bad input raises the protocol's InvalidParams error."""
+        if message is None or not message.parts:
+            raise InvalidParamsError(message="The message has no parts; send a text part.")
+        text = "\n".join(t for t in get_text_parts(message.parts) if t.strip()).strip()
+        data: dict[str, Any] = {}
+        for item in get_data_parts(message.parts):
+            if isinstance(item, dict):
+                data.update(item)
+        if not text:
+            raise InvalidParamsError(
+                message="The message has no text: send a text part describing the task."
+            )
+        if len(text) > max_chars:
+            raise InvalidParamsError(
+                message=f"The text is {len(text)} characters long; the limit is {max_chars}."
+            )
+        metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
+        return cls(text=text, data=data, metadata=metadata)
+
+
+class Work:
+    """A running task as a specialist sees it: say what happens, stream artifacts."""
+
+    def __init__(self, updater: TaskUpdater, agent_id: str, request: UserRequest) -> None:
+        self.updater = updater
+        self.agent_id = agent_id
+        self.request = request
+        self.artifacts: dict[str, str] = {}
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return {"agent": self.agent_id}
+
+    async def say(self, text: str, **metadata: Any) -> None:
+        await self.updater.update_status(
+            TaskState.TASK_STATE_WORKING,
+            message=self.updater.new_agent_message([Part(text=text)]),
+            metadata={**self.provenance, **metadata},
+        )
+
+    def writer(self, name: str, media_type: str) -> ArtifactWriter:
+        return ArtifactWriter(self.updater, name, media_type=media_type, metadata=self.provenance)
+
+    async def send(self, name: str, text: str, media_type: str) -> None:
+        self.artifacts[name] = await send_artifact(
+            self.updater, name, text, media_type=media_type, metadata=self.provenance
+        )
+
+    async def stream(
+        self, name: str, media_type: str, chunks: AsyncIterator[StreamChunk], *, prefix: str = ""
+    ) -> str:
+        """Stream generated text into one artifact as it arrives; returns the whole text."""
+        writer = self.writer(name, media_type)
+        if prefix:
+            await writer.write(prefix)
+        async for chunk in chunks:
+            if chunk.text:
+                await writer.write(chunk.text)
+        await writer.close()
+        self.artifacts[name] = writer.text
+        return writer.text
+
+
+class SpecialistExecutor(AgentExecutor, ABC):
+    """An A2A agent executor that owns the task lifecycle; subclasses do the work."""
+
+    agent_id: str
+    title: str
+
+    def __init__(self, gateway: Gateway, *, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> None:
+        self.gateway = gateway
+        self.max_text_chars = max_text_chars
+
+    @abstractmethod
+    async def work(self, work: Work) -> str:
+        """Do the task, streaming artifacts; return the closing sentence."""
+
+    def generate(self, system: str, user: str, max_tokens: int | None = None) -> AsyncIterator[
+        StreamChunk
+    ]:
+        return self.gateway.stream(GenerationRequest.chat(system, user, max_tokens=max_tokens))
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        # Validation happens before any event so bad input gets the protocol's error.
+        request = UserRequest.from_message(context.message, max_chars=self.max_text_chars)
+        assert context.message is not None
+        task = context.current_task or new_task_from_user_message(context.message)
+        if context.current_task is None:
+            await event_queue.enqueue_event(task)
+        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        work = Work(updater, self.agent_id, request)
+        await work.say(f"{self.title} is on it.")
+        try:
+            closing = await self.work(work)
+        except Exception as error:  # any failure ends the task 'failed', never a hung stream
+            logger.exception("%s failed on task %s", self.agent_id, task.id)
+            reason = f"{self.title} failed: {type(error).__name__}: {error}"
+            await updater.failed(new_text_message(reason, task_id=task.id, context_id=task.context_id))
+            return
+        await updater.complete(
+            new_text_message(closing, task_id=task.id, context_id=task.context_id)
+        )
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        if context.task_id and context.context_id:
+            await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()

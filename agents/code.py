@@ -1,0 +1,51 @@
+"""The code specialist: one Python module per component, streamed as it is written."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from agents.base import SpecialistExecutor, Work
+from agents.components import services_for
+from inference.gateway import StreamChunk
+
+SYSTEM_PROMPT = (
+    "You are a senior Python engineer. Write only Python code, no explanations and no "
+    "Markdown fences. Use type hints and short docstrings."
+)
+MAX_FILES = 3
+
+
+class CodeExecutor(SpecialistExecutor):
+    agent_id = "code"
+    title = "The code agent"
+
+    async def work(self, work: Work) -> str:
+        request = work.request.text
+        services = services_for(request)[:MAX_FILES]
+        paths = [f"src/{service.module}/service.py" for service in services]
+        await work.say(f"Writing {len(paths)} file(s): {', '.join(paths)}.")
+        for service, path in zip(services, paths, strict=True):
+            prompt = (
+                f"Request: {request}\n\nWrite the module {path} for the {service.name}: "
+                f"{service.responsibility}"
+            )
+            header = f'"""{service.name}: {service.responsibility}"""\n\n'
+            await work.stream(
+                path, "text/x-python", _without_fences(self.generate(SYSTEM_PROMPT, prompt)),
+                prefix=header,
+            )
+        return f"Code ready: {', '.join(paths)}."
+
+
+async def _without_fences(chunks: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
+    """Drop Markdown code-fence lines the model sometimes writes despite being told not to."""
+    pending = ""
+    async for chunk in chunks:
+        pending += chunk.text
+        *lines, pending = pending.split("\n")
+        if chunk.usage is not None:  # the stream's end: nothing more will complete the line
+            lines, pending = [*lines, pending], ""
+        kept = [line for line in lines if not line.lstrip().startswith("```")]
+        text = "\n".join(kept) + ("\n" if kept and chunk.usage is None else "")
+        if text or chunk.usage is not None:
+            yield StreamChunk(text, chunk.usage)

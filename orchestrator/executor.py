@@ -1,0 +1,271 @@
+"""The orchestrator agent: route, delegate over A2A, relay the specialists' stream.
+
+Event order on every task: the task (``submitted``) at once, ``working``, the routing
+decision with its scores, then per step a status line and the relayed artifact chunks,
+and finally ``completed``, ``failed`` with the reason, or ``input-required`` when no
+agent fits the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a.helpers import new_data_part, new_task_from_user_message, new_text_message
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskUpdater
+from a2a.types import Message, Part, Role, TaskState
+from a2a.utils.errors import InvalidParamsError
+from google.protobuf.json_format import MessageToDict
+
+from agents.base import UserRequest
+from orchestrator.delegation import Delegator, DelegationError
+from orchestrator.registry import AgentRegistry, UnknownAgentError
+from orchestrator.scoring import PlanStep, Router, RoutingDecision
+
+logger = logging.getLogger(__name__)
+
+_CHECKED_SUFFIXES = (".py", ".sql", ".json")
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class _Relay:
+    """What the relayed steps have produced so far, by artifact name."""
+
+    artifacts: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # artifactId -> name
+
+    def record(self, artifact_id: str, name: str, text: str, append: bool) -> None:
+        name = name or self.names.get(artifact_id, artifact_id)
+        self.names[artifact_id] = name
+        self.artifacts[name] = (self.artifacts.get(name, "") if append else "") + text
+
+
+class OrchestratorExecutor(AgentExecutor):
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        router: Router,
+        delegator: Delegator,
+        *,
+        max_text_chars: int = 20_000,
+    ) -> None:
+        self._registry = registry
+        self._router = router
+        self._delegator = delegator
+        self._max_text_chars = max_text_chars
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        request = UserRequest.from_message(context.message, max_chars=self._max_text_chars)
+        pinned = _pinned_agents(request.metadata)
+        if pinned is not None:
+            unknown = [a for a in pinned if a not in self._registry.ids()]
+            if unknown:
+                raise InvalidParamsError(message=str(UnknownAgentError(unknown[0], self._registry.ids())))
+        assert context.message is not None
+        task = context.current_task or new_task_from_user_message(context.message)
+        if context.current_task is None:
+            await event_queue.enqueue_event(task)
+        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        await updater.start_work(_agent_text("Reading your request and choosing an agent."))
+
+        user_id = context.call_context.user.user_name or "anonymous"
+        try:
+            decision = await asyncio.to_thread(
+                self._router.route, request.text, candidates=pinned
+            )
+            if not decision.placed:
+                await updater.requires_input(
+                    _agent_text(_cannot_place(decision, self._registry.ids())),
+                    metadata={"routing": _routing_metadata(decision)},
+                )
+                return
+            await updater.update_status(
+                TaskState.TASK_STATE_WORKING,
+                message=_agent_text(_routing_sentence(decision)),
+                metadata={"routing": _routing_metadata(decision)},
+            )
+            relay = _Relay()
+            for step in decision.plan:
+                await self._run_step(updater, decision, step, request, relay, user_id)
+        except (StepFailed, DelegationError) as error:
+            await updater.failed(_agent_text(_sentence(str(error))))
+            return
+        except Exception as error:  # a stream must never hang: any surprise fails the task
+            logger.exception("orchestrator failed on task %s", task.id)
+            await updater.failed(_agent_text(f"Internal error: {type(error).__name__}."))
+            return
+        names = list(relay.artifacts)
+        await updater.complete(
+            _agent_text(
+                f"Done: {len(names)} artifact(s) from {_agents_phrase(decision.team, self._registry)}."
+            )
+        )
+
+    async def _run_step(
+        self,
+        updater: TaskUpdater,
+        decision: RoutingDecision,
+        step: PlanStep,
+        request: UserRequest,
+        relay: _Relay,
+        user_id: str,
+    ) -> None:
+        agent = self._registry.get(step.agent)
+        total = len(decision.plan)
+        step_meta = {"id": f"step-{step.index}", "index": step.index, "total": total, "agent": agent.agent_id}
+        await updater.update_status(
+            TaskState.TASK_STATE_WORKING,
+            message=_agent_text(f"Step {step.index}/{total}: {agent.name} ({step.skill})."),
+            metadata={"step": step_meta, "agent": agent.agent_id},
+        )
+        message = _delegated_message(decision, step, request, relay)
+        provenance = {"agent": agent.agent_id, "step": step_meta["id"]}
+        async for event in self._delegator.stream(agent, message, user_id=user_id):
+            kind = event.WhichOneof("payload")
+            if kind == "artifact_update":
+                update = event.artifact_update
+                artifact = update.artifact
+                text = "".join(p.text for p in artifact.parts if p.HasField("text"))
+                relay.record(artifact.artifact_id, artifact.name, text, update.append)
+                await updater.add_artifact(
+                    list(artifact.parts),
+                    artifact_id=artifact.artifact_id,
+                    name=artifact.name or relay.names[artifact.artifact_id],
+                    metadata={**_struct(artifact), **provenance},
+                    append=update.append,
+                    last_chunk=update.last_chunk,
+                )
+            elif kind == "status_update":
+                status = event.status_update.status
+                said = _message_text(status.message)
+                if status.state == TaskState.TASK_STATE_FAILED:
+                    raise StepFailed(f"The {agent.name} failed: {said or 'no reason given'}")
+                if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):
+                    raise StepFailed(f"The {agent.name} stopped ({TaskState.Name(status.state)}): {said}")
+                if status.state in (
+                    TaskState.TASK_STATE_INPUT_REQUIRED,
+                    TaskState.TASK_STATE_AUTH_REQUIRED,
+                ):
+                    raise StepFailed(f"The {agent.name} needs more input: {said}")
+                if said and status.state == TaskState.TASK_STATE_WORKING:
+                    await updater.update_status(
+                        TaskState.TASK_STATE_WORKING,
+                        message=_agent_text(said),
+                        metadata={"step": step_meta, "agent": agent.agent_id},
+                    )
+            elif kind == "message":
+                # An agent may answer with a plain message instead of a task: keep it as text.
+                said = _message_text(event.message)
+                name = f"{agent.agent_id}.md"
+                relay.record(name, name, said, False)
+                await updater.add_artifact(
+                    [Part(text=said, media_type="text/markdown")],
+                    artifact_id=f"{updater.task_id}-{name}",
+                    name=name,
+                    metadata=provenance,
+                    append=False,
+                    last_chunk=True,
+                )
+
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        # The SDK has already cancelled execute(), which closes the delegated stream.
+        if context.task_id and context.context_id:
+            await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
+
+
+def _pinned_agents(metadata: dict[str, Any]) -> list[str] | None:
+    pinned = metadata.get("agent") or metadata.get("agents")
+    if pinned is None:
+        return None
+    return [pinned] if isinstance(pinned, str) else [str(a) for a in pinned]
+
+
+def _delegated_message(
+    decision: RoutingDecision, step: PlanStep, request: UserRequest, relay: _Relay
+) -> Message:
+    text = request.text
+    if step.instruction != decision.query:
+        text = f"{decision.query}\n\nYour part: {step.instruction}"
+    parts = [Part(text=text)]
+    checkable = [
+        {"name": name, "text": body}
+        for name, body in relay.artifacts.items()
+        if name.endswith(_CHECKED_SUFFIXES)
+    ]
+    data = dict(request.data)
+    if checkable and step.agent == "validator":
+        data["files"] = checkable
+    if data:
+        parts.append(new_data_part(data))
+    return Message(role=Role.ROLE_USER, message_id=_message_id(), parts=parts)
+
+
+def _message_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _routing_metadata(decision: RoutingDecision) -> dict[str, Any]:
+    best = decision.best if decision.ranking else None
+    return {
+        "agent": best.agent if best and decision.placed else None,
+        "skill": best.skill if best and decision.placed else None,
+        "scores": best.breakdown if best else {},
+        "threshold": decision.threshold,
+        "ranking": [s.to_dict() for s in decision.ranking],
+        "team": decision.team,
+        "plan": [
+            {"index": s.index, "agent": s.agent, "skill": s.skill, "instruction": s.instruction}
+            for s in decision.plan
+        ],
+    }
+
+
+def _routing_sentence(decision: RoutingDecision) -> str:
+    best = decision.best
+    if len(decision.team) == 1:
+        return f"Routing to the {best.name} ({best.skill}, score {best.score:.2f})."
+    return (
+        f"This spans {len(decision.team)} agents: {' → '.join(decision.team)} "
+        f"(best match {best.name}, score {best.score:.2f})."
+    )
+
+
+def _cannot_place(decision: RoutingDecision, known: list[str]) -> str:
+    best = f" (closest: {decision.best.name}, score {decision.best.score:.2f})" if decision.ranking else ""
+    return (
+        f"I couldn't place this request with any of my agents ({', '.join(known)}){best}. "
+        "Could you say more about what you want to design, model, code or check?"
+    )
+
+
+def _agents_phrase(team: list[str], registry: AgentRegistry) -> str:
+    names = [registry.get(a).name for a in team]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def _agent_text(text: str) -> Message:
+    return new_text_message(text)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _message_text(message: Message) -> str:
+    return "\n".join(p.text for p in message.parts if p.HasField("text")).strip()
+
+
+def _struct(artifact: Any) -> dict[str, Any]:
+    return MessageToDict(artifact.metadata) if artifact.HasField("metadata") else {}

@@ -1,0 +1,233 @@
+"""Semantic routing: which agent, or which team, fits a request, and why.
+
+Every skill of every registered card is embedded once (its description and each example);
+a request is embedded with its clauses in one batch and compared by cosine similarity.
+An agent's semantic score is its best-matching skill's; tags that appear in the request
+add a small tie-breaking bonus. A request whose clauses land on different agents gets a
+team, ordered as the work flows (architecture, database, code, validator).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inference.embeddings import Embedder
+from orchestrator.registry import AgentRegistry
+
+TAG_WEIGHT = 0.05
+# The order work flows through a team; agents not listed (remote ones) come after, by score.
+FLOW_ORDER = ("architecture", "database", "code", "validator")
+VALIDATOR = "validator"
+CODE = "code"
+_CLAUSE_SPLIT = re.compile(r"[,;.]|\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentScore:
+    agent: str
+    name: str
+    skill: str
+    score: float
+    breakdown: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    index: int
+    agent: str
+    skill: str
+    instruction: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    query: str
+    ranking: list[AgentScore]
+    team: list[str]
+    plan: list[PlanStep]
+    threshold: float
+    clauses: list[str] = field(default_factory=list)
+
+    @property
+    def placed(self) -> bool:
+        return bool(self.team)
+
+    @property
+    def best(self) -> AgentScore:
+        return self.ranking[0]
+
+    def score_of(self, agent: str) -> AgentScore:
+        return next(s for s in self.ranking if s.agent == agent)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "placed": self.placed,
+            "threshold": self.threshold,
+            "ranking": [s.to_dict() for s in self.ranking],
+            "team": self.team,
+            "plan": [asdict(step) for step in self.plan],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Skill:
+    agent: str
+    agent_name: str
+    skill: str
+    tags: frozenset[str]
+
+
+class _SkillIndex:
+    """One row per embedded skill text, and which skill each row belongs to."""
+
+    def __init__(self, registry: AgentRegistry, embedder: Embedder) -> None:
+        skills: list[_Skill] = []
+        texts: list[str] = []
+        owners: list[int] = []
+        for agent in registry:
+            for skill in agent.card.skills:
+                skills.append(
+                    _Skill(
+                        agent.agent_id,
+                        agent.name,
+                        skill.id,
+                        frozenset(t.lower() for t in skill.tags),
+                    )
+                )
+                for text in (f"{skill.name}: {skill.description}", *skill.examples):
+                    texts.append(text)
+                    owners.append(len(skills) - 1)
+        self.version = registry.version
+        self.skills = skills
+        self.agents = list(dict.fromkeys(s.agent for s in skills))
+        self.vectors = embedder.embed(texts)
+        self.owner = np.asarray(owners, dtype=np.int64)
+        self.skill_agent = np.asarray([self.agents.index(s.agent) for s in skills], dtype=np.int64)
+
+    def skill_scores(self, queries: np.ndarray) -> np.ndarray:
+        """(len(queries), len(skills)): each skill's best row similarity."""
+        similarities = queries @ self.vectors.T  # unit vectors: dot product is cosine
+        best = np.full((queries.shape[0], len(self.skills)), -1.0, dtype=np.float32)
+        np.maximum.at(best.T, self.owner, similarities.T)
+        return best
+
+
+class Router:
+    """Ranks registered agents for a request and picks the agent or team to run it."""
+
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        embedder: Embedder,
+        *,
+        threshold: float = 0.30,
+        team_margin: float = 0.03,
+    ) -> None:
+        self._registry = registry
+        self._embedder = embedder
+        self.threshold = threshold
+        self.team_margin = team_margin
+        self._index: _SkillIndex | None = None
+        self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Embed every skill now rather than on the first request."""
+        self._current_index()
+
+    def _current_index(self) -> _SkillIndex:
+        with self._lock:
+            if self._index is None or self._index.version != self._registry.version:
+                self._index = _SkillIndex(self._registry, self._embedder)
+            return self._index
+
+    def route(self, query: str, *, candidates: list[str] | None = None) -> RoutingDecision:
+        if candidates is not None:
+            for agent_id in candidates:
+                self._registry.get(agent_id)  # raises UnknownAgentError with the known ids
+        index = self._current_index()
+        clauses = _clauses(query)
+        vectors = self._embedder.embed([query, *clauses])
+        skill_scores = index.skill_scores(vectors)
+        words = set(_WORD.findall(query.lower()))
+        bonus = np.asarray(
+            [TAG_WEIGHT * _tag_overlap(skill.tags, words, query.lower()) for skill in index.skills],
+            dtype=np.float32,
+        )
+        allowed = set(candidates) if candidates is not None else set(index.agents)
+
+        ranking = self._rank(index, skill_scores[0], bonus, allowed)
+        if not ranking or ranking[0].score < self.threshold:
+            return RoutingDecision(query, ranking, [], [], self.threshold, clauses)
+
+        top = ranking[0].score
+        floor = max(self.threshold, top - self.team_margin)
+        team = {s.agent: query for s in ranking if s.score >= floor}
+        if len(clauses) > 1:
+            for clause, scores in zip(clauses, skill_scores[1:], strict=True):
+                clause_best = self._rank(index, scores, bonus, allowed)
+                if clause_best and clause_best[0].score >= self.threshold:
+                    agent = clause_best[0].agent
+                    known = team.get(agent)
+                    team[agent] = clause if known in (None, query) else f"{known}; {clause}"
+        if VALIDATOR in allowed and VALIDATOR not in team and len(team) > 1 and CODE in team:
+            # A team that writes code ends with a check of what it wrote.
+            team[VALIDATOR] = "Check the files the team produced."
+        members = sorted(team, key=lambda a: _flow_position(a, ranking))
+        plan = [
+            PlanStep(i, agent, next(s.skill for s in ranking if s.agent == agent), team[agent])
+            for i, agent in enumerate(members, start=1)
+        ]
+        return RoutingDecision(query, ranking, members, plan, self.threshold, clauses)
+
+    @staticmethod
+    def _rank(
+        index: _SkillIndex, scores: np.ndarray, bonus: np.ndarray, allowed: set[str]
+    ) -> list[AgentScore]:
+        best: dict[str, AgentScore] = {}
+        totals = scores + bonus
+        for i in np.argsort(-totals):
+            skill = index.skills[int(i)]
+            if skill.agent in best or skill.agent not in allowed:
+                continue
+            semantic, tags = float(scores[i]), float(bonus[i])
+            best[skill.agent] = AgentScore(
+                agent=skill.agent,
+                name=skill.agent_name,
+                skill=skill.skill,
+                score=round(semantic + tags, 4),
+                breakdown={
+                    "semantic": round(semantic, 4),
+                    "tags": round(tags, 4),
+                    "total": round(semantic + tags, 4),
+                },
+            )
+        return list(best.values())
+
+
+def _clauses(query: str) -> list[str]:
+    """The parts of a request that may each ask for something different."""
+    parts = [p.strip() for p in _CLAUSE_SPLIT.split(query)]
+    return [p for p in parts if len(_WORD.findall(p.lower())) >= 2]
+
+
+def _tag_overlap(tags: frozenset[str], words: set[str], text: str) -> float:
+    if not tags:
+        return 0.0
+    hits = sum(1 for tag in tags if (tag in words if " " not in tag else tag in text))
+    return hits / len(tags)
+
+
+def _flow_position(agent: str, ranking: list[AgentScore]) -> tuple[int, int]:
+    if agent in FLOW_ORDER:
+        return (FLOW_ORDER.index(agent), 0)
+    return (len(FLOW_ORDER), [s.agent for s in ranking].index(agent))

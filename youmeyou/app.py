@@ -1,0 +1,272 @@
+"""The one place that builds the server and wires its parts together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import warnings
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from a2a.server.tasks import DatabaseTaskStore
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from agents.architecture import ArchitectureExecutor
+from agents.base import SpecialistExecutor
+from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
+from agents.code import CodeExecutor
+from agents.database import DatabaseExecutor
+from agents.serving import agent_routes
+from agents.validator import ValidatorExecutor
+from inference.embeddings import Embedder
+from inference.gateway import Gateway
+from inference.local import LocalModel
+from orchestrator.delegation import Delegator
+from orchestrator.executor import OrchestratorExecutor
+from orchestrator.registry import AgentRegistry, UnknownAgentError
+from orchestrator.scoring import Router
+from youmeyou.limits import RequestGuard
+from youmeyou.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SPECIALISTS: dict[str, type[SpecialistExecutor]] = {
+    "architecture": ArchitectureExecutor,
+    "database": DatabaseExecutor,
+    "code": CodeExecutor,
+    "validator": ValidatorExecutor,
+}
+
+
+@dataclass(frozen=True)
+class Models:
+    """The models a process loads once; several apps in one process (tests) may share them."""
+
+    local_model: LocalModel
+    embedder: Embedder
+
+    @classmethod
+    def create(cls, settings: Settings) -> Models:
+        return cls(
+            local_model=LocalModel(
+                settings.models_dir,
+                workers=settings.local_workers,
+                max_new_tokens=settings.local_max_new_tokens,
+                temperature=settings.local_temperature,
+            ),
+            embedder=Embedder(cache_size=settings.embedding_cache_size),
+        )
+
+
+@dataclass
+class Runtime:
+    """The long-lived parts of a running server."""
+
+    settings: Settings
+    cards: dict[str, CardFile]
+    engine: AsyncEngine
+    models: Models
+    owns_models: bool
+    registry: AgentRegistry = field(default_factory=AgentRegistry)
+    remote_errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings, models: Models | None = None) -> Runtime:
+        cards = load_cards(settings.cards_dir)  # a broken card stops start-up here
+        missing = [agent for agent in SPECIALISTS if agent not in cards]
+        if missing:
+            raise RuntimeError(f"no agent card for {', '.join(missing)} in {settings.cards_dir}")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            cards=cards,
+            engine=create_async_engine(settings.resolved_task_store_url),
+            models=models or Models.create(settings),
+            owns_models=models is None,
+        )
+
+    @property
+    def local_model(self) -> LocalModel:
+        return self.models.local_model
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.models.embedder
+
+    def task_store(self, agent_id: str) -> DatabaseTaskStore:
+        # One table per agent: a specialist's task id means nothing to the orchestrator.
+        # The SDK declares a model class per table and SQLAlchemy warns that the class
+        # name repeats; the tables are distinct, so the warning is noise.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*TaskModel.*", category=SAWarning)
+            return DatabaseTaskStore(self.engine, table_name=f"tasks_{agent_id.replace('-', '_')}")
+
+    def specialist(self, agent_id: str, gateway: Gateway) -> SpecialistExecutor:
+        return SPECIALISTS[agent_id](gateway, max_text_chars=self.settings.max_text_chars)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "models": {
+                "embeddings": "ready" if self.embedder.loaded else "loading",
+                "local_llm": "ready" if self.local_model.loaded else "loading",
+            },
+            "agents": self.registry.ids(),
+            "remote_errors": self.remote_errors,
+        }
+
+    async def warm(self, router: Router | None) -> None:
+        """Load models in the background so the first request does not pay for it."""
+        try:
+            await asyncio.to_thread(router.warm if router else self.embedder.load)
+            await asyncio.to_thread(self.local_model.load)
+        except Exception:
+            logger.exception("warming the models failed; requests will retry the load")
+
+    async def close(self) -> None:
+        if self.owns_models:
+            self.local_model.close()
+        await self.engine.dispose()
+
+
+def build_app(settings: Settings, models: Models | None = None) -> Starlette:
+    """The full server: the orchestrator at ``/``, each specialist under ``/agents/<id>/``."""
+    runtime = Runtime.create(settings, models)
+    base = settings.base_url
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.specialist_timeout_s, connect=5.0))
+    router = Router(
+        runtime.registry,
+        runtime.embedder,
+        threshold=settings.route_threshold,
+        team_margin=settings.team_margin,
+    )
+    routes: list[BaseRoute] = []
+    for agent_id in SPECIALISTS:
+        card = runtime.cards[agent_id].served_at(f"{base}/agents/{agent_id}")
+        runtime.registry.add(agent_id, card)
+        executor = runtime.specialist(agent_id, runtime.local_model)
+        routes.append(
+            Mount(f"/agents/{agent_id}", routes=agent_routes(card, executor, runtime.task_store(agent_id)))
+        )
+    orchestrator_card = runtime.cards[ORCHESTRATOR_ID].served_at(base)
+    orchestrator = OrchestratorExecutor(
+        runtime.registry,
+        router,
+        Delegator(http, timeout_s=settings.specialist_timeout_s),
+        max_text_chars=settings.max_text_chars,
+    )
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse(runtime.health())
+
+    async def cards(_: Request) -> JSONResponse:
+        return JSONResponse({"agents": [_card_summary(a.agent_id, a.card, a.remote) for a in runtime.registry]})
+
+    async def route(request: Request) -> JSONResponse:
+        return await _route_endpoint(request, router, settings.max_text_chars)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        for url in settings.remote_agents:
+            try:
+                async with asyncio.timeout(settings.remote_card_timeout_s):
+                    await runtime.registry.add_remote(url, http)
+            except Exception as error:  # an unreachable remote agent must not stop the server
+                runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
+                logger.warning("Remote agent %s not registered: %s", url, error)
+        warming = asyncio.create_task(runtime.warm(router))
+        try:
+            yield
+        finally:
+            warming.cancel()
+            await http.aclose()
+            await runtime.close()
+
+    routes += [
+        Route("/health", health, methods=["GET"]),
+        Route("/v1/cards", cards, methods=["GET"]),
+        Route("/v1/route", route, methods=["POST"]),
+        *agent_routes(orchestrator_card, orchestrator, runtime.task_store(ORCHESTRATOR_ID)),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)],
+    )
+
+
+def build_agent_app(settings: Settings, agent_id: str, models: Models | None = None) -> Starlette:
+    """One specialist as a standalone A2A server at ``/``."""
+    if agent_id not in SPECIALISTS:
+        raise UnknownAgentError(agent_id, list(SPECIALISTS))
+    runtime = Runtime.create(settings, models)
+    card = runtime.cards[agent_id].served_at(settings.base_url)
+    runtime.registry.add(agent_id, card)
+    executor = runtime.specialist(agent_id, runtime.local_model)
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse(runtime.health())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        warming = asyncio.create_task(runtime.warm(None))
+        try:
+            yield
+        finally:
+            warming.cancel()
+            await runtime.close()
+
+    return Starlette(
+        routes=[Route("/health", health, methods=["GET"]), *agent_routes(card, executor, runtime.task_store(agent_id))],
+        lifespan=lifespan,
+        middleware=[Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)],
+    )
+
+
+async def _route_endpoint(request: Request, router: Router, max_chars: int) -> JSONResponse:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _problem(400, "The body must be a JSON object: {\"query\": \"...\"}.")
+    if not isinstance(body, dict):
+        return _problem(400, "The body must be a JSON object: {\"query\": \"...\"}.")
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return _problem(400, "'query' is required and must be a non-empty string.")
+    if len(query) > max_chars:
+        return _problem(400, f"'query' is {len(query)} characters long; the limit is {max_chars}.")
+    agents = body.get("agents")
+    if agents is not None and (
+        not isinstance(agents, list) or not all(isinstance(a, str) for a in agents)
+    ):
+        return _problem(400, "'agents' must be a list of agent ids.")
+    try:
+        decision = await asyncio.to_thread(router.route, query, candidates=agents)
+    except UnknownAgentError as error:
+        return _problem(404, str(error))
+    return JSONResponse(decision.to_dict())
+
+
+def _problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
+
+
+def _card_summary(agent_id: str, card: Any, remote: bool) -> dict[str, Any]:
+    return {
+        "id": agent_id,
+        "name": card.name,
+        "description": card.description,
+        "url": card.supported_interfaces[0].url if card.supported_interfaces else None,
+        "remote": remote,
+        "skills": [{"id": s.id, "name": s.name, "tags": list(s.tags)} for s in card.skills],
+    }

@@ -1,0 +1,186 @@
+"""The ``youmeyou`` command: serve, run one agent, ask, route, list cards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from youmeyou.settings import Settings
+
+app = typer.Typer(help="youmeyou: an A2A orchestrator with four specialist agents.", no_args_is_help=True)
+console = Console()
+
+Url = Annotated[str, typer.Option("--url", help="Base URL of a running youmeyou server.")]
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _settings(host: str | None, port: int | None, data_dir: Path | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return Settings(**overrides)
+
+
+def _serve(build: Any, settings: Settings) -> None:
+    import uvicorn
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(build(), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where state lives (default ./var).")] = None,
+) -> None:
+    """Serve the orchestrator at / and every specialist under /agents/<id>/."""
+    from youmeyou.app import build_app
+
+    settings = _settings(host, port, data_dir)
+    _serve(lambda: build_app(settings), settings)
+
+
+@app.command()
+def agent(
+    name: Annotated[str, typer.Argument(help="architecture, database, code or validator")],
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Run one specialist as a standalone A2A server."""
+    from youmeyou.app import SPECIALISTS, build_agent_app
+
+    if name not in SPECIALISTS:
+        raise typer.BadParameter(f"unknown agent '{name}'; choose one of {', '.join(SPECIALISTS)}")
+    settings = _settings(host, port, data_dir)
+    _serve(lambda: build_agent_app(settings, name), settings)
+
+
+@app.command()
+def route(query: str, url: Url = DEFAULT_URL) -> None:
+    """Print how the orchestrator would rank the agents for QUERY (runs nothing)."""
+    response = _call("POST", f"{url}/v1/route", json={"query": query})
+    decision = response.json()
+    table = Table(title=f"Routing: {query}")
+    for column in ("agent", "skill", "semantic", "tags", "total"):
+        table.add_column(column)
+    for entry in decision["ranking"]:
+        b = entry["breakdown"]
+        mark = " *" if entry["agent"] in decision["team"] else ""
+        table.add_row(
+            entry["agent"] + mark, entry["skill"], f"{b['semantic']:.3f}", f"{b['tags']:.3f}", f"{b['total']:.3f}"
+        )
+    console.print(table)
+    if decision["placed"]:
+        console.print("Plan: " + " → ".join(f"{s['agent']} ({s['skill']})" for s in decision["plan"]))
+    else:
+        console.print(f"[yellow]No agent reaches the threshold {decision['threshold']:.2f}.[/]")
+
+
+@app.command()
+def cards(url: Url = DEFAULT_URL) -> None:
+    """List the agents registered with a running server."""
+    table = Table(title="Registered agents")
+    for column in ("id", "name", "skills", "url"):
+        table.add_column(column)
+    for entry in _call("GET", f"{url}/v1/cards").json()["agents"]:
+        skills = ", ".join(s["id"] for s in entry["skills"])
+        table.add_row(entry["id"] + (" (remote)" if entry["remote"] else ""), entry["name"], skills, entry["url"])
+    console.print(table)
+
+
+@app.command()
+def ask(
+    text: str,
+    url: Url = DEFAULT_URL,
+    user: Annotated[str, typer.Option(help="Sent as X-User-Id.")] = "anonymous",
+    agent: Annotated[str | None, typer.Option(help="Skip routing and use this agent.")] = None,
+) -> None:
+    """Stream a task from a running server, showing status, routing and artifacts live."""
+    code = asyncio.run(_ask(text, url, user, agent))
+    raise typer.Exit(code)
+
+
+async def _ask(text: str, url: str, user: str, agent: str | None) -> int:
+    from a2a.client import ClientCallContext, ClientConfig, create_client
+    from a2a.types import Message, Part, Role, SendMessageRequest, TaskState
+    from google.protobuf.json_format import MessageToDict
+    from google.protobuf.struct_pb2 import Struct
+
+    metadata = Struct()
+    if agent:
+        metadata.update({"agent": agent})
+    message = Message(role=Role.ROLE_USER, message_id=str(uuid.uuid4()), parts=[Part(text=text)], metadata=metadata)
+    statuses: list[Text] = []
+    artifacts: dict[str, tuple[str, str]] = {}  # id -> (name, text)
+    state = "submitted"
+
+    def view() -> Group:
+        panels = [Panel(t, title=name, border_style="cyan") for name, t in artifacts.values()]
+        return Group(*statuses[-12:], *panels[-4:], Text(f"state: {state}", style="bold"))
+
+    async with httpx.AsyncClient(timeout=None) as http:
+        client = await create_client(url, ClientConfig(streaming=True, httpx_client=http))
+        context = ClientCallContext(service_parameters={"X-User-Id": user})
+        with Live(view(), console=console, refresh_per_second=8) as live:
+            async for event in client.send_message(SendMessageRequest(message=message), context=context):
+                kind = event.WhichOneof("payload")
+                if kind == "status_update":
+                    status = event.status_update.status
+                    state = TaskState.Name(status.state).removeprefix("TASK_STATE_").lower()
+                    said = " ".join(p.text for p in status.message.parts if p.HasField("text"))
+                    meta = MessageToDict(event.status_update.metadata)
+                    line = Text(f"[{state}] {said}")
+                    if "routing" in meta and meta["routing"].get("scores"):
+                        scores = ", ".join(f"{r['agent']} {r['score']:.2f}" for r in meta["routing"]["ranking"])
+                        line.append(f"  ({scores})", style="dim")
+                    statuses.append(line)
+                elif kind == "artifact_update":
+                    update = event.artifact_update
+                    chunk = "".join(p.text for p in update.artifact.parts if p.HasField("text"))
+                    name, previous = artifacts.get(update.artifact.artifact_id, (update.artifact.name, ""))
+                    artifacts[update.artifact.artifact_id] = (name, previous + chunk if update.append else chunk)
+                live.update(view())
+    for name, body in artifacts.values():
+        console.rule(name)
+        console.print(body)
+    return 0 if state == "completed" else 1
+
+
+def _call(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    try:
+        response = httpx.request(method, url, timeout=30, **kwargs)
+    except httpx.HTTPError as error:
+        console.print(f"[red]Cannot reach {url}: {error}. Is `youmeyou serve` running?[/]")
+        raise typer.Exit(2) from error
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text
+        console.print(f"[red]{response.status_code}: {message}[/]")
+        raise typer.Exit(1)
+    return response
+
+
+if __name__ == "__main__":
+    app()
