@@ -6,7 +6,6 @@ import re
 
 from a2a.auth.user import User
 from a2a.server.agent_execution import AgentExecutor
-from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
@@ -16,7 +15,6 @@ from a2a.server.routes import (
 )
 from a2a.server.tasks import TaskStore
 from a2a.types import AgentCard
-from a2a.utils.constants import PROTOCOL_VERSION_1_0, VERSION_HEADER
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -45,19 +43,7 @@ class HeaderUser(User):
 
 
 class UserContextBuilder(DefaultServerCallContextBuilder):
-    """Resolves the user and the protocol version of each call.
-
-    Without an ``A2A-Version`` header the SDK assumes v0.3 and refuses v1.0 method names;
-    here a missing header means v1.0 for v1.0 methods, while v0.3 method names
-    (``message/stream``) still go through the SDK's v0.3 adapter, which ignores it.
-    """
-
-    def build(self, request: Request) -> ServerCallContext:
-        context = super().build(request)
-        headers = context.state.setdefault("headers", {})
-        if not headers.get(VERSION_HEADER.lower()):
-            headers[VERSION_HEADER.lower()] = PROTOCOL_VERSION_1_0
-        return context
+    """Resolves the calling user from the ``X-User-Id`` header (``anonymous`` without one)."""
 
     def build_user(self, request: Request) -> User:
         claimed = request.headers.get(USER_HEADER, "").strip()

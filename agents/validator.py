@@ -141,7 +141,24 @@ def files_in(request_text: str, data: dict[str, Any]) -> list[tuple[str, str]]:
             suffix = {"python": ".py", "sql": ".sql", "json": ".json"}.get(kind, ".txt")
             names.append((f"snippet-{i}{suffix}", body))
         return names
-    return [("input", request_text)]
+    embedded = _embedded_code(request_text)
+    return [embedded] if embedded else [("input", request_text)]
+
+
+_EMBEDDED = (
+    ("snippet.json", re.compile(r"[{\[].*", re.DOTALL)),
+    ("snippet.sql", re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE|ALTER|DROP|WITH)\b.*", re.DOTALL)),
+    ("snippet.py", re.compile(r"^[ \t]*(?:def|class|import|from|async def)\s.*", re.DOTALL | re.M)),
+)
+
+
+def _embedded_code(text: str) -> tuple[str, str] | None:
+    """Code written inline after an instruction ("Check this JSON: {...}")."""
+    found = [(m.start(), name, m.group(0)) for name, pattern in _EMBEDDED if (m := pattern.search(text))]
+    if not found:
+        return None
+    _, name, code = min(found)
+    return name, code.strip()
 
 
 class ValidatorExecutor(SpecialistExecutor):

@@ -82,8 +82,9 @@ class OrchestratorExecutor(AgentExecutor):
                 self._router.route, request.text, candidates=pinned
             )
             if not decision.placed:
-                await updater.requires_input(
-                    _agent_text(_cannot_place(decision, self._registry.ids())),
+                await updater.update_status(
+                    TaskState.TASK_STATE_INPUT_REQUIRED,
+                    message=_agent_text(_cannot_place(decision, self._registry.ids())),
                     metadata={"routing": _routing_metadata(decision)},
                 )
                 return

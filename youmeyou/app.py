@@ -35,7 +35,7 @@ from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import Router
-from youmeyou.limits import RequestGuard
+from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)],
+        middleware=_middleware(settings),
     )
 
 
@@ -229,7 +229,7 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
     return Starlette(
         routes=[Route("/health", health, methods=["GET"]), *agent_routes(card, executor, runtime.task_store(agent_id))],
         lifespan=lifespan,
-        middleware=[Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes)],
+        middleware=_middleware(settings),
     )
 
 
@@ -255,6 +255,13 @@ async def _route_endpoint(request: Request, router: Router, max_chars: int) -> J
     except UnknownAgentError as error:
         return _problem(404, str(error))
     return JSONResponse(decision.to_dict())
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    return [
+        Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes),
+        Middleware(DefaultProtocolVersion),
+    ]
 
 
 def _problem(status: int, message: str) -> JSONResponse:

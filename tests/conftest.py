@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support import LiveServer, free_port, serving
+
+from youmeyou.app import Models, build_app
+from youmeyou.settings import Settings
+
+# Short generations keep the suite fast; the streaming path is the same at any length.
+TEST_MAX_TOKENS = 24
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models-home")
+
+
+@pytest.fixture(scope="session")
+def models(models_dir: Path) -> Models:
+    """The embedding and local models, loaded once for the whole session."""
+    settings = Settings(data_dir=models_dir, local_max_new_tokens=TEST_MAX_TOKENS)
+    loaded = Models.create(settings)
+    loaded.embedder.load()
+    loaded.local_model.load()
+    return loaded
+
+
+def make_settings(data_dir: Path, port: int, **overrides: object) -> Settings:
+    return Settings(
+        host="127.0.0.1",
+        port=port,
+        data_dir=data_dir,
+        local_max_new_tokens=TEST_MAX_TOKENS,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+async def server(
+    models: Models, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveServer]:
+    port = free_port()
+    settings = make_settings(tmp_path_factory.mktemp("var"), port)
+    async with serving(build_app(settings, models), port) as live:
+        yield live
