@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import functools
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from a2a.server.models import create_task_model
 from a2a.server.tasks import DatabaseTaskStore
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -105,11 +107,9 @@ class Runtime:
 
     def task_store(self, agent_id: str) -> DatabaseTaskStore:
         # One table per agent: a specialist's task id means nothing to the orchestrator.
-        # The SDK declares a model class per table and SQLAlchemy warns that the class
-        # name repeats; the tables are distinct, so the warning is noise.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*TaskModel.*", category=SAWarning)
-            return DatabaseTaskStore(self.engine, table_name=f"tasks_{agent_id.replace('-', '_')}")
+        store = DatabaseTaskStore(self.engine)
+        store.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
+        return store
 
     def specialist(self, agent_id: str, gateway: Gateway) -> SpecialistExecutor:
         return SPECIALISTS[agent_id](gateway, max_text_chars=self.settings.max_text_chars)
@@ -255,6 +255,20 @@ async def _route_endpoint(request: Request, router: Router, max_chars: int) -> J
     except UnknownAgentError as error:
         return _problem(404, str(error))
     return JSONResponse(decision.to_dict())
+
+
+@functools.cache
+def _task_model(table_name: str) -> Any:
+    """The SDK's task model for a table, declared once per process.
+
+    The SDK declares its models on one shared SQLAlchemy metadata, which refuses a second
+    declaration of the same table; a process that builds two apps (a restart in the tests)
+    must reuse the first. Each declaration also warns that the class name ``TaskModel``
+    repeats across tables; the tables are distinct, so that warning is noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*TaskModel.*", category=SAWarning)
+        return create_task_model(table_name)
 
 
 def _middleware(settings: Settings) -> list[Middleware]:

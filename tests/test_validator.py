@@ -1,0 +1,46 @@
+"""The validator's parsers, on real inputs."""
+
+from __future__ import annotations
+
+from agents.components import schema_sql, services_for
+from agents.validator import check, files_in
+
+
+def test_python_syntax_error_has_line_and_column() -> None:
+    report = check("a.py", "def ok():\n    return 1\n\ndef broken(:\n    pass\n")
+    assert not report.valid
+    assert report.errors[0].line == 4
+
+
+def test_valid_python_lists_definitions() -> None:
+    report = check("a.py", "class A:\n    def f(self) -> int:\n        return 1\n")
+    assert report.valid
+    assert report.found == {"functions": ["f"], "classes": ["A"]}
+
+
+def test_sql_errors_and_tables() -> None:
+    assert check("s.sql", "CREATE TABLE t (id INT PRIMARY KEY").valid is False
+    assert check("s.sql", "SELEC * FRM users").valid is False
+    good = check("s.sql", "CREATE TABLE a (id INT); CREATE TABLE b (a_id INT REFERENCES a(id));")
+    assert good.valid and good.found["tables"] == ["a", "b"]
+
+
+def test_json_error_location() -> None:
+    report = check("x.json", '{\n  "a": 1,\n}')
+    assert not report.valid and report.errors[0].line == 3
+
+
+def test_generated_schema_parses() -> None:
+    sql = schema_sql(services_for("ecommerce with users, products, cart, orders and payments"))
+    report = check("schema.sql", sql)
+    assert report.valid, report.errors
+    assert {"users", "products", "carts", "orders", "payments"} <= set(report.found["tables"])
+
+
+def test_files_come_from_data_parts_fences_or_inline_text() -> None:
+    data = {"files": [{"name": "a.py", "text": "x = 1"}]}
+    assert files_in("check", data) == [("a.py", "x = 1")]
+    fenced = files_in("look:\n```sql\nSELECT 1\n```\n```python\nx=1\n```", {})
+    assert [name for name, _ in fenced] == ["snippet-1.sql", "snippet-2.py"]
+    assert files_in('Check this JSON: {"a": 1}', {}) == [("snippet.json", '{"a": 1}')]
+    assert files_in("just words", {}) == [("input", "just words")]
