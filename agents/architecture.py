@@ -23,7 +23,9 @@ class ArchitectureExecutor(SpecialistExecutor):
         components = system_for(request)
         outline = "\n".join(f"- **{c.name}** ({c.kind}): {c.responsibility}" for c in components)
         await work.say(f"Designing a system of {len(components)} components.")
-        header = f"# Architecture\n\n> {request}\n\n## Components\n\n{outline}\n\n## Design notes\n\n"
+        header = (
+            f"# Architecture\n\n> {request}\n\n## Components\n\n{outline}\n\n## Design notes\n\n"
+        )
         prompt = f"Request: {request}\n\nComponents:\n{outline}\n\nDesign notes:"
         await work.stream(
             "architecture.md", "text/markdown", self.generate(SYSTEM_PROMPT, prompt), prefix=header

@@ -113,9 +113,9 @@ class SpecialistExecutor(AgentExecutor, ABC):
     async def work(self, work: Work) -> str:
         """Do the task, streaming artifacts; return the closing sentence."""
 
-    def generate(self, system: str, user: str, max_tokens: int | None = None) -> AsyncIterator[
-        StreamChunk
-    ]:
+    def generate(
+        self, system: str, user: str, max_tokens: int | None = None
+    ) -> AsyncIterator[StreamChunk]:
         return self.gateway.stream(GenerationRequest.chat(system, user, max_tokens=max_tokens))
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -133,7 +133,9 @@ class SpecialistExecutor(AgentExecutor, ABC):
         except Exception as error:  # any failure ends the task 'failed', never a hung stream
             logger.exception("%s failed on task %s", self.agent_id, task.id)
             reason = f"{self.title} failed: {type(error).__name__}: {error}"
-            await updater.failed(new_text_message(reason, task_id=task.id, context_id=task.context_id))
+            await updater.failed(
+                new_text_message(reason, task_id=task.id, context_id=task.context_id)
+            )
             return
         await updater.complete(
             new_text_message(closing, task_id=task.id, context_id=task.context_id)

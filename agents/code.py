@@ -31,7 +31,9 @@ class CodeExecutor(SpecialistExecutor):
             )
             header = f'"""{service.name}: {service.responsibility}"""\n\n'
             await work.stream(
-                path, "text/x-python", _without_fences(self.generate(SYSTEM_PROMPT, prompt)),
+                path,
+                "text/x-python",
+                _without_fences(self.generate(SYSTEM_PROMPT, prompt)),
                 prefix=header,
             )
         return f"Code ready: {', '.join(paths)}."

@@ -37,107 +37,218 @@ _CREATED = "created_at TIMESTAMPTZ NOT NULL DEFAULT now()"
 
 SERVICES: tuple[Component, ...] = (
     Component(
-        "auth-service", "Auth Service", "service",
+        "auth-service",
+        "Auth Service",
+        "service",
         "Sign-up, login, password hashing and token issuing.",
-        ("auth", "login", "sign up", "signup", "sign-up", "user", "account", "jwt", "password",
-         "session", "oauth", "register"),
         (
-            Table("users", (_ID, "email TEXT NOT NULL UNIQUE", "password_hash TEXT NOT NULL",
-                            "display_name TEXT", _CREATED)),
-            Table("sessions", (_ID, "user_id BIGINT NOT NULL REFERENCES users(id)",
-                               "token_hash TEXT NOT NULL UNIQUE",
-                               "expires_at TIMESTAMPTZ NOT NULL", _CREATED)),
+            "auth",
+            "login",
+            "sign up",
+            "signup",
+            "sign-up",
+            "user",
+            "account",
+            "jwt",
+            "password",
+            "session",
+            "oauth",
+            "register",
+        ),
+        (
+            Table(
+                "users",
+                (
+                    _ID,
+                    "email TEXT NOT NULL UNIQUE",
+                    "password_hash TEXT NOT NULL",
+                    "display_name TEXT",
+                    _CREATED,
+                ),
+            ),
+            Table(
+                "sessions",
+                (
+                    _ID,
+                    "user_id BIGINT NOT NULL REFERENCES users(id)",
+                    "token_hash TEXT NOT NULL UNIQUE",
+                    "expires_at TIMESTAMPTZ NOT NULL",
+                    _CREATED,
+                ),
+            ),
         ),
     ),
     Component(
-        "catalog-service", "Catalog Service", "service",
+        "catalog-service",
+        "Catalog Service",
+        "service",
         "Products, categories, prices and stock levels.",
         ("catalog", "product", "inventory", "item", "stock", "category", "sku"),
         (
             Table("categories", (_ID, "name TEXT NOT NULL UNIQUE")),
-            Table("products", (_ID, "category_id BIGINT REFERENCES categories(id)",
-                               "name TEXT NOT NULL", "description TEXT",
-                               "price_cents INTEGER NOT NULL CHECK (price_cents >= 0)",
-                               "stock INTEGER NOT NULL DEFAULT 0", _CREATED)),
+            Table(
+                "products",
+                (
+                    _ID,
+                    "category_id BIGINT REFERENCES categories(id)",
+                    "name TEXT NOT NULL",
+                    "description TEXT",
+                    "price_cents INTEGER NOT NULL CHECK (price_cents >= 0)",
+                    "stock INTEGER NOT NULL DEFAULT 0",
+                    _CREATED,
+                ),
+            ),
         ),
     ),
     Component(
-        "cart-service", "Cart Service", "service",
+        "cart-service",
+        "Cart Service",
+        "service",
         "Shopping carts and their line items until checkout.",
         ("cart", "basket"),
         (
             Table("carts", (_ID, "user_id BIGINT NOT NULL", _CREATED)),
-            Table("cart_items", (_ID, "cart_id BIGINT NOT NULL REFERENCES carts(id)",
-                                 "product_id BIGINT NOT NULL",
-                                 "quantity INTEGER NOT NULL CHECK (quantity > 0)")),
+            Table(
+                "cart_items",
+                (
+                    _ID,
+                    "cart_id BIGINT NOT NULL REFERENCES carts(id)",
+                    "product_id BIGINT NOT NULL",
+                    "quantity INTEGER NOT NULL CHECK (quantity > 0)",
+                ),
+            ),
         ),
     ),
     Component(
-        "order-service", "Order Service", "service",
+        "order-service",
+        "Order Service",
+        "service",
         "Checkout, orders and their lifecycle.",
         ("order", "checkout", "purchase", "ecommerce", "e-commerce", "shop"),
         (
-            Table("orders", (_ID, "user_id BIGINT NOT NULL", "status TEXT NOT NULL",
-                             "total_cents INTEGER NOT NULL", _CREATED)),
-            Table("order_items", (_ID, "order_id BIGINT NOT NULL REFERENCES orders(id)",
-                                  "product_id BIGINT NOT NULL", "quantity INTEGER NOT NULL",
-                                  "price_cents INTEGER NOT NULL")),
+            Table(
+                "orders",
+                (
+                    _ID,
+                    "user_id BIGINT NOT NULL",
+                    "status TEXT NOT NULL",
+                    "total_cents INTEGER NOT NULL",
+                    _CREATED,
+                ),
+            ),
+            Table(
+                "order_items",
+                (
+                    _ID,
+                    "order_id BIGINT NOT NULL REFERENCES orders(id)",
+                    "product_id BIGINT NOT NULL",
+                    "quantity INTEGER NOT NULL",
+                    "price_cents INTEGER NOT NULL",
+                ),
+            ),
         ),
     ),
     Component(
-        "payment-service", "Payment Service", "service",
+        "payment-service",
+        "Payment Service",
+        "service",
         "Payment intents, captures and refunds through a payment provider.",
         ("payment", "billing", "stripe", "invoice", "refund", "subscription"),
         (
-            Table("payments", (_ID, "order_id BIGINT NOT NULL", "provider TEXT NOT NULL",
-                               "provider_ref TEXT UNIQUE", "amount_cents INTEGER NOT NULL",
-                               "status TEXT NOT NULL", _CREATED)),
+            Table(
+                "payments",
+                (
+                    _ID,
+                    "order_id BIGINT NOT NULL",
+                    "provider TEXT NOT NULL",
+                    "provider_ref TEXT UNIQUE",
+                    "amount_cents INTEGER NOT NULL",
+                    "status TEXT NOT NULL",
+                    _CREATED,
+                ),
+            ),
         ),
     ),
     Component(
-        "search-service", "Search Service", "service",
+        "search-service",
+        "Search Service",
+        "service",
         "Full-text search and filtering.",
         ("search", "filter", "full-text"),
     ),
     Component(
-        "messaging-service", "Messaging Service", "service",
+        "messaging-service",
+        "Messaging Service",
+        "service",
         "Conversations and real-time message delivery.",
         ("chat", "message", "messaging", "conversation", "real-time", "realtime"),
         (
             Table("conversations", (_ID, "title TEXT", _CREATED)),
-            Table("messages", (_ID, "conversation_id BIGINT NOT NULL REFERENCES conversations(id)",
-                               "sender_id BIGINT NOT NULL", "body TEXT NOT NULL", _CREATED)),
+            Table(
+                "messages",
+                (
+                    _ID,
+                    "conversation_id BIGINT NOT NULL REFERENCES conversations(id)",
+                    "sender_id BIGINT NOT NULL",
+                    "body TEXT NOT NULL",
+                    _CREATED,
+                ),
+            ),
         ),
     ),
     Component(
-        "notification-service", "Notification Service", "service",
+        "notification-service",
+        "Notification Service",
+        "service",
         "Email, SMS and push notifications.",
         ("notification", "notify", "email", "sms", "push"),
     ),
     Component(
-        "media-service", "Media Service", "service",
+        "media-service",
+        "Media Service",
+        "service",
         "Uploads, storage and delivery of images and video.",
         ("video", "image", "media", "upload", "streaming service", "photo"),
         (
-            Table("media_assets", (_ID, "owner_id BIGINT NOT NULL", "content_type TEXT NOT NULL",
-                                   "storage_key TEXT NOT NULL UNIQUE", "size_bytes BIGINT",
-                                   _CREATED)),
+            Table(
+                "media_assets",
+                (
+                    _ID,
+                    "owner_id BIGINT NOT NULL",
+                    "content_type TEXT NOT NULL",
+                    "storage_key TEXT NOT NULL UNIQUE",
+                    "size_bytes BIGINT",
+                    _CREATED,
+                ),
+            ),
         ),
     ),
     Component(
-        "task-service", "Task Service", "service",
+        "task-service",
+        "Task Service",
+        "service",
         "Tasks and to-do items with their status.",
         ("todo", "to-do", "task list", "tasks"),
         (
-            Table("tasks", (_ID, "owner_id BIGINT NOT NULL", "title TEXT NOT NULL",
-                            "done BOOLEAN NOT NULL DEFAULT false", "due_at TIMESTAMPTZ",
-                            _CREATED)),
+            Table(
+                "tasks",
+                (
+                    _ID,
+                    "owner_id BIGINT NOT NULL",
+                    "title TEXT NOT NULL",
+                    "done BOOLEAN NOT NULL DEFAULT false",
+                    "due_at TIMESTAMPTZ",
+                    _CREATED,
+                ),
+            ),
         ),
     ),
 )
 
 GENERIC_SERVICE = Component(
-    "app-service", "Application Service", "service",
+    "app-service",
+    "Application Service",
+    "service",
     "The application's core logic and API.",
     tables=(Table("records", (_ID, "name TEXT NOT NULL", "payload JSONB", _CREATED)),),
 )
@@ -147,11 +258,17 @@ GATEWAY = Component(
 )
 DATABASE = Component("primary-db", "Primary Database", "datastore", "PostgreSQL, one schema.")
 CACHE = Component(
-    "cache", "Cache", "cache", "Redis for sessions and hot reads.",
+    "cache",
+    "Cache",
+    "cache",
+    "Redis for sessions and hot reads.",
     ("scal", "cache", "fast", "latency", "million", "traffic", "high availability"),
 )
 QUEUE = Component(
-    "event-bus", "Event Bus", "queue", "Asynchronous events between services.",
+    "event-bus",
+    "Event Bus",
+    "queue",
+    "Asynchronous events between services.",
     ("event", "queue", "kafka", "async", "notification", "pipeline", "payment"),
 )
 
@@ -183,25 +300,29 @@ def canvas(components: list[Component]) -> dict[str, object]:
         column = columns[component.kind]
         row = rows.get(column, 0)
         rows[column] = row + 1
-        nodes.append({
-            "id": component.id,
-            "label": component.name,
-            "type": component.kind,
-            "description": component.responsibility,
-            "position": {"x": 80 + 280 * column, "y": 80 + 140 * row},
-        })
+        nodes.append(
+            {
+                "id": component.id,
+                "label": component.name,
+                "type": component.kind,
+                "description": component.responsibility,
+                "position": {"x": 80 + 280 * column, "y": 80 + 140 * row},
+            }
+        )
     by_kind: dict[str, list[Component]] = {}
     for component in components:
         by_kind.setdefault(component.kind, []).append(component)
     edges: list[dict[str, str]] = []
 
     def connect(source: Component, target: Component, label: str) -> None:
-        edges.append({
-            "id": f"{source.id}->{target.id}",
-            "source": source.id,
-            "target": target.id,
-            "label": label,
-        })
+        edges.append(
+            {
+                "id": f"{source.id}->{target.id}",
+                "source": source.id,
+                "target": target.id,
+                "label": label,
+            }
+        )
 
     for client in by_kind.get("client", []):
         for gateway in by_kind.get("gateway", []):

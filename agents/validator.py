@@ -22,12 +22,26 @@ Kind = Literal["python", "sql", "json", "text"]
 _FENCE = re.compile(r"```([\w+-]*)[ \t]*\n(.*?)```", re.DOTALL)
 _SUFFIX_KIND: dict[str, Kind] = {".py": "python", ".sql": "sql", ".json": "json"}
 _FENCE_KIND: dict[str, Kind] = {
-    "python": "python", "py": "python", "sql": "sql", "postgresql": "sql", "json": "json",
+    "python": "python",
+    "py": "python",
+    "sql": "sql",
+    "postgresql": "sql",
+    "json": "json",
 }
 _STATEMENTS = (
-    sqlglot.exp.Query, sqlglot.exp.DML, sqlglot.exp.DDL, sqlglot.exp.Alter, sqlglot.exp.Drop,
-    sqlglot.exp.Transaction, sqlglot.exp.Commit, sqlglot.exp.Rollback, sqlglot.exp.Set,
-    sqlglot.exp.Comment, sqlglot.exp.Grant, sqlglot.exp.Use, sqlglot.exp.Command,
+    sqlglot.exp.Query,
+    sqlglot.exp.DML,
+    sqlglot.exp.DDL,
+    sqlglot.exp.Alter,
+    sqlglot.exp.Drop,
+    sqlglot.exp.Transaction,
+    sqlglot.exp.Commit,
+    sqlglot.exp.Rollback,
+    sqlglot.exp.Set,
+    sqlglot.exp.Comment,
+    sqlglot.exp.Grant,
+    sqlglot.exp.Use,
+    sqlglot.exp.Command,
 )
 _SQL_START = re.compile(r"^\s*(create|select|insert|update|delete|alter|drop|with)\b", re.I)
 
@@ -147,14 +161,19 @@ def files_in(request_text: str, data: dict[str, Any]) -> list[tuple[str, str]]:
 
 _EMBEDDED = (
     ("snippet.json", re.compile(r"[{\[].*", re.DOTALL)),
-    ("snippet.sql", re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE|ALTER|DROP|WITH)\b.*", re.DOTALL)),
+    (
+        "snippet.sql",
+        re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE|ALTER|DROP|WITH)\b.*", re.DOTALL),
+    ),
     ("snippet.py", re.compile(r"^[ \t]*(?:def|class|import|from|async def)\s.*", re.DOTALL | re.M)),
 )
 
 
 def _embedded_code(text: str) -> tuple[str, str] | None:
     """Code written inline after an instruction ("Check this JSON: {...}")."""
-    found = [(m.start(), name, m.group(0)) for name, pattern in _EMBEDDED if (m := pattern.search(text))]
+    found = [
+        (m.start(), name, m.group(0)) for name, pattern in _EMBEDDED if (m := pattern.search(text))
+    ]
     if not found:
         return None
     _, name, code = min(found)

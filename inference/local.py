@@ -18,13 +18,10 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from inference.gateway import Generation, GenerationRequest, StreamChunk, Usage, collect
 from inference.models import SMOLLM2_GGUF, smollm2_gguf
-
-if TYPE_CHECKING:
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +47,9 @@ class LocalModel:
         self._default_max_tokens = max_new_tokens
         self._default_temperature = temperature
         self._load_lock = threading.Lock()
-        self._model: PreTrainedModel | None = None
-        self._tokenizer: PreTrainedTokenizerBase | None = None
+        # transformers' own annotations are too loose for mypy to follow; held as Any.
+        self._model: Any = None
+        self._tokenizer: Any = None
 
     @property
     def loaded(self) -> bool:
@@ -69,9 +67,8 @@ class LocalModel:
             if not self._converted_copy_matches(source):
                 self._convert(source)
             self._tokenizer = AutoTokenizer.from_pretrained(self._converted_dir)
-            model = AutoModelForCausalLM.from_pretrained(self._converted_dir)
-            model.eval()
-            self._model = model
+            self._model = AutoModelForCausalLM.from_pretrained(self._converted_dir)
+            self._model.eval()
             logger.info(
                 "Local model %s loaded in %.2f s", MODEL_NAME, time.perf_counter() - started
             )
@@ -89,7 +86,7 @@ class LocalModel:
         started = time.perf_counter()
         logger.info("Converting %s to transformers weights (once)", source.name)
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-        model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+        model: Any = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
         # transformers de-quantizes GGUF tensors to float32 on load but keeps a marker that
         # refuses save_pretrained; the weights themselves are plain tensors, so drop it.
         model.hf_quantizer = None
@@ -159,7 +156,6 @@ class LocalModel:
             if stop.is_set():
                 return
             self.load()
-            assert self._model is not None and self._tokenizer is not None
             import torch
             from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
@@ -174,11 +170,9 @@ class LocalModel:
 
             class _Streamer(TextStreamer):
                 def put(self, value: Any) -> None:
-                    if self.next_tokens_are_prompt:
-                        super().put(value)
-                        return
-                    counts["out"] += int(value.numel())
-                    super().put(value)
+                    if not self.next_tokens_are_prompt:
+                        counts["out"] += int(value.numel())
+                    super().put(value)  # type: ignore[no-untyped-call]
 
                 def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
                     if text:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import cast
 
 import httpx
 from a2a.client import A2AClientError, ClientCallContext, ClientConfig, ClientFactory
 from a2a.types import Message, SendMessageRequest, StreamResponse
 from a2a.utils.constants import TransportProtocol
 
-from orchestrator.registry import RegisteredAgent
-
 from agents.serving import USER_HEADER
+from orchestrator.registry import RegisteredAgent
 
 
 class DelegationError(RuntimeError):
@@ -48,7 +48,11 @@ class Delegator:
         context = ClientCallContext(
             service_parameters={USER_HEADER: user_id}, timeout=self.timeout_s
         )
-        events = client.send_message(SendMessageRequest(message=message), context=context)
+        # BaseClient.send_message is an async generator; typed as an iterator in the SDK.
+        events = cast(
+            AsyncGenerator[StreamResponse, None],
+            client.send_message(SendMessageRequest(message=message), context=context),
+        )
         deadline = time.monotonic() + self.timeout_s
         try:
             while True:

@@ -22,13 +22,14 @@ from a2a.utils.errors import InvalidParamsError
 from google.protobuf.json_format import MessageToDict
 
 from agents.base import UserRequest
-from orchestrator.delegation import Delegator, DelegationError
+from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import PlanStep, Router, RoutingDecision
 
 logger = logging.getLogger(__name__)
 
 _CHECKED_SUFFIXES = (".py", ".sql", ".json")
+_FIRST_EVENTS_HEADSTART_S = 0.002
 
 
 class StepFailed(RuntimeError):
@@ -68,7 +69,9 @@ class OrchestratorExecutor(AgentExecutor):
         if pinned is not None:
             unknown = [a for a in pinned if a not in self._registry.ids()]
             if unknown:
-                raise InvalidParamsError(message=str(UnknownAgentError(unknown[0], self._registry.ids())))
+                raise InvalidParamsError(
+                    message=str(UnknownAgentError(unknown[0], self._registry.ids()))
+                )
         assert context.message is not None
         task = context.current_task or new_task_from_user_message(context.message)
         if context.current_task is None:
@@ -76,11 +79,12 @@ class OrchestratorExecutor(AgentExecutor):
         updater = TaskUpdater(event_queue, task.id, task.context_id)
         await updater.start_work(_agent_text("Reading your request and choosing an agent."))
 
+        # Routing holds the GIL in its thread for a few milliseconds; give the loop a moment
+        # to put the first events on the wire before it starts.
+        await asyncio.sleep(_FIRST_EVENTS_HEADSTART_S)
         user_id = context.call_context.user.user_name or "anonymous"
         try:
-            decision = await asyncio.to_thread(
-                self._router.route, request.text, candidates=pinned
-            )
+            decision = await asyncio.to_thread(self._router.route, request.text, candidates=pinned)
             if not decision.placed:
                 await updater.update_status(
                     TaskState.TASK_STATE_INPUT_REQUIRED,
@@ -103,11 +107,9 @@ class OrchestratorExecutor(AgentExecutor):
             logger.exception("orchestrator failed on task %s", task.id)
             await updater.failed(_agent_text(f"Internal error: {type(error).__name__}."))
             return
-        names = list(relay.artifacts)
+        team = _agents_phrase(decision.team, self._registry)
         await updater.complete(
-            _agent_text(
-                f"Done: {len(names)} artifact(s) from {_agents_phrase(decision.team, self._registry)}."
-            )
+            _agent_text(f"Done: {len(relay.artifacts)} artifact(s) from {team}.")
         )
 
     async def _run_step(
@@ -121,7 +123,12 @@ class OrchestratorExecutor(AgentExecutor):
     ) -> None:
         agent = self._registry.get(step.agent)
         total = len(decision.plan)
-        step_meta = {"id": f"step-{step.index}", "index": step.index, "total": total, "agent": agent.agent_id}
+        step_meta = {
+            "id": f"step-{step.index}",
+            "index": step.index,
+            "total": total,
+            "agent": agent.agent_id,
+        }
         await updater.update_status(
             TaskState.TASK_STATE_WORKING,
             message=_agent_text(f"Step {step.index}/{total}: {agent.name} ({step.skill})."),
@@ -150,7 +157,9 @@ class OrchestratorExecutor(AgentExecutor):
                 if status.state == TaskState.TASK_STATE_FAILED:
                     raise StepFailed(f"The {agent.name} failed: {said or 'no reason given'}")
                 if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):
-                    raise StepFailed(f"The {agent.name} stopped ({TaskState.Name(status.state)}): {said}")
+                    raise StepFailed(
+                        f"The {agent.name} stopped ({TaskState.Name(status.state)}): {said}"
+                    )
                 if status.state in (
                     TaskState.TASK_STATE_INPUT_REQUIRED,
                     TaskState.TASK_STATE_AUTH_REQUIRED,
@@ -175,7 +184,6 @@ class OrchestratorExecutor(AgentExecutor):
                     append=False,
                     last_chunk=True,
                 )
-
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         # The SDK has already cancelled execute(), which closes the delegated stream.
@@ -243,7 +251,11 @@ def _routing_sentence(decision: RoutingDecision) -> str:
 
 
 def _cannot_place(decision: RoutingDecision, known: list[str]) -> str:
-    best = f" (closest: {decision.best.name}, score {decision.best.score:.2f})" if decision.ranking else ""
+    best = (
+        f" (closest: {decision.best.name}, score {decision.best.score:.2f})"
+        if decision.ranking
+        else ""
+    )
     return (
         f"I couldn't place this request with any of my agents ({', '.join(known)}){best}. "
         "Could you say more about what you want to design, model, code or check?"

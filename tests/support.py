@@ -50,7 +50,9 @@ async def serving(app: Starlette, port: int) -> AsyncIterator[LiveServer]:
         await asyncio.wait_for(task, 30)
 
 
-def user_message(text: str, *, metadata: dict[str, Any] | None = None, task_id: str = "") -> Message:
+def user_message(
+    text: str, *, metadata: dict[str, Any] | None = None, task_id: str = ""
+) -> Message:
     message = Message(
         role=Role.ROLE_USER, message_id=str(uuid.uuid4()), parts=[Part(text=text)], task_id=task_id
     )

@@ -52,7 +52,9 @@ async def test_concurrent_requests_all_complete(models: Models) -> None:
 
 
 async def test_consumer_leaving_early_stops_generation(models: Models) -> None:
-    long = GenerationRequest.chat("You are verbose.", "Write a long essay about databases.", max_tokens=400)
+    long = GenerationRequest.chat(
+        "You are verbose.", "Write a long essay about databases.", max_tokens=400
+    )
     stream = models.local_model.stream(long)
     first = await anext(stream)
     assert first.text

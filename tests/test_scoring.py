@@ -24,9 +24,10 @@ LABELLED = [
     ("What columns does an invoices table need?", "database"),
     ("Implement JWT authentication middleware in Python", "code"),
     ("Write a function that parses ISO dates", "code"),
+    ("Write a Python function that reverses a string", "code"),
     ("Write unit tests for my cart module", "code"),
     ("Build a REST endpoint that returns the current user", "code"),
-    ("Check this JSON: {\"a\": 1}", "validator"),
+    ('Check this JSON: {"a": 1}', "validator"),
     ("Is this SQL valid? CREATE TABLE x (id int)", "validator"),
     ("Does this Python snippet have a syntax error?", "validator"),
 ]
@@ -53,7 +54,9 @@ def _router(embedder: Embedder) -> Router:
         if agent_id != "orchestrator":
             registry.add(agent_id, card.served_at(f"http://test/agents/{agent_id}"))
     settings = Settings()
-    return Router(registry, embedder, threshold=settings.route_threshold, team_margin=settings.team_margin)
+    return Router(
+        registry, embedder, threshold=settings.route_threshold, team_margin=settings.team_margin
+    )
 
 
 @pytest.mark.parametrize(("query", "expected"), LABELLED)
@@ -106,7 +109,9 @@ def test_candidates_restrict_the_ranking(router: Router) -> None:
 
 
 def test_unknown_candidate_names_the_known_agents(router: Router) -> None:
-    with pytest.raises(UnknownAgentError, match="known agents: architecture, code, database, validator"):
+    with pytest.raises(
+        UnknownAgentError, match="known agents: architecture, code, database, validator"
+    ):
         router.route("anything", candidates=["astrology"])
 
 

@@ -49,7 +49,9 @@ async def test_every_agent_serves_its_card_at_its_own_url(server: LiveServer, ba
 
 
 async def test_stream_follows_the_event_contract(server: LiveServer) -> None:
-    events = await stream(server.url, "Design a database schema for users, products, orders and payments")
+    events = await stream(
+        server.url, "Design a database schema for users, products, orders and payments"
+    )
     assert kinds(events)[0] == "task", "the task is the first event"
     updates = statuses(events)
     assert updates[0][0] == WORKING
@@ -85,7 +87,7 @@ async def test_artifact_events_arrive_before_the_task_completes(server: LiveServ
 async def test_rest_transport_streams_too(server: LiveServer) -> None:
     events = await stream(
         server.url,
-        "Check this JSON for errors: {\"a\": 1,}",
+        'Check this JSON for errors: {"a": 1,}',
         binding=TransportProtocol.HTTP_JSON.value,
     )
     report = json.loads(artifacts(events)["validation.json"]["text"])
@@ -95,12 +97,15 @@ async def test_rest_transport_streams_too(server: LiveServer) -> None:
 
 
 async def test_multi_domain_request_gets_a_team_and_an_ordered_plan(server: LiveServer) -> None:
-    events = await stream(server.url, "Design the database schema and write the API code for a todo app")
+    events = await stream(
+        server.url, "Design the database schema and write the API code for a todo app"
+    )
     updates = statuses(events)
     routing = next(meta["routing"] for _, _, meta in updates if "routing" in meta)
     assert routing["team"] == ["database", "code", "validator"]
     steps = [meta["step"] for _, _, meta in updates if "step" in meta]
-    assert [s["agent"] for s in steps if s["index"] == s["index"]][0] == "database"
+    step_agents = list(dict.fromkeys((s["index"], s["agent"]) for s in steps))
+    assert step_agents == [(1, "database"), (2, "code"), (3, "validator")]
     assert {s["total"] for s in steps} == {3}
     built = artifacts(events)
     by_agent = {m["agent"] for a in built.values() for m in a["metadata"]}
@@ -131,12 +136,20 @@ async def test_v03_message_stream_speaks_kinds(server: LiveServer) -> None:
                 "kind": "message",
                 "role": "user",
                 "messageId": "v03-1",
-                "parts": [{"kind": "text", "text": "Is this SQL valid? CREATE TABLE t (id INT PRIMARY KEY)"}],
+                "parts": [
+                    {
+                        "kind": "text",
+                        "text": "Is this SQL valid? CREATE TABLE t (id INT PRIMARY KEY)",
+                    }
+                ],
             }
         },
     }
     results = []
-    async with httpx.AsyncClient(timeout=120) as http, http.stream("POST", f"{server.url}/", json=body) as r:
+    async with (
+        httpx.AsyncClient(timeout=120) as http,
+        http.stream("POST", f"{server.url}/", json=body) as r,
+    ):
         assert r.headers["content-type"].startswith("text/event-stream")
         async for line in r.aiter_lines():
             if line.startswith("data:"):
@@ -157,16 +170,27 @@ async def test_v10_method_without_version_header_is_served_as_v10(server: LiveSe
         "jsonrpc": "2.0",
         "id": 1,
         "method": "SendStreamingMessage",
-        "params": {"message": {"role": "ROLE_USER", "messageId": "v10-1", "parts": [{"text": "Validate this SQL: SELECT 1"}]}},
+        "params": {
+            "message": {
+                "role": "ROLE_USER",
+                "messageId": "v10-1",
+                "parts": [{"text": "Validate this SQL: SELECT 1"}],
+            }
+        },
     }
-    async with httpx.AsyncClient(timeout=120) as http, http.stream("POST", f"{server.url}/", json=body) as r:
+    async with (
+        httpx.AsyncClient(timeout=120) as http,
+        http.stream("POST", f"{server.url}/", json=body) as r,
+    ):
         lines = [json.loads(line[5:]) async for line in r.aiter_lines() if line.startswith("data:")]
     assert all("error" not in line for line in lines), lines[:1]
     assert lines[-1]["result"]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
 async def test_each_specialist_is_a_standalone_a2a_agent(server: LiveServer) -> None:
-    events = await stream(f"{server.url}/agents/validator", "```python\ndef broken(:\n    pass\n```")
+    events = await stream(
+        f"{server.url}/agents/validator", "```python\ndef broken(:\n    pass\n```"
+    )
     report = json.loads(artifacts(events)["validation.json"]["text"])
     assert report["invalid"] == 1
     assert final_state(events) == COMPLETED
@@ -175,7 +199,7 @@ async def test_each_specialist_is_a_standalone_a2a_agent(server: LiveServer) -> 
 async def test_tasks_are_stored_and_readable_by_their_owner(server: LiveServer) -> None:
     from a2a.client import ClientCallContext, ClientConfig, create_client
 
-    events = await stream(server.url, "Check this JSON: {\"ok\": true}", user="alice")
+    events = await stream(server.url, 'Check this JSON: {"ok": true}', user="alice")
     task_id = events[0].task.id
     async with httpx.AsyncClient() as http:
         client = await create_client(server.url, ClientConfig(httpx_client=http))
@@ -196,11 +220,15 @@ async def test_tasks_are_stored_and_readable_by_their_owner(server: LiveServer) 
 async def _rpc(server: LiveServer, message: dict[str, object], **headers: str) -> httpx.Response:
     body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
     async with httpx.AsyncClient(timeout=60) as http:
-        return await http.post(f"{server.url}/", json=body, headers={"A2A-Version": "1.0", **headers})
+        return await http.post(
+            f"{server.url}/", json=body, headers={"A2A-Version": "1.0", **headers}
+        )
 
 
 async def test_empty_text_is_invalid_params(server: LiveServer) -> None:
-    response = await _rpc(server, {"role": "ROLE_USER", "messageId": "e1", "parts": [{"text": "   "}]})
+    response = await _rpc(
+        server, {"role": "ROLE_USER", "messageId": "e1", "parts": [{"text": "   "}]}
+    )
     assert response.status_code == 200
     assert response.json()["error"]["code"] == -32602
     assert "no text" in response.json()["error"]["message"]
@@ -212,7 +240,9 @@ async def test_message_without_text_part_is_invalid_params(server: LiveServer) -
     assert response.json()["error"]["code"] == -32602
 
 
-async def test_unknown_pinned_agent_is_invalid_params_naming_the_known_ones(server: LiveServer) -> None:
+async def test_unknown_pinned_agent_is_invalid_params_naming_the_known_ones(
+    server: LiveServer,
+) -> None:
     message = {
         "role": "ROLE_USER",
         "messageId": "e3",
@@ -238,7 +268,11 @@ async def test_overlong_text_under_the_body_limit_is_invalid_params(server: Live
 
 
 async def test_malformed_user_id_is_400(server: LiveServer) -> None:
-    response = await _rpc(server, {"role": "ROLE_USER", "messageId": "e6", "parts": [{"text": "hi"}]}, **{"X-User-Id": "bad id with spaces"})
+    response = await _rpc(
+        server,
+        {"role": "ROLE_USER", "messageId": "e6", "parts": [{"text": "hi"}]},
+        **{"X-User-Id": "bad id with spaces"},
+    )
     assert response.status_code == 400
 
 

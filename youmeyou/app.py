@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-import functools
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from a2a.server.models import create_task_model
 from a2a.server.tasks import DatabaseTaskStore
+from sqlalchemy import event
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.applications import Starlette
@@ -33,6 +34,7 @@ from agents.validator import ValidatorExecutor
 from inference.embeddings import Embedder
 from inference.gateway import Gateway
 from inference.local import LocalModel
+from memory.tasks import WriteBehindTaskStore
 from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
 from orchestrator.registry import AgentRegistry, UnknownAgentError
@@ -81,6 +83,7 @@ class Runtime:
     owns_models: bool
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
+    task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
 
     @classmethod
     def create(cls, settings: Settings, models: Models | None = None) -> Runtime:
@@ -92,7 +95,7 @@ class Runtime:
         return cls(
             settings=settings,
             cards=cards,
-            engine=create_async_engine(settings.resolved_task_store_url),
+            engine=_task_engine(settings.resolved_task_store_url),
             models=models or Models.create(settings),
             owns_models=models is None,
         )
@@ -105,10 +108,12 @@ class Runtime:
     def embedder(self) -> Embedder:
         return self.models.embedder
 
-    def task_store(self, agent_id: str) -> DatabaseTaskStore:
+    def task_store(self, agent_id: str) -> WriteBehindTaskStore:
         # One table per agent: a specialist's task id means nothing to the orchestrator.
-        store = DatabaseTaskStore(self.engine)
-        store.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
+        durable = DatabaseTaskStore(self.engine)
+        durable.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
+        store = WriteBehindTaskStore(durable, delay_s=self.settings.task_write_delay_s)
+        self.task_stores.append(store)
         return store
 
     def specialist(self, agent_id: str, gateway: Gateway) -> SpecialistExecutor:
@@ -134,6 +139,8 @@ class Runtime:
             logger.exception("warming the models failed; requests will retry the load")
 
     async def close(self) -> None:
+        for store in self.task_stores:
+            await store.close()
         if self.owns_models:
             self.local_model.close()
         await self.engine.dispose()
@@ -156,7 +163,10 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         runtime.registry.add(agent_id, card)
         executor = runtime.specialist(agent_id, runtime.local_model)
         routes.append(
-            Mount(f"/agents/{agent_id}", routes=agent_routes(card, executor, runtime.task_store(agent_id)))
+            Mount(
+                f"/agents/{agent_id}",
+                routes=agent_routes(card, executor, runtime.task_store(agent_id)),
+            )
         )
     orchestrator_card = runtime.cards[ORCHESTRATOR_ID].served_at(base)
     orchestrator = OrchestratorExecutor(
@@ -170,7 +180,9 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         return JSONResponse(runtime.health())
 
     async def cards(_: Request) -> JSONResponse:
-        return JSONResponse({"agents": [_card_summary(a.agent_id, a.card, a.remote) for a in runtime.registry]})
+        return JSONResponse(
+            {"agents": [_card_summary(a.agent_id, a.card, a.remote) for a in runtime.registry]}
+        )
 
     async def route(request: Request) -> JSONResponse:
         return await _route_endpoint(request, router, settings.max_text_chars)
@@ -227,7 +239,10 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
             await runtime.close()
 
     return Starlette(
-        routes=[Route("/health", health, methods=["GET"]), *agent_routes(card, executor, runtime.task_store(agent_id))],
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            *agent_routes(card, executor, runtime.task_store(agent_id)),
+        ],
         lifespan=lifespan,
         middleware=_middleware(settings),
     )
@@ -237,9 +252,9 @@ async def _route_endpoint(request: Request, router: Router, max_chars: int) -> J
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _problem(400, "The body must be a JSON object: {\"query\": \"...\"}.")
+        return _problem(400, 'The body must be a JSON object: {"query": "..."}.')
     if not isinstance(body, dict):
-        return _problem(400, "The body must be a JSON object: {\"query\": \"...\"}.")
+        return _problem(400, 'The body must be a JSON object: {"query": "..."}.')
     query = body.get("query")
     if not isinstance(query, str) or not query.strip():
         return _problem(400, "'query' is required and must be a non-empty string.")
@@ -255,6 +270,23 @@ async def _route_endpoint(request: Request, router: Router, max_chars: int) -> J
     except UnknownAgentError as error:
         return _problem(404, str(error))
     return JSONResponse(decision.to_dict())
+
+
+def _task_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _tune(connection: Any, _: Any) -> None:
+            # WAL lets readers run beside the writer; NORMAL syncs at checkpoints rather
+            # than on every commit, which stays durable across a process crash (WAL is
+            # replayed on open) and costs a few ms less on every task event.
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
 
 
 @functools.cache

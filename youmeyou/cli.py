@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from pathlib import Path
@@ -19,7 +18,9 @@ from rich.text import Text
 
 from youmeyou.settings import Settings
 
-app = typer.Typer(help="youmeyou: an A2A orchestrator with four specialist agents.", no_args_is_help=True)
+app = typer.Typer(
+    help="youmeyou: an A2A orchestrator with four specialist agents.", no_args_is_help=True
+)
 console = Console()
 
 Url = Annotated[str, typer.Option("--url", help="Base URL of a running youmeyou server.")]
@@ -43,14 +44,18 @@ def _serve(build: Any, settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(build(), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        build(), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    )
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where state lives (default ./var).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where state lives (default ./var).")
+    ] = None,
 ) -> None:
     """Serve the orchestrator at / and every specialist under /agents/<id>/."""
     from youmeyou.app import build_app
@@ -87,11 +92,17 @@ def route(query: str, url: Url = DEFAULT_URL) -> None:
         b = entry["breakdown"]
         mark = " *" if entry["agent"] in decision["team"] else ""
         table.add_row(
-            entry["agent"] + mark, entry["skill"], f"{b['semantic']:.3f}", f"{b['tags']:.3f}", f"{b['total']:.3f}"
+            entry["agent"] + mark,
+            entry["skill"],
+            f"{b['semantic']:.3f}",
+            f"{b['tags']:.3f}",
+            f"{b['total']:.3f}",
         )
     console.print(table)
     if decision["placed"]:
-        console.print("Plan: " + " → ".join(f"{s['agent']} ({s['skill']})" for s in decision["plan"]))
+        console.print(
+            "Plan: " + " → ".join(f"{s['agent']} ({s['skill']})" for s in decision["plan"])
+        )
     else:
         console.print(f"[yellow]No agent reaches the threshold {decision['threshold']:.2f}.[/]")
 
@@ -104,7 +115,12 @@ def cards(url: Url = DEFAULT_URL) -> None:
         table.add_column(column)
     for entry in _call("GET", f"{url}/v1/cards").json()["agents"]:
         skills = ", ".join(s["id"] for s in entry["skills"])
-        table.add_row(entry["id"] + (" (remote)" if entry["remote"] else ""), entry["name"], skills, entry["url"])
+        table.add_row(
+            entry["id"] + (" (remote)" if entry["remote"] else ""),
+            entry["name"],
+            skills,
+            entry["url"],
+        )
     console.print(table)
 
 
@@ -129,7 +145,12 @@ async def _ask(text: str, url: str, user: str, agent: str | None) -> int:
     metadata = Struct()
     if agent:
         metadata.update({"agent": agent})
-    message = Message(role=Role.ROLE_USER, message_id=str(uuid.uuid4()), parts=[Part(text=text)], metadata=metadata)
+    message = Message(
+        role=Role.ROLE_USER,
+        message_id=str(uuid.uuid4()),
+        parts=[Part(text=text)],
+        metadata=metadata,
+    )
     statuses: list[Text] = []
     artifacts: dict[str, tuple[str, str]] = {}  # id -> (name, text)
     state = "submitted"
@@ -142,7 +163,9 @@ async def _ask(text: str, url: str, user: str, agent: str | None) -> int:
         client = await create_client(url, ClientConfig(streaming=True, httpx_client=http))
         context = ClientCallContext(service_parameters={"X-User-Id": user})
         with Live(view(), console=console, refresh_per_second=8) as live:
-            async for event in client.send_message(SendMessageRequest(message=message), context=context):
+            async for event in client.send_message(
+                SendMessageRequest(message=message), context=context
+            ):
                 kind = event.WhichOneof("payload")
                 if kind == "status_update":
                     status = event.status_update.status
@@ -151,14 +174,21 @@ async def _ask(text: str, url: str, user: str, agent: str | None) -> int:
                     meta = MessageToDict(event.status_update.metadata)
                     line = Text(f"[{state}] {said}")
                     if "routing" in meta and meta["routing"].get("scores"):
-                        scores = ", ".join(f"{r['agent']} {r['score']:.2f}" for r in meta["routing"]["ranking"])
+                        scores = ", ".join(
+                            f"{r['agent']} {r['score']:.2f}" for r in meta["routing"]["ranking"]
+                        )
                         line.append(f"  ({scores})", style="dim")
                     statuses.append(line)
                 elif kind == "artifact_update":
                     update = event.artifact_update
                     chunk = "".join(p.text for p in update.artifact.parts if p.HasField("text"))
-                    name, previous = artifacts.get(update.artifact.artifact_id, (update.artifact.name, ""))
-                    artifacts[update.artifact.artifact_id] = (name, previous + chunk if update.append else chunk)
+                    name, previous = artifacts.get(
+                        update.artifact.artifact_id, (update.artifact.name, "")
+                    )
+                    artifacts[update.artifact.artifact_id] = (
+                        name,
+                        previous + chunk if update.append else chunk,
+                    )
                 live.update(view())
     for name, body in artifacts.values():
         console.rule(name)

@@ -30,7 +30,9 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         user = headers.get(USER_HEADER.lower())
         if user is not None and not valid_user_id(user.strip()):
-            await _error(send, 400, f"{USER_HEADER} must be 1-128 characters of A-Z a-z 0-9 . _ @ : + -")
+            await _error(
+                send, 400, f"{USER_HEADER} must be 1-128 characters of A-Z a-z 0-9 . _ @ : + -"
+            )
             return
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -56,22 +58,36 @@ class RequestGuard:
 
 async def _error(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": {"code": status, "message": message}}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 # The v1.0 JSON-RPC method names. Clients that send them without an ``A2A-Version`` header
 # (the TCK among them) mean v1.0; the SDK would assume v0.3 and refuse them.
-V1_METHODS = frozenset({
-    "SendMessage", "SendStreamingMessage", "GetTask", "ListTasks", "CancelTask",
-    "SubscribeToTask", "CreateTaskPushNotificationConfig", "GetTaskPushNotificationConfig",
-    "ListTaskPushNotificationConfigs", "DeleteTaskPushNotificationConfig",
-    "GetExtendedAgentCard",
-})
+V1_METHODS = frozenset(
+    {
+        "SendMessage",
+        "SendStreamingMessage",
+        "GetTask",
+        "ListTasks",
+        "CancelTask",
+        "SubscribeToTask",
+        "CreateTaskPushNotificationConfig",
+        "GetTaskPushNotificationConfig",
+        "ListTaskPushNotificationConfigs",
+        "DeleteTaskPushNotificationConfig",
+        "GetExtendedAgentCard",
+    }
+)
 _V1_REST_PATH = re.compile(r"/rest/(?!v1/)")  # the SDK's v0.3 REST routes live under /rest/v1/
 _VERSION_HEADER = b"a2a-version"
 
@@ -87,7 +103,9 @@ class DefaultProtocolVersion:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(k.lower() == _VERSION_HEADER for k, _ in scope["headers"]):
+        if scope["type"] != "http" or any(
+            k.lower() == _VERSION_HEADER for k, _ in scope["headers"]
+        ):
             await self.app(scope, receive, send)
             return
         if _V1_REST_PATH.search(scope["path"]):

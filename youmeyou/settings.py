@@ -7,10 +7,10 @@ Nothing else in the project reads ``os.environ``: parts receive what they need f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     task_store_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL of the task store; defaults to SQLite under data_dir.",
+    )
+    task_write_delay_s: float = Field(
+        default=0.05,
+        description="How long task updates may wait in memory before they are written.",
     )
     max_request_bytes: int = 1_000_000
     max_text_chars: int = 20_000

@@ -1,0 +1,311 @@
+"""``make bench``: streaming latency and throughput against a bare a2a-sdk server, and routing.
+
+Both servers run as their own processes on loopback; this process is the client. The
+youmeyou request routes to the validator (no model generation), so the figures measure
+the server's own path: the orchestrator, A2A delegation to a specialist, and the relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+console = Console()
+
+LEVELS = (1, 10, 100)
+STREAMS_PER_LEVEL = {1: 40, 10: 100, 100: 200}
+YOUMEYOU_QUERY = 'Check this JSON: {"order": 42, "items": [1, 2, 3]}'
+TTFE_TARGET_RATIO = 1.25
+ROUTE_TARGET_MS = {"4 cards": 25.0, "1,000 skills": 60.0}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _process(args: list[str], port: int, env: dict[str, str], ready: str) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            _wait_ready(proc, log, url + ready, args[0])
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], log: Any, ready_url: str, name: str) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"{name} exited:\n{log.read().decode()[-2000:]}")
+        try:
+            response = httpx.get(ready_url, timeout=1)
+            if response.status_code == 200 and "loading" not in response.text:
+                return (
+                    ready_url.rsplit("/", 1)[0]
+                    if ready_url.endswith("/health")
+                    else ready_url.split("/.well-known")[0]
+                )
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{name} did not become ready")
+
+
+async def _one_stream(http: httpx.AsyncClient, url: str, text: str) -> tuple[float, int, str]:
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "SendStreamingMessage",
+        "params": {
+            "message": {
+                "role": "ROLE_USER",
+                "messageId": str(uuid.uuid4()),
+                "parts": [{"text": text}],
+            }
+        },
+    }
+    started = time.perf_counter()
+    first = 0.0
+    events = 0
+    last = ""
+    async with http.stream(
+        "POST", url + "/", json=body, headers={"A2A-Version": "1.0"}
+    ) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            if not events:
+                first = time.perf_counter() - started
+            events += 1
+            last = line
+    state = json.loads(last[5:]).get("result", {}).get("statusUpdate", {}).get("status", {})
+    return first, events, str(state.get("state", "?"))
+
+
+async def _level(url: str, text: str, concurrency: int) -> dict[str, float]:
+    total = STREAMS_PER_LEVEL[concurrency]
+    limits = httpx.Limits(max_connections=concurrency + 10)
+    semaphore = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as http:
+        await _one_stream(http, url, text)  # warm the connection and the path
+
+        async def bounded() -> tuple[float, int, str]:
+            async with semaphore:
+                return await _one_stream(http, url, text)
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(bounded() for _ in range(total)))
+        wall = time.perf_counter() - started
+    firsts = sorted(r[0] for r in results)
+    failed = sum(1 for r in results if r[2] != "TASK_STATE_COMPLETED")
+    return {
+        "p50": statistics.median(firsts) * 1000,
+        "p95": firsts[int(0.95 * (len(firsts) - 1))] * 1000,
+        "events_per_s": sum(r[1] for r in results) / wall,
+        "failed": failed,
+    }
+
+
+def _routing_figures() -> dict[str, tuple[float, float]]:
+    from agents.cards import load_cards
+    from inference.embeddings import Embedder
+    from orchestrator.registry import AgentRegistry
+    from orchestrator.scoring import Router
+    from youmeyou.settings import Settings
+
+    embedder = Embedder()
+    embedder.load()
+    cards = load_cards(Settings().cards_dir)
+    queries = [
+        f"{verb} {thing} for a {domain} app"
+        for verb in ("Design", "Write", "Validate", "Optimise", "Plan")
+        for thing in ("the schema", "an endpoint", "the architecture", "a caching layer")
+        for domain in ("ecommerce", "chat", "banking", "travel", "fitness")
+    ]
+    figures = {}
+
+    def measure(router: Router) -> tuple[float, float]:
+        router.warm()
+        timings = []
+        for query in queries:
+            embedder._cache.clear()  # each query pays for its own embedding, as a new one would
+            started = time.perf_counter()
+            router.route(query)
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))]
+
+    registry = AgentRegistry()
+    for agent_id, card in cards.items():
+        if agent_id != "orchestrator":
+            registry.add(agent_id, card.served_at(f"http://bench/{agent_id}"))
+    figures["4 cards"] = measure(Router(registry, embedder))
+
+    from a2a.types import AgentCapabilities, AgentCard, AgentSkill
+
+    big = AgentRegistry()
+    topics = [
+        "payments",
+        "search",
+        "maps",
+        "email",
+        "images",
+        "billing",
+        "auth",
+        "chat",
+        "video",
+        "reports",
+        "crm",
+        "inventory",
+        "shipping",
+        "analytics",
+        "forms",
+        "calendar",
+        "iot",
+        "ml",
+        "docs",
+        "audit",
+    ]
+    actions = [
+        "design",
+        "implement",
+        "test",
+        "review",
+        "document",
+        "deploy",
+        "monitor",
+        "migrate",
+        "optimise",
+        "secure",
+    ]
+    for a in range(250):
+        skills = []
+        for s in range(4):
+            topic = topics[(a * 4 + s) % len(topics)]
+            action = actions[(a + s * 3) % len(actions)]
+            skills.append(
+                AgentSkill(
+                    id=f"s{s}",
+                    name=f"{action} {topic}",
+                    description=f"{action.title()} {topic} features for agent {a}.",
+                    tags=[topic, action],
+                    examples=[
+                        f"{action} the {topic} module",
+                        f"help me {action} {topic}",
+                        f"{topic}: {action} it for team {a}",
+                        f"can you {action} our {topic} flow",
+                    ],
+                )
+            )
+        big.add(
+            f"agent-{a}",
+            AgentCard(
+                name=f"agent {a}", capabilities=AgentCapabilities(streaming=True), skills=skills
+            ),
+        )
+    figures["1,000 skills"] = measure(Router(big, embedder))
+    return figures
+
+
+async def _main() -> int:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    data_dir = ROOT / "var" / "bench"
+    ours_port, bare_port = _free_port(), _free_port()
+    ours_env = {
+        **env,
+        "YMY_DATA_DIR": str(data_dir),
+        "YMY_PORT": str(ours_port),
+        "YMY_LOG_LEVEL": "WARNING",
+    }
+    python = sys.executable
+    console.print("Starting youmeyou and the bare a2a-sdk reference server...")
+    with (
+        _process([python, "-m", "youmeyou.cli", "serve"], ours_port, ours_env, "/health") as ours,
+        _process(
+            [python, "-m", "bench.bare_server", "--port", str(bare_port)],
+            bare_port,
+            env,
+            "/.well-known/agent-card.json",
+        ) as bare,
+    ):
+        table = Table(title="Streaming: time to first event (ms) and events/s")
+        for column in (
+            "concurrent",
+            "server",
+            "TTFE p50",
+            "TTFE p95",
+            "events/s",
+            "failed",
+            "p50 ratio",
+            "p95 ratio",
+        ):
+            table.add_column(column, justify="right")
+        verdicts = []
+        for level in LEVELS:
+            reference = await _level(bare, "hello", level)
+            measured = await _level(ours, YOUMEYOU_QUERY, level)
+            r50, r95 = measured["p50"] / reference["p50"], measured["p95"] / reference["p95"]
+            for name, row in (("bare a2a-sdk", reference), ("youmeyou", measured)):
+                ratios = ("", "") if row is reference else (f"{r50:.2f}x", f"{r95:.2f}x")
+                table.add_row(
+                    str(level),
+                    name,
+                    f"{row['p50']:.1f}",
+                    f"{row['p95']:.1f}",
+                    f"{row['events_per_s']:.0f}",
+                    str(int(row["failed"])),
+                    *ratios,
+                )
+            verdicts.append(
+                (
+                    f"TTFE p50 at {level} within {TTFE_TARGET_RATIO}x of bare",
+                    r50 <= TTFE_TARGET_RATIO,
+                )
+            )
+        console.print(table)
+
+    routing = _routing_figures()
+    table = Table(title="Routing decision, warm (ms)")
+    for column in ("registry", "p50", "p95", "target p95"):
+        table.add_column(column, justify="right")
+    for name, (p50, p95) in routing.items():
+        table.add_row(name, f"{p50:.1f}", f"{p95:.1f}", f"< {ROUTE_TARGET_MS[name]:.0f}")
+        verdicts.append(
+            (
+                f"routing p95 with {name} under {ROUTE_TARGET_MS[name]:.0f} ms",
+                p95 < ROUTE_TARGET_MS[name],
+            )
+        )
+    console.print(table)
+    for text, ok in verdicts:
+        console.print(f"[{'green' if ok else 'red'}]{'met' if ok else 'missed'}[/]: {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(_main()))

@@ -1,0 +1,107 @@
+"""Task persistence that stays off the streaming path.
+
+The a2a-sdk saves a task on every event before it streams the event on. Against SQLite or
+PostgreSQL that puts a transaction in front of every status line and artifact chunk. This
+store answers from memory at once and writes behind: updates to a task are coalesced and
+flushed to the durable store within ``delay_s``, and all of them on shutdown. A crash can
+lose at most the last ``delay_s`` of updates; a clean stop loses nothing.
+
+One process owns a table's writes here (SQLite). Several processes sharing PostgreSQL
+should keep ``absent_ttl_s`` short: an id this process found missing is taken as missing
+for that long, even if another process creates it meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from a2a.server.context import ServerCallContext
+from a2a.server.owner_resolver import OwnerResolver, resolve_user_scope
+from a2a.server.tasks import TaskStore
+from a2a.types import ListTasksRequest, ListTasksResponse, Task
+from cachetools import TTLCache
+
+logger = logging.getLogger(__name__)
+
+_Key = tuple[str, str]  # (owner, task id)
+
+
+class WriteBehindTaskStore(TaskStore):
+    def __init__(
+        self,
+        durable: TaskStore,
+        *,
+        delay_s: float = 0.05,
+        absent_ttl_s: float = 2.0,
+        owner_resolver: OwnerResolver = resolve_user_scope,
+    ) -> None:
+        self._durable = durable
+        self._delay_s = delay_s
+        self._owner = owner_resolver
+        self._pending: dict[_Key, tuple[Task, ServerCallContext]] = {}
+        # Ids the durable store has just said it does not hold. The SDK looks a new task up
+        # several times before its first event; one round trip answers for all of them.
+        self._absent: TTLCache[_Key, bool] = TTLCache(maxsize=10_000, ttl=absent_ttl_s)
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+
+    async def save(self, task: Task, context: ServerCallContext) -> None:
+        copy = Task()
+        copy.CopyFrom(task)
+        key = (self._owner(context), task.id)
+        self._pending[key] = (copy, context)
+        self._absent.pop(key, None)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_forever(), name="task-store-flush")
+        self._wake.set()
+
+    async def get(self, task_id: str, context: ServerCallContext) -> Task | None:
+        key = (self._owner(context), task_id)
+        pending = self._pending.get(key)
+        if pending is not None:
+            copy = Task()
+            copy.CopyFrom(pending[0])
+            return copy
+        if key in self._absent:
+            return None
+        found = await self._durable.get(task_id, context)
+        if found is None:
+            self._absent[key] = True
+        return found
+
+    async def list(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
+        await self.flush()  # listing reads the durable store, so it must be current
+        return await self._durable.list(params, context)
+
+    async def delete(self, task_id: str, context: ServerCallContext) -> None:
+        self._pending.pop((self._owner(context), task_id), None)
+        self._absent.pop((self._owner(context), task_id), None)
+        await self._durable.delete(task_id, context)
+
+    async def flush(self) -> None:
+        """Write every pending update now."""
+        async with self._flush_lock:
+            batch, self._pending = self._pending, {}
+            for key, (task, context) in batch.items():
+                try:
+                    await self._durable.save(task, context)
+                except Exception:
+                    logger.exception("saving task %s failed; will retry", key[1])
+                    self._pending.setdefault(key, (task, context))  # a newer update wins
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self.flush()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self._delay_s)  # let a burst of events on one task coalesce
+            await self.flush()
