@@ -65,11 +65,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], log: Any, ready_url: str, name: s
         try:
             response = httpx.get(ready_url, timeout=1)
             if response.status_code == 200 and "loading" not in response.text:
-                return (
-                    ready_url.rsplit("/", 1)[0]
-                    if ready_url.endswith("/health")
-                    else ready_url.split("/.well-known")[0]
-                )
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)

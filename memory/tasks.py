@@ -82,15 +82,21 @@ class WriteBehindTaskStore(TaskStore):
         await self._durable.delete(task_id, context)
 
     async def flush(self) -> None:
-        """Write every pending update now."""
+        """Write every pending update now.
+
+        An entry stays readable in memory until its write has finished, and is dropped
+        then only if no newer update to the same task arrived while it was being written.
+        """
         async with self._flush_lock:
-            batch, self._pending = self._pending, {}
-            for key, (task, context) in batch.items():
+            for key, entry in list(self._pending.items()):
+                task, context = entry
                 try:
                     await self._durable.save(task, context)
                 except Exception:
                     logger.exception("saving task %s failed; will retry", key[1])
-                    self._pending.setdefault(key, (task, context))  # a newer update wins
+                    continue
+                if self._pending.get(key) is entry:
+                    del self._pending[key]
 
     async def close(self) -> None:
         if self._flusher is not None:
