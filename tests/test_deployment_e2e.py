@@ -28,13 +28,18 @@ from youmeyou.app import Models, build_agent_app, build_app
 from youmeyou.cli import app as cli
 
 
-async def test_tasks_survive_a_restart(models: Models, tmp_path: Path) -> None:
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+async def test_tasks_survive_a_restart(models: Models, tmp_path: Path, store: str) -> None:
     port = free_port()
-    settings = make_settings(tmp_path, port)
+    url = POSTGRES_URL if store == "postgresql" else None
+    settings = make_settings(tmp_path, port, task_store_url=url)
     async with serving(build_app(settings, models), port) as live:
         events = await stream(live.url, 'Check this JSON: {"kept": true}', user="carol")
         task_id = events[0].task.id
-    assert (tmp_path / "tasks.db").is_file()
+    assert (tmp_path / "tasks.db").is_file() == (store == "sqlite")
     async with serving(build_app(settings, models), port) as live, httpx.AsyncClient() as http:
         client = await create_client(live.url, ClientConfig(httpx_client=http))
         context = ClientCallContext(service_parameters={"X-User-Id": "carol"})
