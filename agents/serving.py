@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from a2a.auth.user import User
-from a2a.server.agent_execution import AgentExecutor
+from a2a.server.agent_execution import AgentExecutor, SimpleRequestContextBuilder
+from a2a.server.id_generator import IDGenerator
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
@@ -51,10 +52,19 @@ class UserContextBuilder(DefaultServerCallContextBuilder):
 
 
 def agent_routes(
-    card: AgentCard, executor: AgentExecutor, task_store: TaskStore
+    card: AgentCard,
+    executor: AgentExecutor,
+    task_store: TaskStore,
+    *,
+    task_ids: IDGenerator | None = None,
 ) -> list[BaseRoute]:
     """Card at ``/.well-known/agent-card.json``, JSON-RPC at ``/``, REST under ``/rest``."""
-    handler = DefaultRequestHandler(agent_executor=executor, task_store=task_store, agent_card=card)
+    handler = DefaultRequestHandler(
+        agent_executor=executor,
+        task_store=task_store,
+        agent_card=card,
+        request_context_builder=SimpleRequestContextBuilder(task_id_generator=task_ids),
+    )
     context_builder = UserContextBuilder()
     return [
         *create_agent_card_routes(card),

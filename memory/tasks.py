@@ -18,6 +18,7 @@ import contextlib
 import logging
 
 from a2a.server.context import ServerCallContext
+from a2a.server.id_generator import IDGenerator, IDGeneratorContext, UUIDGenerator
 from a2a.server.owner_resolver import OwnerResolver, resolve_user_scope
 from a2a.server.tasks import TaskStore
 from a2a.types import ListTasksRequest, ListTasksResponse, Task
@@ -44,6 +45,9 @@ class WriteBehindTaskStore(TaskStore):
         # Ids the durable store has just said it does not hold. The SDK looks a new task up
         # several times before its first event; one round trip answers for all of them.
         self._absent: TTLCache[_Key, bool] = TTLCache(maxsize=10_000, ttl=absent_ttl_s)
+        # Ids this process has just minted for new tasks: no store can hold them yet.
+        self._minted: TTLCache[str, bool] = TTLCache(maxsize=10_000, ttl=absent_ttl_s)
+        self.task_ids: IDGenerator = _MintingGenerator(self._minted)
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
@@ -54,6 +58,7 @@ class WriteBehindTaskStore(TaskStore):
         key = (self._owner(context), task.id)
         self._pending[key] = (copy, context)
         self._absent.pop(key, None)
+        self._minted.pop(task.id, None)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_forever(), name="task-store-flush")
         self._wake.set()
@@ -65,7 +70,7 @@ class WriteBehindTaskStore(TaskStore):
             copy = Task()
             copy.CopyFrom(pending[0])
             return copy
-        if key in self._absent:
+        if key in self._absent or task_id in self._minted:
             return None
         found = await self._durable.get(task_id, context)
         if found is None:
@@ -111,3 +116,16 @@ class WriteBehindTaskStore(TaskStore):
             self._wake.clear()
             await asyncio.sleep(self._delay_s)  # let a burst of events on one task coalesce
             await self.flush()
+
+
+class _MintingGenerator(IDGenerator):
+    """New task ids (UUID4), remembered so their first look-up skips the database."""
+
+    def __init__(self, minted: TTLCache[str, bool]) -> None:
+        self._minted = minted
+        self._uuids = UUIDGenerator()
+
+    def generate(self, context: IDGeneratorContext) -> str:
+        task_id = self._uuids.generate(context)
+        self._minted[task_id] = True
+        return task_id

@@ -27,7 +27,6 @@ from typer.testing import CliRunner
 from youmeyou.app import Models, build_agent_app, build_app
 from youmeyou.cli import app as cli
 
-
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from a2a.server.agent_execution import AgentExecutor
 from a2a.server.models import create_task_model
 from a2a.server.tasks import DatabaseTaskStore
+from a2a.types import AgentCard
 from sqlalchemy import event
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -165,7 +167,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         routes.append(
             Mount(
                 f"/agents/{agent_id}",
-                routes=agent_routes(card, executor, runtime.task_store(agent_id)),
+                routes=_agent_routes(runtime, agent_id, card, executor),
             )
         )
     orchestrator_card = runtime.cards[ORCHESTRATOR_ID].served_at(base)
@@ -208,7 +210,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/v1/cards", cards, methods=["GET"]),
         Route("/v1/route", route, methods=["POST"]),
-        *agent_routes(orchestrator_card, orchestrator, runtime.task_store(ORCHESTRATOR_ID)),
+        *_agent_routes(runtime, ORCHESTRATOR_ID, orchestrator_card, orchestrator),
     ]
     return Starlette(
         routes=routes,
@@ -241,7 +243,7 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            *agent_routes(card, executor, runtime.task_store(agent_id)),
+            *_agent_routes(runtime, agent_id, card, executor),
         ],
         lifespan=lifespan,
         middleware=_middleware(settings),
@@ -270,6 +272,13 @@ async def _route_endpoint(request: Request, router: Router, max_chars: int) -> J
     except UnknownAgentError as error:
         return _problem(404, str(error))
     return JSONResponse(decision.to_dict())
+
+
+def _agent_routes(
+    runtime: Runtime, agent_id: str, card: AgentCard, executor: AgentExecutor
+) -> list[BaseRoute]:
+    store = runtime.task_store(agent_id)
+    return agent_routes(card, executor, store, task_ids=store.task_ids)
 
 
 def _task_engine(url: str) -> AsyncEngine:
