@@ -229,7 +229,14 @@ def _routing_figures() -> dict[str, tuple[float, float]]:
 
 
 async def _main() -> int:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # Both servers run the SDK with its OpenTelemetry spans off, as youmeyou does by default,
+    # so the comparison measures what youmeyou adds, not a tracing difference.
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OTEL_INSTRUMENTATION_A2A_SDK_ENABLED": "false",
+    }
     data_dir = ROOT / "var" / "bench"
     ours_port, bare_port = _free_port(), _free_port()
     ours_env = {

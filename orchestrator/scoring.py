@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents import SPECIALIST_IDS
 from inference.embeddings import Embedder
 from orchestrator.registry import AgentRegistry
 
 TAG_WEIGHT = 0.05
 # The order work flows through a team; agents not listed (remote ones) come after, by score.
-FLOW_ORDER = ("architecture", "database", "code", "validator")
+FLOW_ORDER = SPECIALIST_IDS
 VALIDATOR = "validator"
 CODE = "code"
 _CLAUSE_SPLIT = re.compile(r"[,;.]|\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)

@@ -1,3 +1,3 @@
-"""youmeyou: an A2A agent server with four specialists and a semantic-routing orchestrator."""
+"""youmeyou: an A2A agent server with four specialist agents and a semantic-routing orchestrator."""
 
 __version__ = "0.1.0"

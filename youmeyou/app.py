@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 
+from agents import SPECIALIST_IDS
 from agents.architecture import ArchitectureExecutor
 from agents.base import SpecialistExecutor
 from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
@@ -47,11 +48,10 @@ from youmeyou.settings import Settings
 logger = logging.getLogger(__name__)
 
 SPECIALISTS: dict[str, type[SpecialistExecutor]] = {
-    "architecture": ArchitectureExecutor,
-    "database": DatabaseExecutor,
-    "code": CodeExecutor,
-    "validator": ValidatorExecutor,
+    executor.agent_id: executor
+    for executor in (ArchitectureExecutor, DatabaseExecutor, CodeExecutor, ValidatorExecutor)
 }
+assert tuple(SPECIALISTS) == SPECIALIST_IDS
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agents import SPECIALIST_IDS
 from youmeyou.settings import Settings
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ def _settings(host: str | None, port: int | None, data_dir: Path | None) -> Sett
 def _serve(build: Any, settings: Settings) -> None:
     import uvicorn
 
+    settings.apply_to_process()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -58,10 +60,14 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the orchestrator at / and every specialist under /agents/<id>/."""
-    from youmeyou.app import build_app
-
     settings = _settings(host, port, data_dir)
-    _serve(lambda: build_app(settings), settings)
+
+    def build() -> Any:
+        from youmeyou.app import build_app  # imported after settings reach the process
+
+        return build_app(settings)
+
+    _serve(build, settings)
 
 
 @app.command()
@@ -72,12 +78,17 @@ def agent(
     data_dir: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Run one specialist as a standalone A2A server."""
-    from youmeyou.app import SPECIALISTS, build_agent_app
-
-    if name not in SPECIALISTS:
-        raise typer.BadParameter(f"unknown agent '{name}'; choose one of {', '.join(SPECIALISTS)}")
+    if name not in SPECIALIST_IDS:
+        known = ", ".join(SPECIALIST_IDS)
+        raise typer.BadParameter(f"unknown agent '{name}'; choose one of {known}")
     settings = _settings(host, port, data_dir)
-    _serve(lambda: build_agent_app(settings, name), settings)
+
+    def build() -> Any:
+        from youmeyou.app import build_agent_app  # imported after settings reach the process
+
+        return build_agent_app(settings, name)
+
+    _serve(build, settings)
 
 
 @app.command()

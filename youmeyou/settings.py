@@ -6,6 +6,7 @@ Nothing else in the project reads ``os.environ``: parts receive what they need f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_000_000
     max_text_chars: int = 20_000
     log_level: str = "INFO"
+    sdk_tracing: bool = Field(
+        default=False,
+        description="Let the a2a-sdk open OpenTelemetry spans around every handler call.",
+    )
 
     # Orchestrator
     remote_agents: Annotated[list[str], NoDecode] = Field(
@@ -61,6 +66,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
         return value
+
+    def apply_to_process(self) -> None:
+        """Set what libraries read from the environment when they are first imported.
+
+        Call before anything imports ``a2a``: the SDK decides at import time whether to
+        wrap every handler call in an OpenTelemetry span, and it does so whenever
+        OpenTelemetry is importable (chromadb brings it in), exporter or not.
+        """
+        os.environ["OTEL_INSTRUMENTATION_A2A_SDK_ENABLED"] = str(self.sdk_tracing).lower()
 
     @property
     def base_url(self) -> str:
