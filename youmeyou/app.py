@@ -8,7 +8,7 @@ import functools
 import json
 import logging
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,7 @@ class Runtime:
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
     task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
+    warming: bool = False
 
     @classmethod
     def create(cls, settings: Settings, models: Models | None = None) -> Runtime:
@@ -121,24 +122,70 @@ class Runtime:
     def specialist(self, agent_id: str, gateway: Gateway) -> SpecialistExecutor:
         return SPECIALISTS[agent_id](gateway, max_text_chars=self.settings.max_text_chars)
 
-    def health(self) -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "models": {
-                "embeddings": "ready" if self.embedder.loaded else "loading",
-                "local_llm": "ready" if self.local_model.loaded else "loading",
-            },
-            "agents": self.registry.ids(),
-            "remote_errors": self.remote_errors,
-        }
+    async def health(self, _: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "models": {
+                    "embeddings": "ready" if self.embedder.loaded else "loading",
+                    "local_llm": "ready" if self.local_model.loaded else "loading",
+                },
+                "agents": self.registry.ids(),
+                "remote_errors": self.remote_errors,
+            }
+        )
 
-    async def warm(self, router: Router | None) -> None:
+    def agent_routes(
+        self, agent_id: str, card: AgentCard, executor: AgentExecutor
+    ) -> list[BaseRoute]:
+        store = self.task_store(agent_id)
+        return agent_routes(card, executor, store, task_ids=store.task_ids)
+
+    def app(
+        self,
+        routes: list[BaseRoute],
+        *,
+        warm: Sequence[Callable[[], object]],
+        on_start: Callable[[], Awaitable[None]] | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
+    ) -> Starlette:
+        """A Starlette app with ``/health``, the guards, and a lifespan that warms ``warm``
+        (model loads, run in threads) in the background and closes everything on the way out.
+        """
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            if on_start is not None:
+                await on_start()
+            self.warming = bool(warm)  # before the task runs, so /health never says otherwise
+            warming = asyncio.create_task(self._warm(warm))
+            try:
+                yield
+            finally:
+                warming.cancel()
+                if on_stop is not None:
+                    await on_stop()
+                await self.close()
+
+        settings = self.settings
+        return Starlette(
+            routes=[Route("/health", self.health, methods=["GET"]), *routes],
+            lifespan=lifespan,
+            middleware=[
+                Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes),
+                Middleware(DefaultProtocolVersion),
+            ],
+        )
+
+    async def _warm(self, loads: Sequence[Callable[[], object]]) -> None:
         """Load models in the background so the first request does not pay for it."""
         try:
-            await asyncio.to_thread(router.warm if router else self.embedder.load)
-            await asyncio.to_thread(self.local_model.load)
+            for load in loads:
+                await asyncio.to_thread(load)
         except Exception:
             logger.exception("warming the models failed; requests will retry the load")
+        finally:
+            self.warming = False
 
     async def close(self) -> None:
         for store in self.task_stores:
@@ -165,12 +212,8 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         runtime.registry.add(agent_id, card)
         executor = runtime.specialist(agent_id, runtime.local_model)
         routes.append(
-            Mount(
-                f"/agents/{agent_id}",
-                routes=_agent_routes(runtime, agent_id, card, executor),
-            )
+            Mount(f"/agents/{agent_id}", routes=runtime.agent_routes(agent_id, card, executor))
         )
-    orchestrator_card = runtime.cards[ORCHESTRATOR_ID].served_at(base)
     orchestrator = OrchestratorExecutor(
         runtime.registry,
         router,
@@ -178,19 +221,14 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         max_text_chars=settings.max_text_chars,
     )
 
-    async def health(_: Request) -> JSONResponse:
-        return JSONResponse(runtime.health())
-
     async def cards(_: Request) -> JSONResponse:
-        return JSONResponse(
-            {"agents": [_card_summary(a.agent_id, a.card, a.remote) for a in runtime.registry]}
-        )
+        agents = [_card_summary(a.agent_id, a.card, a.remote) for a in runtime.registry]
+        return JSONResponse({"agents": agents})
 
     async def route(request: Request) -> JSONResponse:
         return await _route_endpoint(request, router, settings.max_text_chars)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def register_remote_agents() -> None:
         for url in settings.remote_agents:
             try:
                 async with asyncio.timeout(settings.remote_card_timeout_s):
@@ -198,24 +236,19 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
             except Exception as error:  # an unreachable remote agent must not stop the server
                 runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
                 logger.warning("Remote agent %s not registered: %s", url, error)
-        warming = asyncio.create_task(runtime.warm(router))
-        try:
-            yield
-        finally:
-            warming.cancel()
-            await http.aclose()
-            await runtime.close()
 
     routes += [
-        Route("/health", health, methods=["GET"]),
         Route("/v1/cards", cards, methods=["GET"]),
         Route("/v1/route", route, methods=["POST"]),
-        *_agent_routes(runtime, ORCHESTRATOR_ID, orchestrator_card, orchestrator),
+        *runtime.agent_routes(
+            ORCHESTRATOR_ID, runtime.cards[ORCHESTRATOR_ID].served_at(base), orchestrator
+        ),
     ]
-    return Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        middleware=_middleware(settings),
+    return runtime.app(
+        routes,
+        warm=[router.warm, runtime.local_model.load],
+        on_start=register_remote_agents,
+        on_stop=http.aclose,
     )
 
 
@@ -227,27 +260,9 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
     card = runtime.cards[agent_id].served_at(settings.base_url)
     runtime.registry.add(agent_id, card)
     executor = runtime.specialist(agent_id, runtime.local_model)
-
-    async def health(_: Request) -> JSONResponse:
-        return JSONResponse(runtime.health())
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        warming = asyncio.create_task(runtime.warm(None))
-        try:
-            yield
-        finally:
-            warming.cancel()
-            await runtime.close()
-
-    return Starlette(
-        routes=[
-            Route("/health", health, methods=["GET"]),
-            *_agent_routes(runtime, agent_id, card, executor),
-        ],
-        lifespan=lifespan,
-        middleware=_middleware(settings),
-    )
+    # A standalone specialist routes nothing: only the generating model is worth warming.
+    warm = [] if agent_id == "validator" else [runtime.local_model.load]
+    return runtime.app(runtime.agent_routes(agent_id, card, executor), warm=warm)
 
 
 async def _route_endpoint(request: Request, router: Router, max_chars: int) -> JSONResponse:
@@ -272,13 +287,6 @@ async def _route_endpoint(request: Request, router: Router, max_chars: int) -> J
     except UnknownAgentError as error:
         return _problem(404, str(error))
     return JSONResponse(decision.to_dict())
-
-
-def _agent_routes(
-    runtime: Runtime, agent_id: str, card: AgentCard, executor: AgentExecutor
-) -> list[BaseRoute]:
-    store = runtime.task_store(agent_id)
-    return agent_routes(card, executor, store, task_ids=store.task_ids)
 
 
 def _task_engine(url: str) -> AsyncEngine:
@@ -310,13 +318,6 @@ def _task_model(table_name: str) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TaskModel.*", category=SAWarning)
         return create_task_model(table_name)
-
-
-def _middleware(settings: Settings) -> list[Middleware]:
-    return [
-        Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes),
-        Middleware(DefaultProtocolVersion),
-    ]
 
 
 def _problem(status: int, message: str) -> JSONResponse:
