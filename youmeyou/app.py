@@ -123,13 +123,17 @@ class Runtime:
         return SPECIALISTS[agent_id](gateway, max_text_chars=self.settings.max_text_chars)
 
     async def health(self, _: Request) -> JSONResponse:
+        def state(loaded: bool) -> str:
+            return "ready" if loaded else "loading" if self.warming else "loads on first use"
+
+        models = {
+            "embeddings": state(self.embedder.loaded),
+            "local_llm": state(self.local_model.loaded),
+        }
         return JSONResponse(
             {
                 "status": "ok",
-                "models": {
-                    "embeddings": "ready" if self.embedder.loaded else "loading",
-                    "local_llm": "ready" if self.local_model.loaded else "loading",
-                },
+                "models": models,
                 "agents": self.registry.ids(),
                 "remote_errors": self.remote_errors,
             }
