@@ -99,6 +99,20 @@ class Work:
         return writer.text
 
 
+async def open_task(context: RequestContext, event_queue: EventQueue) -> TaskUpdater:
+    """Publish the task as the first event, or continue the one the message belongs to.
+
+    Callers validate the request before this, so bad input gets the protocol's error and
+    no task at all.
+    """
+    task = context.current_task
+    if task is None:
+        assert context.message is not None
+        task = new_task_from_user_message(context.message)
+        await event_queue.enqueue_event(task)
+    return TaskUpdater(event_queue, task.id, task.context_id)
+
+
 class SpecialistExecutor(AgentExecutor, ABC):
     """An A2A agent executor that owns the task lifecycle; subclasses do the work."""
 
@@ -119,27 +133,19 @@ class SpecialistExecutor(AgentExecutor, ABC):
         return self.gateway.stream(GenerationRequest.chat(system, user, max_tokens=max_tokens))
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
-        # Validation happens before any event so bad input gets the protocol's error.
         request = UserRequest.from_message(context.message, max_chars=self.max_text_chars)
-        assert context.message is not None
-        task = context.current_task or new_task_from_user_message(context.message)
-        if context.current_task is None:
-            await event_queue.enqueue_event(task)
-        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        updater = await open_task(context, event_queue)
+        task_id, context_id = updater.task_id, updater.context_id
         work = Work(updater, self.agent_id, request)
         await work.say(f"{self.title} is on it.")
         try:
             closing = await self.work(work)
         except Exception as error:  # any failure ends the task 'failed', never a hung stream
-            logger.exception("%s failed on task %s", self.agent_id, task.id)
+            logger.exception("%s failed on task %s", self.agent_id, task_id)
             reason = f"{self.title} failed: {type(error).__name__}: {error}"
-            await updater.failed(
-                new_text_message(reason, task_id=task.id, context_id=task.context_id)
-            )
+            await updater.failed(new_text_message(reason, task_id=task_id, context_id=context_id))
             return
-        await updater.complete(
-            new_text_message(closing, task_id=task.id, context_id=task.context_id)
-        )
+        await updater.complete(new_text_message(closing, task_id=task_id, context_id=context_id))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         if context.task_id and context.context_id:

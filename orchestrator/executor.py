@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2a.helpers import new_data_part, new_task_from_user_message, new_text_message
+from a2a.helpers import new_data_part, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
@@ -21,7 +22,7 @@ from a2a.types import Message, Part, Role, TaskState
 from a2a.utils.errors import InvalidParamsError
 from google.protobuf.json_format import MessageToDict
 
-from agents.base import UserRequest
+from agents.base import UserRequest, open_task
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import PlanStep, Router, RoutingDecision
@@ -68,15 +69,11 @@ class OrchestratorExecutor(AgentExecutor):
         pinned = _pinned_agents(request.metadata)
         if pinned is not None:
             unknown = [a for a in pinned if a not in self._registry.ids()]
-            if unknown:
+            if unknown:  # refused before any event, like any other bad input
                 raise InvalidParamsError(
                     message=str(UnknownAgentError(unknown[0], self._registry.ids()))
                 )
-        assert context.message is not None
-        task = context.current_task or new_task_from_user_message(context.message)
-        if context.current_task is None:
-            await event_queue.enqueue_event(task)
-        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        updater = await open_task(context, event_queue)
         await updater.start_work(_agent_text("Reading your request and choosing an agent."))
 
         # Routing holds the GIL in its thread for a few milliseconds; give the loop a moment
@@ -104,7 +101,7 @@ class OrchestratorExecutor(AgentExecutor):
             await updater.failed(_agent_text(_sentence(str(error))))
             return
         except Exception as error:  # a stream must never hang: any surprise fails the task
-            logger.exception("orchestrator failed on task %s", task.id)
+            logger.exception("orchestrator failed on task %s", updater.task_id)
             await updater.failed(_agent_text(f"Internal error: {type(error).__name__}."))
             return
         team = _agents_phrase(decision.team, self._registry)
@@ -215,13 +212,7 @@ def _delegated_message(
         data["files"] = checkable
     if data:
         parts.append(new_data_part(data))
-    return Message(role=Role.ROLE_USER, message_id=_message_id(), parts=parts)
-
-
-def _message_id() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
+    return Message(role=Role.ROLE_USER, message_id=str(uuid.uuid4()), parts=parts)
 
 
 def _routing_metadata(decision: RoutingDecision) -> dict[str, Any]:

@@ -126,6 +126,34 @@ async def test_small_talk_is_not_forced_onto_an_agent(server: LiveServer) -> Non
     assert not artifacts(events)
 
 
+async def test_answering_the_question_continues_the_same_task(server: LiveServer) -> None:
+    from a2a.client import ClientCallContext, ClientConfig, create_client
+    from a2a.types import SendMessageRequest
+    from support import user_message
+
+    first = await stream(server.url, "hello, anyone there?")
+    task = first[0].task
+    assert statuses(first)[-1][0] == INPUT_REQUIRED
+    async with httpx.AsyncClient(timeout=120) as http:
+        client = await create_client(server.url, ClientConfig(httpx_client=http))
+        follow_up = user_message('Check this JSON: {"a": 1}', task_id=task.id)
+        follow_up.context_id = task.context_id
+        context = ClientCallContext(service_parameters={"X-User-Id": "tester"})
+        events = [
+            e
+            async for e in client.send_message(
+                SendMessageRequest(message=follow_up), context=context
+            )
+        ]
+    assert all(
+        e.status_update.task_id == task.id
+        for e in events
+        if e.WhichOneof("payload") == "status_update"
+    )
+    assert "validation.json" in artifacts(events)
+    assert final_state(events) == COMPLETED
+
+
 async def test_v03_message_stream_speaks_kinds(server: LiveServer) -> None:
     body = {
         "jsonrpc": "2.0",
