@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 PIP    := $(PYTHON) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 # pip's configured extra indexes may point at folders this machine lacks; say so once, not 200 times.
-QUIET  := grep -v 'is ignored: it is neither a file nor a directory' || true
+QUIET  := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
