@@ -63,7 +63,6 @@ class Work:
         self.updater = updater
         self.agent_id = agent_id
         self.request = request
-        self.artifacts: dict[str, str] = {}
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -80,7 +79,7 @@ class Work:
         return ArtifactWriter(self.updater, name, media_type=media_type, metadata=self.provenance)
 
     async def send(self, name: str, text: str, media_type: str) -> None:
-        self.artifacts[name] = await send_artifact(
+        await send_artifact(
             self.updater, name, text, media_type=media_type, metadata=self.provenance
         )
 
@@ -95,7 +94,6 @@ class Work:
             if chunk.text:
                 await writer.write(chunk.text)
         await writer.close()
-        self.artifacts[name] = writer.text
         return writer.text
 
 

@@ -26,7 +26,6 @@ class DatabaseExecutor(SpecialistExecutor):
         for statement in schema.split("\n\n"):  # one chunk per table, as a canvas would redraw
             await writer.write(statement + "\n\n")
         await writer.close()
-        work.artifacts["schema.sql"] = writer.text
         prompt = f"Request: {request}\n\nSchema:\n{schema}\nNotes:"
         await work.stream(
             "schema.md",

@@ -86,11 +86,10 @@ async def send_artifact(
     *,
     media_type: str = "text/plain",
     metadata: dict[str, Any] | None = None,
-) -> str:
-    """Send a small artifact whole, as a single first-and-last chunk; returns its text."""
+) -> None:
+    """Send a small artifact whole, as a single first-and-last chunk."""
     writer = ArtifactWriter(
         updater, name, media_type=media_type, metadata=metadata, flush_chars=None
     )
     await writer.write(text)
     await writer.close()
-    return text

@@ -27,9 +27,17 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
 
     @classmethod
-    def chat(cls, system: str, user: str, **options: object) -> GenerationRequest:
+    def chat(
+        cls,
+        system: str,
+        user: str,
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: tuple[str, ...] = (),
+    ) -> GenerationRequest:
         messages = (ChatMessage("system", system), ChatMessage("user", user))
-        return cls(messages=messages, **options)  # type: ignore[arg-type]
+        return cls(messages, max_tokens, temperature, stop)
 
 
 @dataclass(frozen=True, slots=True)
