@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
-console = Console()
+console = Console(width=120)  # the tables are wider than a default terminal
 
 LEVELS = (1, 10, 100)
 STREAMS_PER_LEVEL = {1: 40, 10: 100, 100: 200}
