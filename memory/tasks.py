@@ -16,13 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from a2a.server.context import ServerCallContext
 from a2a.server.id_generator import IDGenerator, IDGeneratorContext, UUIDGenerator
 from a2a.server.owner_resolver import OwnerResolver, resolve_user_scope
-from a2a.server.tasks import TaskStore
+from a2a.server.tasks import DatabaseTaskStore, TaskStore
 from a2a.types import ListTasksRequest, ListTasksResponse, Task
 from cachetools import TTLCache
+from sqlalchemy import inspect
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 logger = logging.getLogger(__name__)
 
@@ -87,19 +92,25 @@ class WriteBehindTaskStore(TaskStore):
         await self._durable.delete(task_id, context)
 
     async def flush(self) -> None:
-        """Write every pending update now.
+        """Write every pending update now, in one transaction where the store allows it.
 
         An entry stays readable in memory until its write has finished, and is dropped
         then only if no newer update to the same task arrived while it was being written.
         """
         async with self._flush_lock:
-            for key, entry in list(self._pending.items()):
-                task, context = entry
-                try:
-                    await self._durable.save(task, context)
-                except Exception:
-                    logger.exception("saving task %s failed; will retry", key[1])
-                    continue
+            batch = list(self._pending.items())
+            if not batch:
+                return
+            try:
+                if isinstance(self._durable, BatchingDatabaseTaskStore):
+                    await self._durable.save_many([entry for _, entry in batch])
+                else:
+                    for _, (task, context) in batch:
+                        await self._durable.save(task, context)
+            except Exception:
+                logger.exception("saving %d task update(s) failed; will retry", len(batch))
+                return
+            for key, entry in batch:
                 if self._pending.get(key) is entry:
                     del self._pending[key]
 
@@ -116,6 +127,41 @@ class WriteBehindTaskStore(TaskStore):
             self._wake.clear()
             await asyncio.sleep(self._delay_s)  # let a burst of events on one task coalesce
             await self.flush()
+
+
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+
+
+class BatchingDatabaseTaskStore(DatabaseTaskStore):
+    """The SDK's database store, plus writing many tasks in one transaction.
+
+    One commit per task was most of what persistence cost under load; a flush of the
+    write-behind store now commits once.
+    """
+
+    async def save_many(self, entries: Sequence[tuple[Task, ServerCallContext]]) -> None:
+        await self._ensure_initialized()
+        # Keyed by id, the table's primary key: one statement may not touch a row twice.
+        by_id = {task.id: (task, context) for task, context in entries}
+        models = [self._to_orm(task, self.owner_resolver(ctx)) for task, ctx in by_id.values()]
+        insert = _UPSERTS.get(self.engine.dialect.name)
+        async with self.async_session_maker.begin() as session:
+            if insert is None:  # a dialect without ON CONFLICT: the ORM's select-then-write
+                for model in models:
+                    await session.merge(model)
+                return
+            # One INSERT ... ON CONFLICT (id) DO UPDATE for the whole batch, instead of a
+            # SELECT and a write per task.
+            columns = [
+                (attr.key, attr.columns[0].name) for attr in inspect(self.task_model).column_attrs
+            ]
+            rows = [{name: getattr(model, key) for key, name in columns} for model in models]
+            statement = insert(self.task_model.__table__).values(rows)
+            statement = statement.on_conflict_do_update(
+                index_elements=["id"],
+                set_={name: statement.excluded[name] for _, name in columns if name != "id"},
+            )
+            await session.execute(statement)
 
 
 class _MintingGenerator(IDGenerator):

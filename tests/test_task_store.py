@@ -11,7 +11,7 @@ from a2a.types import ListTasksRequest, Task, TaskState, TaskStatus
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agents.serving import HeaderUser
-from memory.tasks import WriteBehindTaskStore
+from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 
 
 def _context(user: str) -> ServerCallContext:
@@ -24,7 +24,7 @@ def _task(task_id: str, state: TaskState = TaskState.TASK_STATE_WORKING) -> Task
 
 async def _stores(path: Path) -> tuple[WriteBehindTaskStore, DatabaseTaskStore]:
     engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
-    durable = DatabaseTaskStore(engine)
+    durable = BatchingDatabaseTaskStore(engine)
     return WriteBehindTaskStore(durable, delay_s=0.01), durable
 
 
@@ -89,4 +89,37 @@ async def test_list_sees_pending_updates(tmp_path: Path) -> None:
     await store.save(_task("l1"), dave)
     listed = await store.list(ListTasksRequest(), dave)
     assert [t.id for t in listed.tasks] == ["l1"]
+    await store.close()
+
+
+async def test_one_flush_writes_many_tasks_in_one_transaction(tmp_path: Path) -> None:
+    store, durable = await _stores(tmp_path / "t.db")
+    erin = _context("erin")
+    for i in range(20):
+        await store.save(_task(f"b{i}", TaskState.TASK_STATE_COMPLETED), erin)
+    await store.flush()
+    listed = await durable.list(ListTasksRequest(page_size=50), erin)
+    assert {t.id for t in listed.tasks} == {f"b{i}" for i in range(20)}
+    await store.close()
+
+
+async def test_a_failed_write_is_kept_and_retried(tmp_path: Path) -> None:
+    store, durable = await _stores(tmp_path / "t.db")
+    frank = _context("frank")
+    original = durable.save_many
+    failures = 1
+
+    async def flaky(entries: list[tuple[Task, ServerCallContext]]) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise OSError("disk full")
+        await original(entries)
+
+    durable.save_many = flaky  # type: ignore[method-assign]
+    await store.save(_task("r1"), frank)
+    await store.flush()
+    assert await store.get("r1", frank) is not None, "still readable after the failed write"
+    await store.flush()
+    assert await durable.get("r1", frank) is not None
     await store.close()

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 from a2a.server.agent_execution import AgentExecutor
 from a2a.server.models import create_task_model
-from a2a.server.tasks import DatabaseTaskStore
 from a2a.types import AgentCard
 from sqlalchemy import event
 from sqlalchemy.exc import SAWarning
@@ -37,7 +36,7 @@ from agents.validator import ValidatorExecutor
 from inference.embeddings import Embedder
 from inference.gateway import Gateway
 from inference.local import LocalModel
-from memory.tasks import WriteBehindTaskStore
+from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
 from orchestrator.registry import AgentRegistry, UnknownAgentError
@@ -113,7 +112,7 @@ class Runtime:
 
     def task_store(self, agent_id: str) -> WriteBehindTaskStore:
         # One table per agent: a specialist's task id means nothing to the orchestrator.
-        durable = DatabaseTaskStore(self.engine)
+        durable = BatchingDatabaseTaskStore(self.engine)
         durable.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
         store = WriteBehindTaskStore(durable, delay_s=self.settings.task_write_delay_s)
         self.task_stores.append(store)
