@@ -59,9 +59,6 @@ class AgentRegistry:
     def __iter__(self) -> Iterator[RegisteredAgent]:
         return iter(list(self._agents.values()))
 
-    def __len__(self) -> int:
-        return len(self._agents)
-
     async def add_remote(self, url: str, http: httpx.AsyncClient) -> RegisteredAgent:
         """Fetch a remote agent's card with the SDK's resolver and register it."""
         card = await A2ACardResolver(http, url).get_agent_card()

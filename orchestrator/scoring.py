@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,6 @@ class RoutingDecision:
     team: list[str]
     plan: list[PlanStep]
     threshold: float
-    clauses: list[str] = field(default_factory=list)
 
     @property
     def placed(self) -> bool:
@@ -66,9 +65,6 @@ class RoutingDecision:
     @property
     def best(self) -> AgentScore:
         return self.ranking[0]
-
-    def score_of(self, agent: str) -> AgentScore:
-        return next(s for s in self.ranking if s.agent == agent)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,7 +177,7 @@ class Router:
 
         ranking = self._rank(index, skill_scores[0], bonus, allowed)
         if not ranking or ranking[0].score < self.threshold:
-            return RoutingDecision(query, ranking, [], [], self.threshold, clauses)
+            return RoutingDecision(query, ranking, [], [], self.threshold)
 
         top = ranking[0].score
         floor = max(self.threshold, top - self.team_margin)
@@ -203,7 +199,7 @@ class Router:
             PlanStep(i, agent, next(s.skill for s in ranking if s.agent == agent), team[agent])
             for i, agent in enumerate(members, start=1)
         ]
-        return RoutingDecision(query, ranking, members, plan, self.threshold, clauses)
+        return RoutingDecision(query, ranking, members, plan, self.threshold)
 
     @staticmethod
     def _rank(
