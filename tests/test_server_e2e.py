@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -154,6 +155,20 @@ async def test_answering_the_question_continues_the_same_task(server: LiveServer
     assert final_state(events) == COMPLETED
 
 
+async def sse_lines(url: str, body: dict[str, object]) -> list[dict[str, Any]]:
+    """POST a raw JSON-RPC body with no A2A-Version header; the decoded SSE data lines."""
+    async with (
+        httpx.AsyncClient(timeout=120) as http,
+        http.stream("POST", f"{url}/", json=body) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return [
+            json.loads(line[5:])
+            async for line in response.aiter_lines()
+            if line.startswith("data:")
+        ]
+
+
 async def test_v03_message_stream_speaks_kinds(server: LiveServer) -> None:
     body = {
         "jsonrpc": "2.0",
@@ -173,15 +188,7 @@ async def test_v03_message_stream_speaks_kinds(server: LiveServer) -> None:
             }
         },
     }
-    results = []
-    async with (
-        httpx.AsyncClient(timeout=120) as http,
-        http.stream("POST", f"{server.url}/", json=body) as r,
-    ):
-        assert r.headers["content-type"].startswith("text/event-stream")
-        async for line in r.aiter_lines():
-            if line.startswith("data:"):
-                results.append(json.loads(line[5:])["result"])
+    results = [line["result"] for line in await sse_lines(server.url, body)]
     seen = [r.get("kind") for r in results]
     assert seen[0] == "task"
     assert "status-update" in seen and "artifact-update" in seen
@@ -206,11 +213,7 @@ async def test_v10_method_without_version_header_is_served_as_v10(server: LiveSe
             }
         },
     }
-    async with (
-        httpx.AsyncClient(timeout=120) as http,
-        http.stream("POST", f"{server.url}/", json=body) as r,
-    ):
-        lines = [json.loads(line[5:]) async for line in r.aiter_lines() if line.startswith("data:")]
+    lines = await sse_lines(server.url, body)
     assert all("error" not in line for line in lines), lines[:1]
     assert lines[-1]["result"]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
