@@ -28,7 +28,7 @@ class ArchitectureExecutor(SpecialistExecutor):
         )
         prompt = f"Request: {request}\n\nComponents:\n{outline}\n\nDesign notes:"
         await work.stream(
-            "architecture.md", "text/markdown", self.generate(SYSTEM_PROMPT, prompt), prefix=header
+            "architecture.md", "text/markdown", work.generate(SYSTEM_PROMPT, prompt), prefix=header
         )
         diagram = canvas(components)
         await work.send(

@@ -17,6 +17,7 @@ from a2a.utils.errors import InvalidParamsError
 from google.protobuf.json_format import MessageToDict
 
 from agents.streaming import ArtifactWriter, send_artifact
+from inference.costs import CostSummary
 from inference.gateway import Gateway, GenerationRequest, StreamChunk
 
 logger = logging.getLogger(__name__)
@@ -57,12 +58,40 @@ class UserRequest:
 
 
 class Work:
-    """A running task as a specialist sees it: say what happens, stream artifacts."""
+    """A running task as a specialist sees it: generate, say what happens, stream artifacts.
 
-    def __init__(self, updater: TaskUpdater, agent_id: str, request: UserRequest) -> None:
+    It keeps the task's cost account: every generation's usage is added to ``cost``.
+    """
+
+    def __init__(
+        self,
+        updater: TaskUpdater,
+        agent_id: str,
+        request: UserRequest,
+        *,
+        gateway: Gateway,
+        user_id: str,
+    ) -> None:
         self.updater = updater
         self.agent_id = agent_id
         self.request = request
+        self.gateway = gateway
+        self.user_id = user_id
+        self.cost = CostSummary()
+        self._notices: set[str] = set()
+
+    def generate(
+        self, system: str, prompt: str, *, max_tokens: int | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        """Generate for this task's user; the model is chosen from the request's complexity."""
+        request = GenerationRequest.chat(
+            system,
+            prompt,
+            max_tokens=max_tokens,
+            user_id=self.user_id,
+            query=self.request.text,
+        )
+        return self.gateway.stream(request)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -86,11 +115,25 @@ class Work:
     async def stream(
         self, name: str, media_type: str, chunks: AsyncIterator[StreamChunk], *, prefix: str = ""
     ) -> str:
-        """Stream generated text into one artifact as it arrives; returns the whole text."""
+        """Stream generated text into one artifact as it arrives; returns the whole text.
+
+        The gateway's notices (which model answers, and why) become status lines; a restart
+        (a model failed mid-answer and the next starts over) resends the artifact from its
+        beginning, so a client replaces what it had.
+        """
         writer = self.writer(name, media_type)
         if prefix:
             await writer.write(prefix)
         async for chunk in chunks:
+            if chunk.notice and chunk.notice not in self._notices:
+                self._notices.add(chunk.notice)
+                await self.say(chunk.notice)
+            if chunk.restart:
+                writer.restart()
+                if prefix:
+                    await writer.write(prefix)
+            if chunk.usage is not None:
+                self.cost.add(chunk.usage, agent=self.agent_id, artifact=name)
             if chunk.text:
                 await writer.write(chunk.text)
         await writer.close()
@@ -125,16 +168,12 @@ class SpecialistExecutor(AgentExecutor, ABC):
     async def work(self, work: Work) -> str:
         """Do the task, streaming artifacts; return the closing sentence."""
 
-    def generate(
-        self, system: str, user: str, max_tokens: int | None = None
-    ) -> AsyncIterator[StreamChunk]:
-        return self.gateway.stream(GenerationRequest.chat(system, user, max_tokens=max_tokens))
-
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         request = UserRequest.from_message(context.message, max_chars=self.max_text_chars)
         updater = await open_task(context, event_queue)
         task_id, context_id = updater.task_id, updater.context_id
-        work = Work(updater, self.agent_id, request)
+        user_id = context.call_context.user.user_name or "anonymous"
+        work = Work(updater, self.agent_id, request, gateway=self.gateway, user_id=user_id)
         await work.say(f"{self.title} is on it.")
         try:
             closing = await self.work(work)
@@ -143,7 +182,11 @@ class SpecialistExecutor(AgentExecutor, ABC):
             reason = f"{self.title} failed: {type(error).__name__}: {error}"
             await updater.failed(new_text_message(reason, task_id=task_id, context_id=context_id))
             return
-        await updater.complete(new_text_message(closing, task_id=task_id, context_id=context_id))
+        await updater.update_status(
+            TaskState.TASK_STATE_COMPLETED,
+            message=new_text_message(closing, task_id=task_id, context_id=context_id),
+            metadata={"cost": work.cost.to_dict()},
+        )
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         if context.task_id and context.context_id:

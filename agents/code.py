@@ -33,7 +33,7 @@ class CodeExecutor(SpecialistExecutor):
             await work.stream(
                 path,
                 "text/x-python",
-                _without_fences(self.generate(SYSTEM_PROMPT, prompt)),
+                _without_fences(work.generate(SYSTEM_PROMPT, prompt)),
                 prefix=header,
             )
         return f"Code ready: {', '.join(paths)}."
@@ -43,6 +43,9 @@ async def _without_fences(chunks: AsyncIterator[StreamChunk]) -> AsyncIterator[S
     """Drop Markdown code-fence lines the model sometimes writes despite being told not to."""
     pending = ""
     async for chunk in chunks:
+        if chunk.notice or chunk.restart:
+            pending = "" if chunk.restart else pending
+            yield StreamChunk("", notice=chunk.notice, restart=chunk.restart)
         pending += chunk.text
         *lines, pending = pending.split("\n")
         if chunk.usage is not None:  # the stream's end: nothing more will complete the line

@@ -30,7 +30,7 @@ class DatabaseExecutor(SpecialistExecutor):
         await work.stream(
             "schema.md",
             "text/markdown",
-            self.generate(SYSTEM_PROMPT, prompt),
+            work.generate(SYSTEM_PROMPT, prompt),
             prefix="# Schema notes\n\n",
         )
         return f"Schema ready: {len(tables)} tables in schema.sql, with notes in schema.md."

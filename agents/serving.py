@@ -6,8 +6,8 @@ import re
 
 from a2a.auth.user import User
 from a2a.server.agent_execution import AgentExecutor, SimpleRequestContextBuilder
+from a2a.server.context import ServerCallContext
 from a2a.server.id_generator import IDGenerator
-from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
     create_agent_card_routes,
@@ -17,7 +17,10 @@ from a2a.server.routes import (
 from a2a.server.tasks import TaskStore
 from a2a.types import AgentCard
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from agents.task_listing import HTTP_REQUEST_KEY, TaskListingHandler
 
 USER_HEADER = "X-User-Id"
 ANONYMOUS = "anonymous"
@@ -43,12 +46,55 @@ class HeaderUser(User):
         return self._user_id
 
 
+def request_user(request: Request) -> str:
+    """The calling user's id: the ``X-User-Id`` header, ``anonymous`` without one."""
+    claimed = request.headers.get(USER_HEADER, "").strip()
+    return claimed if valid_user_id(claimed) else ANONYMOUS
+
+
 class UserContextBuilder(DefaultServerCallContextBuilder):
-    """Resolves the calling user from the ``X-User-Id`` header (``anonymous`` without one)."""
+    """Resolves the calling user for the A2A handlers (see ``request_user``).
+
+    The context also carries the HTTP request, so a handler can see parameters as the client
+    sent them (see ``agents.task_listing``).
+    """
+
+    def build(self, request: Request) -> ServerCallContext:
+        context = super().build(request)
+        context.state[HTTP_REQUEST_KEY] = request
+        return context
 
     def build_user(self, request: Request) -> User:
-        claimed = request.headers.get(USER_HEADER, "").strip()
-        return HeaderUser(claimed if valid_user_id(claimed) else ANONYMOUS)
+        return HeaderUser(request_user(request))
+
+
+_STREAMING_METHODS = frozenset({"SendStreamingMessage", "SubscribeToTask"})
+
+
+def _errors_as_events(route: BaseRoute) -> BaseRoute:
+    """The JSON-RPC route, with upfront errors of v1.0 streaming methods sent as one SSE event."""
+    if not isinstance(route, Route):
+        return route
+    dispatch = route.endpoint
+
+    async def endpoint(request: Request) -> Response:
+        response: Response = await dispatch(request)
+        if not isinstance(response, JSONResponse):
+            return response  # a stream, or not a JSON-RPC answer at all
+        try:
+            body = await request.json()  # cached: the dispatcher has read it
+        except ValueError:
+            return response
+        if not isinstance(body, dict) or body.get("method") not in _STREAMING_METHODS:
+            return response
+        event = b"data: " + bytes(response.body) + b"\n\n"
+        return Response(
+            event, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+    return Route(
+        route.path, endpoint=endpoint, methods=sorted(route.methods or ()), name=route.name
+    )
 
 
 def agent_routes(
@@ -58,8 +104,17 @@ def agent_routes(
     *,
     task_ids: IDGenerator | None = None,
 ) -> list[BaseRoute]:
-    """Card at ``/.well-known/agent-card.json``, JSON-RPC at ``/``, REST under ``/rest``."""
-    handler = DefaultRequestHandler(
+    """Card at ``/.well-known/agent-card.json``, JSON-RPC at ``/``, REST under ``/rest``.
+
+    A v1.0 streaming call (``SendStreamingMessage``, ``SubscribeToTask``) that fails before its
+    stream starts gets its JSON-RPC error as the one event of an SSE stream, as the binding
+    describes these methods' response (spec 9.4.2, 9.4.6); the SDK would answer plain JSON.
+
+    The v1.0 REST routes also answer at the root (``POST /message:send``, ``GET /tasks``, ...)
+    for clients that resolve REST paths against the host rather than the interface URL the
+    card advertises (the A2A TCK's REST client does); they share nothing with ``POST /``.
+    """
+    handler = TaskListingHandler(
         agent_executor=executor,
         task_store=task_store,
         agent_card=card,
@@ -68,10 +123,19 @@ def agent_routes(
     context_builder = UserContextBuilder()
     return [
         *create_agent_card_routes(card),
-        *create_jsonrpc_routes(
-            handler, "/", context_builder=context_builder, enable_v0_3_compat=True
+        *(
+            _errors_as_events(route)
+            for route in create_jsonrpc_routes(
+                handler, "/", context_builder=context_builder, enable_v0_3_compat=True
+            )
         ),
         *create_rest_routes(
             handler, context_builder=context_builder, enable_v0_3_compat=True, path_prefix="/rest"
+        ),
+        # Only the plain routes: the SDK's ``/{tenant}`` mount would swallow every other path.
+        *(
+            route
+            for route in create_rest_routes(handler, context_builder=context_builder)
+            if isinstance(route, Route)
         ),
     ]

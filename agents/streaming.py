@@ -55,6 +55,13 @@ class ArtifactWriter:
             await self._push(self._buffer)
             self._buffer = ""
 
+    def restart(self) -> None:
+        """Forget what was written: the next chunk starts the artifact over (append=false)."""
+        self.text = ""
+        self._buffer = ""
+        self._held = None
+        self._sent = 0
+
     async def close(self) -> None:
         if self._buffer:
             await self._push(self._buffer)

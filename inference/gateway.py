@@ -1,7 +1,8 @@
 """The gateway's public surface: what a caller asks for and what it gets back.
 
-Specialists and the orchestrator depend on ``Gateway`` only; which model answers
-(the local SmolLM2 today, Gemini tiers later) is the gateway's business.
+Specialists and the orchestrator depend on ``Gateway`` only; which model answers (the
+local SmolLM2 or a Gemini tier, chosen by step, complexity, the user's tier and quotas)
+is the gateway's business.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
+Complexity = Literal["simple", "medium", "complex"]
+# "answer" is the short path (one agent, no plan); the others are the progressive
+# protocol's steps.
+Step = Literal["answer", "analysis", "planning", "implementation", "validation", "synthesis"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +26,16 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
+    """What to generate, and for whom: the user and step decide which model may answer."""
+
     messages: tuple[ChatMessage, ...]
     max_tokens: int | None = None
     temperature: float | None = None
     stop: tuple[str, ...] = ()
+    user_id: str = "anonymous"
+    step: Step = "answer"
+    complexity: Complexity | None = None  # None: the gateway analyses ``query``
+    query: str | None = None  # the user's own words; defaults to the last user message
 
     @classmethod
     def chat(
@@ -35,17 +46,38 @@ class GenerationRequest:
         max_tokens: int | None = None,
         temperature: float | None = None,
         stop: tuple[str, ...] = (),
+        user_id: str = "anonymous",
+        step: Step = "answer",
+        complexity: Complexity | None = None,
+        query: str | None = None,
     ) -> GenerationRequest:
         messages = (ChatMessage("system", system), ChatMessage("user", user))
-        return cls(messages, max_tokens, temperature, stop)
+        return cls(messages, max_tokens, temperature, stop, user_id, step, complexity, query)
+
+    @property
+    def system(self) -> str:
+        return "\n\n".join(m.content for m in self.messages if m.role == "system")
+
+    @property
+    def subject(self) -> str:
+        """The text whose complexity decides the model."""
+        if self.query is not None:
+            return self.query
+        users = [m.content for m in self.messages if m.role == "user"]
+        return users[-1] if users else ""
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """One call's account: which model answered, tokens both ways, time and cost."""
+
     model: str
     tokens_in: int
     tokens_out: int
     seconds: float = 0.0
+    provider: str = "local"
+    cost_usd: float = 0.0
+    fallbacks: tuple[str, ...] = ()  # each hop taken before this model answered, and why
 
     @property
     def tokens_per_second(self) -> float:
@@ -54,10 +86,17 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class StreamChunk:
-    """A piece of generated text; the last chunk of a stream carries the usage."""
+    """A piece of generated text; the last chunk of a stream carries the usage.
+
+    ``notice`` is a sentence for the user about how the request is served ("using the
+    local model: Gemini quota reached"); ``restart`` says the text streamed so far is void
+    (a provider failed mid-stream and the next one starts over).
+    """
 
     text: str
     usage: Usage | None = None
+    notice: str | None = None
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +120,8 @@ async def collect(stream: AsyncIterator[StreamChunk]) -> Generation:
     usage: Usage | None = None
     count = 0
     async for chunk in stream:
+        if chunk.restart:
+            parts.clear()
         parts.append(chunk.text)
         usage = chunk.usage or usage
         count += 1

@@ -32,7 +32,7 @@ _CONVERTED_MARKER = "youmeyou-source.json"
 class LocalModel:
     """SmolLM2 loaded once per process; ``stream`` yields text as tokens are produced."""
 
-    name = MODEL_NAME
+    name = "local"
 
     def __init__(
         self,
@@ -73,6 +73,11 @@ class LocalModel:
                 "Local model %s loaded in %.2f s", MODEL_NAME, time.perf_counter() - started
             )
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by SmolLM2's tokenizer: the count for providers that give none."""
+        self.load()
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
+
     def _converted_copy_matches(self, source: Path) -> bool:
         marker = self._converted_dir / _CONVERTED_MARKER
         try:
@@ -104,7 +109,14 @@ class LocalModel:
     async def generate(self, request: GenerationRequest) -> Generation:
         return await collect(self.stream(request))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
+    async def stream(
+        self,
+        request: GenerationRequest,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+    ) -> AsyncIterator[StreamChunk]:
+        """Tokens as they are generated (``model`` and ``api_key`` are for other providers)."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
@@ -136,7 +148,7 @@ class LocalModel:
         finally:
             stop.set()  # the consumer left early (cancelled, stop sequence): end generation
         elapsed = time.perf_counter() - started
-        usage = Usage(self.name, counts["in"], counts["out"], elapsed)
+        usage = Usage(MODEL_NAME, counts["in"], counts["out"], elapsed, provider=self.name)
         logger.info(
             "Local generation: %d tokens in, %d out, %.1f tokens/s",
             usage.tokens_in,

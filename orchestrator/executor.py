@@ -23,6 +23,7 @@ from a2a.utils.errors import InvalidParamsError
 from google.protobuf.json_format import MessageToDict
 
 from agents.base import UserRequest, open_task
+from inference.costs import CostSummary
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import PlanStep, Router, RoutingDecision
@@ -43,6 +44,7 @@ class _Relay:
 
     artifacts: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # artifactId -> name
+    cost: CostSummary = field(default_factory=CostSummary)
 
     def record(self, artifact_id: str, name: str, text: str, append: bool) -> None:
         name = name or self.names.get(artifact_id, artifact_id)
@@ -106,8 +108,10 @@ class OrchestratorExecutor(AgentExecutor):
             await updater.failed(_agent_text(f"Internal error: {type(error).__name__}."))
             return
         team = _agents_phrase(decision.team, self._registry)
-        await updater.complete(
-            _agent_text(f"Done: {len(relay.artifacts)} artifact(s) from {team}.")
+        await updater.update_status(
+            TaskState.TASK_STATE_COMPLETED,
+            message=_agent_text(f"Done: {len(relay.artifacts)} artifact(s) from {team}."),
+            metadata={"cost": relay.cost.to_dict()},
         )
 
     async def _run_step(
@@ -152,6 +156,10 @@ class OrchestratorExecutor(AgentExecutor):
             elif kind == "status_update":
                 status = event.status_update.status
                 said = _message_text(status.message)
+                if status.state == TaskState.TASK_STATE_COMPLETED:
+                    reported = _struct(event.status_update).get("cost")
+                    if isinstance(reported, dict):
+                        relay.cost.merge(reported, step=f"step-{step.index}")
                 if status.state == TaskState.TASK_STATE_FAILED:
                     raise StepFailed(f"The {agent.name} failed: {said or 'no reason given'}")
                 if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -33,14 +32,22 @@ from agents.code import CodeExecutor
 from agents.database import DatabaseExecutor
 from agents.serving import agent_routes
 from agents.validator import ValidatorExecutor
+from inference.complexity import ComplexityAnalyzer
+from inference.costs import Price, PriceTable
 from inference.embeddings import Embedder
-from inference.gateway import Gateway
+from inference.gemini import GeminiProvider
+from inference.limits import InProcessLimiter, Limiter, RedisLimiter
 from inference.local import LocalModel
+from inference.routing import ModelGateway, Policy, Quotas
+from memory.keys import EncryptedKeyStore, load_or_create_fernet_key
+from memory.sql import create_tables
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
+from memory.usage import SqlUsageRecorder
 from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
-from orchestrator.registry import AgentRegistry, RegisteredAgent, UnknownAgentError
+from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import Router
+from youmeyou.api import account_routes, routing_routes
 from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.settings import Settings
 
@@ -59,9 +66,11 @@ class Models:
 
     local_model: LocalModel
     embedder: Embedder
+    analyzer: ComplexityAnalyzer
 
     @classmethod
     def create(cls, settings: Settings) -> Models:
+        embedder = Embedder(cache_size=settings.embedding_cache_size)
         return cls(
             local_model=LocalModel(
                 settings.models_dir,
@@ -69,8 +78,61 @@ class Models:
                 max_new_tokens=settings.local_max_new_tokens,
                 temperature=settings.local_temperature,
             ),
-            embedder=Embedder(cache_size=settings.embedding_cache_size),
+            embedder=embedder,
+            analyzer=ComplexityAnalyzer(embedder),
         )
+
+
+@dataclass
+class Accounts:
+    """The gateway and what it keeps per user: usage, stored keys, budgets."""
+
+    gateway: ModelGateway
+    gemini: GeminiProvider
+    usage: SqlUsageRecorder
+    keys: EncryptedKeyStore
+    limiter: Limiter
+
+    @classmethod
+    def create(cls, settings: Settings, models: Models, engine: AsyncEngine) -> Accounts:
+        gemini = GeminiProvider(
+            base_url=settings.gemini_base_url,
+            timeout_s=settings.gemini_timeout_s,
+            count_tokens=models.local_model.count_tokens,
+        )
+        usage = SqlUsageRecorder(engine)
+        secret = settings.encryption_key
+        fernet_key = (
+            secret.get_secret_value().encode()
+            if secret is not None
+            else load_or_create_fernet_key(settings.encryption_key_file)
+        )
+        keys = EncryptedKeyStore(engine, fernet_key)
+        limiter: Limiter = (
+            RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
+        )
+        platform_key = settings.gemini_api_key
+        gateway = ModelGateway(
+            local=models.local_model,
+            gemini=gemini,
+            models=settings.model_names,
+            policy=Policy(settings.model_policy),
+            analyzer=models.analyzer,
+            limiter=limiter,
+            prices=PriceTable({m: Price(*p) for m, p in settings.prices.items()}),
+            usage=usage,
+            keys=keys,
+            platform_key=platform_key.get_secret_value() if platform_key else None,
+            quotas=Quotas(
+                free_requests_per_minute=settings.free_gemini_rpm,
+                free_tokens_per_month=settings.free_gemini_tokens_per_month,
+                platform_requests_per_minute=settings.gemini_platform_rpm,
+            ),
+            enterprise_users=settings.enterprise_users,
+            breaker_failures=settings.breaker_failures,
+            breaker_reset_s=settings.breaker_reset_s,
+        )
+        return cls(gateway, gemini, usage, keys, limiter)
 
 
 @dataclass
@@ -81,6 +143,7 @@ class Runtime:
     cards: dict[str, CardFile]
     engine: AsyncEngine
     models: Models
+    accounts: Accounts
     owns_models: bool
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
@@ -94,12 +157,16 @@ class Runtime:
         if missing:
             raise RuntimeError(f"no agent card for {', '.join(missing)} in {settings.cards_dir}")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = _task_engine(settings.resolved_task_store_url)
+        owns_models = models is None
+        models = models or Models.create(settings)
         return cls(
             settings=settings,
             cards=cards,
-            engine=_task_engine(settings.resolved_task_store_url),
-            models=models or Models.create(settings),
-            owns_models=models is None,
+            engine=engine,
+            models=models,
+            accounts=Accounts.create(settings, models, engine),
+            owns_models=owns_models,
         )
 
     @property
@@ -118,7 +185,8 @@ class Runtime:
         self.task_stores.append(store)
         return store
 
-    def specialist(self, agent_id: str, gateway: Gateway) -> SpecialistExecutor:
+    def specialist(self, agent_id: str) -> SpecialistExecutor:
+        gateway = self.accounts.gateway
         return SPECIALISTS[agent_id](gateway, max_text_chars=self.settings.max_text_chars)
 
     async def health(self, _: Request) -> JSONResponse:
@@ -129,10 +197,15 @@ class Runtime:
             "embeddings": state(self.embedder.loaded),
             "local_llm": state(self.local_model.loaded),
         }
+        gemini = {
+            "platform_key": self.settings.gemini_api_key is not None,
+            "breaker": self.accounts.gateway.breaker.state,
+        }
         return JSONResponse(
             {
                 "status": "ok",
                 "models": models,
+                "gemini": gemini,
                 "agents": self.registry.ids(),
                 "remote_errors": self.remote_errors,
             }
@@ -158,6 +231,7 @@ class Runtime:
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            await create_tables(self.engine)
             if on_start is not None:
                 await on_start()
             self.warming = bool(warm)  # before the task runs, so /health never says otherwise
@@ -195,6 +269,7 @@ class Runtime:
             await store.close()
         if self.owns_models:
             self.local_model.close()
+        await self.accounts.limiter.close()
         await self.engine.dispose()
 
 
@@ -213,7 +288,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
     for agent_id in SPECIALISTS:
         card = runtime.cards[agent_id].served_at(f"{base}/agents/{agent_id}")
         runtime.registry.add(agent_id, card)
-        executor = runtime.specialist(agent_id, runtime.local_model)
+        executor = runtime.specialist(agent_id)
         routes.append(
             Mount(f"/agents/{agent_id}", routes=runtime.agent_routes(agent_id, card, executor))
         )
@@ -224,13 +299,6 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         max_text_chars=settings.max_text_chars,
     )
 
-    async def cards(_: Request) -> JSONResponse:
-        agents = [_card_summary(agent) for agent in runtime.registry]
-        return JSONResponse({"agents": agents})
-
-    async def route(request: Request) -> JSONResponse:
-        return await _route_endpoint(request, router, settings.max_text_chars)
-
     async def register_remote_agents() -> None:
         for url in settings.remote_agents:
             try:
@@ -240,16 +308,23 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
                 runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
                 logger.warning("Remote agent %s not registered: %s", url, error)
 
+    accounts = runtime.accounts
     routes += [
-        Route("/v1/cards", cards, methods=["GET"]),
-        Route("/v1/route", route, methods=["POST"]),
+        *routing_routes(runtime.registry, router, max_chars=settings.max_text_chars),
+        *account_routes(
+            accounts.gateway,
+            accounts.usage,
+            accounts.keys,
+            accounts.gemini,
+            check_model=settings.gemini_flash_model,
+        ),
         *runtime.agent_routes(
             ORCHESTRATOR_ID, runtime.cards[ORCHESTRATOR_ID].served_at(base), orchestrator
         ),
     ]
     return runtime.app(
         routes,
-        warm=[router.warm, runtime.local_model.load],
+        warm=[router.warm, runtime.models.analyzer.warm, runtime.local_model.load],
         on_start=register_remote_agents,
         on_stop=http.aclose,
     )
@@ -262,34 +337,11 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
     runtime = Runtime.create(settings, models)
     card = runtime.cards[agent_id].served_at(settings.base_url)
     runtime.registry.add(agent_id, card)
-    executor = runtime.specialist(agent_id, runtime.local_model)
-    # A standalone specialist routes nothing: only the generating model is worth warming.
-    warm = [] if agent_id == "validator" else [runtime.local_model.load]
+    executor = runtime.specialist(agent_id)
+    # A standalone specialist routes nothing: only what generation needs is worth warming.
+    models = runtime.models
+    warm = [] if agent_id == "validator" else [models.analyzer.warm, models.local_model.load]
     return runtime.app(runtime.agent_routes(agent_id, card, executor), warm=warm)
-
-
-async def _route_endpoint(request: Request, router: Router, max_chars: int) -> JSONResponse:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _problem(400, 'The body must be a JSON object: {"query": "..."}.')
-    if not isinstance(body, dict):
-        return _problem(400, 'The body must be a JSON object: {"query": "..."}.')
-    query = body.get("query")
-    if not isinstance(query, str) or not query.strip():
-        return _problem(400, "'query' is required and must be a non-empty string.")
-    if len(query) > max_chars:
-        return _problem(400, f"'query' is {len(query)} characters long; the limit is {max_chars}.")
-    agents = body.get("agents")
-    if agents is not None and (
-        not isinstance(agents, list) or not all(isinstance(a, str) for a in agents)
-    ):
-        return _problem(400, "'agents' must be a list of agent ids.")
-    try:
-        decision = await asyncio.to_thread(router.route, query, candidates=agents)
-    except UnknownAgentError as error:
-        return _problem(404, str(error))
-    return JSONResponse(decision.to_dict())
 
 
 def _task_engine(url: str) -> AsyncEngine:
@@ -321,19 +373,3 @@ def _task_model(table_name: str) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*TaskModel.*", category=SAWarning)
         return create_task_model(table_name)
-
-
-def _problem(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
-
-
-def _card_summary(agent: RegisteredAgent) -> dict[str, Any]:
-    card = agent.card
-    return {
-        "id": agent.agent_id,
-        "name": card.name,
-        "description": card.description,
-        "url": card.supported_interfaces[0].url if card.supported_interfaces else None,
-        "remote": agent.remote,
-        "skills": [{"id": s.id, "name": s.name, "tags": list(s.tags)} for s in card.skills],
-    }

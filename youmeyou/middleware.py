@@ -88,7 +88,12 @@ V1_METHODS = frozenset(
         "GetExtendedAgentCard",
     }
 )
-_V1_REST_PATH = re.compile(r"/rest/(?!v1/)")  # the SDK's v0.3 REST routes live under /rest/v1/
+# The SDK's v0.3 REST routes live under /rest/v1/, its v1.0 ones under /rest/ and, as an alias
+# (see agents.serving.agent_routes), at each agent's root: /message:send, /tasks/{id}, ...
+_V03_REST_PATH = re.compile(r"/rest/v1/")
+_V1_REST_PATH = re.compile(
+    r"/rest/|/(?:message:(?:send|stream)|tasks(?:/[^/]+)*|extendedAgentCard)$"
+)
 _VERSION_HEADER = b"a2a-version"
 
 
@@ -108,7 +113,8 @@ class DefaultProtocolVersion:
         ):
             await self.app(scope, receive, send)
             return
-        if _V1_REST_PATH.search(scope["path"]):
+        path = scope["path"]
+        if _V1_REST_PATH.search(path) and not _V03_REST_PATH.search(path):
             await self.app(_with_version(scope), receive, send)
             return
         if scope["method"] != "POST":

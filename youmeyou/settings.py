@@ -10,14 +10,36 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from inference.gateway import Complexity
+from inference.local import MODEL_NAME as LOCAL_MODEL_NAME
+from inference.routing import ModelTier
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The seed's routing: a one-step answer by complexity; per progressive step, cheap where
+# the work is mechanical and Gemini where it needs reasoning.
+DEFAULT_MODEL_POLICY: dict[str, ModelTier | dict[Complexity, ModelTier]] = {
+    "answer": {"simple": "local", "medium": "flash", "complex": "pro"},
+    "analysis": "local",
+    "planning": "flash",
+    "implementation": {"simple": "flash", "medium": "flash", "complex": "pro"},
+    "validation": "local",
+    "synthesis": "local",
+}
+# US dollars per million tokens (in, out), Gemini's list prices for prompts under 200k.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gemini-2.5-flash": (0.30, 2.50),
+    "gemini-2.5-pro": (1.25, 10.00),
+}
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="YMY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="YMY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     # Serving
     host: str = "127.0.0.1"
@@ -59,12 +81,55 @@ class Settings(BaseSettings):
     local_temperature: float = 0.4
     local_workers: int = 1
     embedding_cache_size: int = 4096
+    # google-genai's own variables are honoured too; GOOGLE_API_KEY wins over GEMINI_API_KEY.
+    gemini_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("YMY_GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY"),
+        description="The platform's Gemini key (free and enterprise tiers).",
+    )
+    gemini_base_url: str | None = Field(
+        default=None, description="Another Gemini endpoint (a proxy, a compatible server)."
+    )
+    gemini_flash_model: str = "gemini-2.5-flash"
+    gemini_pro_model: str = "gemini-2.5-pro"
+    gemini_timeout_s: float = 60.0
+    model_policy: dict[str, ModelTier | dict[Complexity, ModelTier]] = Field(
+        default_factory=lambda: dict(DEFAULT_MODEL_POLICY),
+        description="JSON: step -> model tier, or step -> {complexity: model tier}.",
+    )
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="JSON: model -> [USD per million tokens in, out].",
+    )
+    free_gemini_rpm: float = 5.0
+    free_gemini_tokens_per_month: int = 100_000
+    gemini_platform_rpm: float = 60.0
+    enterprise_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated user ids on the enterprise tier (platform key, no quota).",
+    )
+    breaker_failures: int = 3
+    breaker_reset_s: float = 30.0
+    redis_url: str | None = Field(
+        default=None, description="Redis for budgets shared by several server processes."
+    )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key for stored API keys; one is created under data_dir if unset.",
+    )
 
     @field_validator("remote_agents", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         if isinstance(value, str):
             return [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("enterprise_users", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     def apply_to_process(self) -> None:
@@ -83,6 +148,18 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def model_names(self) -> dict[ModelTier, str]:
+        return {
+            "local": LOCAL_MODEL_NAME,
+            "flash": self.gemini_flash_model,
+            "pro": self.gemini_pro_model,
+        }
+
+    @property
+    def encryption_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
 
     @property
     def resolved_task_store_url(self) -> str:

@@ -1,0 +1,47 @@
+"""What the gateway needs from a model provider, and the failures it tells apart.
+
+A provider streams one request with one model and one credential; choosing the model,
+the credential and what to do on failure is the gateway's job (``inference.routing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from inference.gateway import GenerationRequest, StreamChunk
+
+
+class Provider(Protocol):
+    name: str
+
+    def stream(
+        self, request: GenerationRequest, *, model: str, api_key: str | None
+    ) -> AsyncIterator[StreamChunk]:
+        """Text as it is generated; the last chunk carries the usage (cost not yet priced)."""
+        ...
+
+
+class ProviderError(Exception):
+    """A provider could not answer. The message is safe to show: it never holds a key."""
+
+    #: Whether the failure says the provider is unwell (it counts towards its breaker).
+    trips_breaker = False
+
+
+class RateLimited(ProviderError):
+    """429: the provider's quota for this credential is spent for now."""
+
+    def __init__(self, message: str, retry_after_s: float | None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, a timeout, a dropped connection or an answer that is not the provider's format."""
+
+    trips_breaker = True
+
+
+class InvalidKey(ProviderError):
+    """The credential was refused."""

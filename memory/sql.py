@@ -1,0 +1,29 @@
+"""What the SQL-backed stores share: one metadata, table creation, and dialect upserts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+metadata = MetaData()
+
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+
+
+def upsert_for(engine: AsyncEngine) -> Any:
+    """The dialect's ``insert`` with ``on_conflict_do_update`` (SQLite and PostgreSQL)."""
+    try:
+        return _UPSERTS[engine.dialect.name]
+    except KeyError:
+        raise RuntimeError(
+            f"the {engine.dialect.name} dialect is not supported: use SQLite or PostgreSQL"
+        ) from None
+
+
+async def create_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)

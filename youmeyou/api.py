@@ -1,0 +1,145 @@
+"""The server's own HTTP API beside A2A: ``/v1/route``, ``/v1/cards``, ``/v1/usage``, keys.
+
+Every answer about a user is about the caller (``request_user``); errors are JSON
+``{"error": {"code", "message"}}`` with a 4xx/5xx status, never a stack trace, and never
+hold a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agents.serving import request_user
+from inference.costs import UsageRecorder
+from inference.gemini import GeminiProvider
+from inference.providers import InvalidKey, ProviderError
+from inference.routing import ModelGateway
+from memory.keys import EncryptedKeyStore
+from memory.usage import current_month
+from orchestrator.registry import AgentRegistry, RegisteredAgent, UnknownAgentError
+from orchestrator.scoring import Router
+
+Endpoint = Callable[[Request], Awaitable[JSONResponse]]
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MAX_KEY_CHARS = 512
+
+
+def problem(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
+
+
+async def _json_object(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def routing_routes(registry: AgentRegistry, router: Router, *, max_chars: int) -> list[Route]:
+    async def cards(_: Request) -> JSONResponse:
+        return JSONResponse({"agents": [_card_summary(agent) for agent in registry]})
+
+    async def route(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        if body is None:
+            return problem(400, 'The body must be a JSON object: {"query": "..."}.')
+        query = body.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return problem(400, "'query' is required and must be a non-empty string.")
+        if len(query) > max_chars:
+            length = len(query)
+            return problem(400, f"'query' is {length} characters long; the limit is {max_chars}.")
+        agents = body.get("agents")
+        if agents is not None and (
+            not isinstance(agents, list) or not all(isinstance(a, str) for a in agents)
+        ):
+            return problem(400, "'agents' must be a list of agent ids.")
+        try:
+            decision = await asyncio.to_thread(router.route, query, candidates=agents)
+        except UnknownAgentError as error:
+            return problem(404, str(error))
+        return JSONResponse(decision.to_dict())
+
+    return [
+        Route("/v1/cards", cards, methods=["GET"]),
+        Route("/v1/route", route, methods=["POST"]),
+    ]
+
+
+def account_routes(
+    gateway: ModelGateway,
+    usage: UsageRecorder,
+    keys: EncryptedKeyStore,
+    gemini: GeminiProvider,
+    *,
+    check_model: str,
+) -> list[Route]:
+    """``GET /v1/usage`` and ``PUT``/``DELETE /v1/keys/gemini`` for the calling user."""
+
+    async def usage_report(request: Request) -> JSONResponse:
+        user_id = request_user(request)
+        month = request.query_params.get("month", current_month())
+        if not _MONTH.match(month):
+            return problem(400, "'month' must be YYYY-MM.")
+        models = await usage.month(user_id, month)
+        totals = {
+            field: sum(row[field] for row in models)
+            for field in ("calls", "tokens_in", "tokens_out")
+        }
+        totals["usd"] = round(sum(row["usd"] for row in models), 8)
+        return JSONResponse(
+            {
+                "user": user_id,
+                "month": month,
+                "quota": await gateway.quota(user_id),
+                "totals": totals,
+                "models": models,
+            }
+        )
+
+    async def put_key(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        key = body.get("key") if body is not None else None
+        if not isinstance(key, str) or not key.strip() or len(key) > _MAX_KEY_CHARS:
+            return problem(400, 'Send {"key": "<your Gemini API key>"}.')
+        key = key.strip()
+        try:
+            await gemini.check_key(key, model=check_model)
+        except InvalidKey:
+            return problem(400, "Gemini refused this key; nothing was stored.")
+        except ProviderError as error:
+            return problem(502, f"The key could not be checked now ({error}); nothing was stored.")
+        user_id = request_user(request)
+        await keys.put(user_id, "gemini", key)
+        return JSONResponse({"provider": "gemini", "stored": True, "tier": "premium"})
+
+    async def delete_key(request: Request) -> JSONResponse:
+        deleted = await keys.delete(request_user(request), "gemini")
+        return JSONResponse({"provider": "gemini", "deleted": deleted})
+
+    return [
+        Route("/v1/usage", usage_report, methods=["GET"]),
+        Route("/v1/keys/gemini", put_key, methods=["PUT"]),
+        Route("/v1/keys/gemini", delete_key, methods=["DELETE"]),
+    ]
+
+
+def _card_summary(agent: RegisteredAgent) -> dict[str, Any]:
+    card = agent.card
+    return {
+        "id": agent.agent_id,
+        "name": card.name,
+        "description": card.description,
+        "url": card.supported_interfaces[0].url if card.supported_interfaces else None,
+        "remote": agent.remote,
+        "skills": [{"id": s.id, "name": s.name, "tags": list(s.tags)} for s in card.skills],
+    }
