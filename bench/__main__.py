@@ -25,6 +25,13 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.gateway import (
+    LOAD_TARGET_S,
+    OVERHEAD_TARGET_MS,
+    TOKENS_RATIO_TARGET,
+    gateway_figures,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)  # the tables are wider than a default terminal
 
@@ -305,9 +312,38 @@ async def _main() -> int:
             )
         )
     console.print(table)
+    verdicts += _print_gateway(await gateway_figures(data_dir / "models"))
     for text, ok in verdicts:
         console.print(f"[{'green' if ok else 'red'}]{'met' if ok else 'missed'}[/]: {text}")
     return 0
+
+
+def _print_gateway(figures: dict[str, Any]) -> list[tuple[str, bool]]:
+    table = Table(title="LLM gateway")
+    for column in ("measure", "figure", "target"):
+        table.add_column(column, justify="right")
+    bare, through = figures["bare_tokens_per_s"], figures["gateway_tokens_per_s"]
+    ratio = through / bare
+    table.add_row("local tokens/s, bare model.generate", f"{bare:.1f}", "")
+    table.add_row(
+        "local tokens/s, streamed through the gateway",
+        f"{through:.1f} ({ratio:.2f}x)",
+        f">= {TOKENS_RATIO_TARGET}x",
+    )
+    p50, p95 = figures["overhead_ms"]
+    table.add_row("gateway overhead per call p50 / p95 (ms)", f"{p50:.3f} / {p95:.3f}", "< 2 p95")
+    a50, a95 = figures["overhead_with_assessment_ms"]
+    table.add_row("  ... assessing complexity, embedding cached", f"{a50:.3f} / {a95:.3f}", "")
+    n50, n95 = figures["assessment_of_a_new_query_ms"]
+    table.add_row("complexity of a new query p50 / p95 (ms)", f"{n50:.2f} / {n95:.2f}", "")
+    load = figures["second_start_load_s"]
+    table.add_row("local model load on a second start (s)", f"{load:.2f}", f"< {LOAD_TARGET_S}")
+    console.print(table)
+    return [
+        (f"local tokens/s through the gateway >= {TOKENS_RATIO_TARGET}x bare", ratio >= 0.9),
+        (f"gateway overhead p95 under {OVERHEAD_TARGET_MS} ms", p95 < OVERHEAD_TARGET_MS),
+        (f"second-start model load under {LOAD_TARGET_S} s", load < LOAD_TARGET_S),
+    ]
 
 
 if __name__ == "__main__":
