@@ -28,7 +28,11 @@ class ArchitectureExecutor(SpecialistExecutor):
         )
         prompt = f"Request: {request}\n\nComponents:\n{outline}\n\nDesign notes:"
         await work.stream(
-            "architecture.md", "text/markdown", work.generate(SYSTEM_PROMPT, prompt), prefix=header
+            "architecture.md",
+            "text/markdown",
+            work.generate(SYSTEM_PROMPT, prompt),
+            prefix=header,
+            suffix=work.references,
         )
         diagram = canvas(components)
         await work.send(

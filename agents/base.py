@@ -16,6 +16,7 @@ from a2a.types import Message, Part, TaskState
 from a2a.utils.errors import InvalidParamsError
 from google.protobuf.json_format import MessageToDict
 
+from agents.prompting import context_block, references, system_prompt
 from agents.streaming import ArtifactWriter, send_artifact
 from inference.costs import CostSummary
 from inference.gateway import Gateway, GenerationRequest, StreamChunk
@@ -80,13 +81,26 @@ class Work:
         self.cost = CostSummary()
         self._notices: set[str] = set()
 
+    @property
+    def context(self) -> dict[str, Any] | None:
+        """What the orchestrator sent about the user (``memory.context``), if anything."""
+        context = self.request.data.get("context")
+        return context if isinstance(context, dict) else None
+
+    @property
+    def references(self) -> str:
+        """Markdown citing the knowledge entries in the context ('' when there are none)."""
+        return references(self.context)
+
     def generate(
         self, system: str, prompt: str, *, max_tokens: int | None = None
     ) -> AsyncIterator[StreamChunk]:
-        """Generate for this task's user; the model is chosen from the request's complexity."""
+        """Generate for this task's user: the persona fits their skill level, their context
+        comes along as delimited data, and the gateway picks the model."""
+        context = self.context
         request = GenerationRequest.chat(
-            system,
-            prompt,
+            system_prompt(system, f"{self.agent_id} specialist", context),
+            prompt + context_block(context),
             max_tokens=max_tokens,
             user_id=self.user_id,
             query=self.request.text,
@@ -113,7 +127,13 @@ class Work:
         )
 
     async def stream(
-        self, name: str, media_type: str, chunks: AsyncIterator[StreamChunk], *, prefix: str = ""
+        self,
+        name: str,
+        media_type: str,
+        chunks: AsyncIterator[StreamChunk],
+        *,
+        prefix: str = "",
+        suffix: str = "",
     ) -> str:
         """Stream generated text into one artifact as it arrives; returns the whole text.
 
@@ -136,6 +156,8 @@ class Work:
                 self.cost.add(chunk.usage, agent=self.agent_id, artifact=name)
             if chunk.text:
                 await writer.write(chunk.text)
+        if suffix:
+            await writer.write(suffix)
         await writer.close()
         return writer.text
 

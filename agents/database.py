@@ -32,5 +32,6 @@ class DatabaseExecutor(SpecialistExecutor):
             "text/markdown",
             work.generate(SYSTEM_PROMPT, prompt),
             prefix="# Schema notes\n\n",
+            suffix=work.references,
         )
         return f"Schema ready: {len(tables)} tables in schema.sql, with notes in schema.md."

@@ -40,6 +40,7 @@ _STATEMENTS = (
     sqlglot.exp.Set,
     sqlglot.exp.Comment,
     sqlglot.exp.Grant,
+    sqlglot.exp.Revoke,
     sqlglot.exp.Use,
     sqlglot.exp.Command,
 )

@@ -9,11 +9,17 @@ not known yet) and settled after it with the real count.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +152,11 @@ class RedisLimiter:
         self._settle = redis.register_script(_SETTLE)
 
     @classmethod
-    def from_url(cls, url: str, *, namespace: str = "ymy:limits:") -> RedisLimiter:
-        return cls(Redis.from_url(url), namespace=namespace)
+    def from_url(
+        cls, url: str, *, namespace: str = "ymy:limits:", timeout_s: float = 2.0
+    ) -> RedisLimiter:
+        redis = Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        return cls(redis, namespace=namespace)
 
     def _key(self, key: str) -> str:
         return f"{self._namespace}{key}"
@@ -172,3 +181,59 @@ class RedisLimiter:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+class ResilientLimiter:
+    """Redis while it answers, this process's own budgets while it does not.
+
+    A budget must never stop a request: if Redis is unreachable (at start or mid-run) the
+    fallback decides, one warning is logged for the outage, and Redis is tried again every
+    ``retry_after_s``. Budgets are then per process until Redis is back.
+    """
+
+    def __init__(self, primary: Limiter, fallback: Limiter, *, retry_after_s: float = 30.0):
+        self._primary = primary
+        self._fallback = fallback
+        self._retry_after_s = retry_after_s
+        self._retry_at: float | None = None  # set while Redis is down
+
+    def _current(self) -> Limiter:
+        if self._retry_at is None or time.monotonic() >= self._retry_at:
+            return self._primary
+        return self._fallback
+
+    async def _call(self, call: Callable[[Limiter], Awaitable[_T]]) -> _T:
+        limiter = self._current()
+        if limiter is self._fallback:
+            return await call(limiter)
+        try:
+            result = await call(limiter)
+        except (RedisError, OSError) as error:
+            if self._retry_at is None:
+                logger.warning(
+                    "Redis budgets unavailable (%s); using in-process budgets, retrying every %g s",
+                    type(error).__name__,
+                    self._retry_after_s,
+                )
+            self._retry_at = time.monotonic() + self._retry_after_s
+            return await call(self._fallback)
+        if self._retry_at is not None:
+            logger.info("Redis budgets are back")
+            self._retry_at = None
+        return result
+
+    async def take(self, key: str, rate: Rate, amount: float = 1.0) -> Admission:
+        return await self._call(lambda limiter: limiter.take(key, rate, amount))
+
+    async def reserve(self, key: str, amount: int, limit: int, ttl_s: int) -> bool:
+        return await self._call(lambda limiter: limiter.reserve(key, amount, limit, ttl_s))
+
+    async def settle(self, key: str, delta: int, ttl_s: int) -> None:
+        await self._call(lambda limiter: limiter.settle(key, delta, ttl_s))
+
+    async def used(self, key: str) -> int:
+        return await self._call(lambda limiter: limiter.used(key))
+
+    async def close(self) -> None:
+        await self._primary.close()
+        await self._fallback.close()

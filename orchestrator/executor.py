@@ -14,19 +14,21 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2a.helpers import new_data_part, new_text_message
+from a2a.helpers import get_data_parts, new_data_part, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Message, Part, Role, TaskState
-from a2a.utils.errors import InvalidParamsError
+from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 from google.protobuf.json_format import MessageToDict
 
 from agents.base import UserRequest, open_task
 from inference.costs import CostSummary
+from memory.vectors import Interaction
 from orchestrator.delegation import DelegationError, Delegator
+from orchestrator.experience import Experience, Feedback, FeedbackError
 from orchestrator.registry import AgentRegistry, UnknownAgentError
-from orchestrator.scoring import PlanStep, Router, RoutingDecision
+from orchestrator.scoring import NO_SIGNALS, PlanStep, Router, RoutingDecision
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +61,21 @@ class OrchestratorExecutor(AgentExecutor):
         router: Router,
         delegator: Delegator,
         *,
+        experience: Experience | None = None,
         max_text_chars: int = 20_000,
     ) -> None:
         self._registry = registry
         self._router = router
         self._delegator = delegator
+        self._experience = experience
         self._max_text_chars = max_text_chars
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        user_id = context.call_context.user.user_name or "anonymous"
+        feedback = _feedback_part(context.message)
+        if feedback is not None:
+            await self._take_feedback(user_id, feedback, event_queue)
+            return
         request = UserRequest.from_message(context.message, max_chars=self._max_text_chars)
         pinned = _pinned_agents(request.metadata)
         if pinned is not None:
@@ -82,9 +91,13 @@ class OrchestratorExecutor(AgentExecutor):
         # to put the first events on the wire before it starts (make bench, one stream:
         # first event 1.9 ms with this pause, 2.4 ms without; the bare SDK server 1.5-1.7).
         await asyncio.sleep(_FIRST_EVENTS_HEADSTART_S)
-        user_id = context.call_context.user.user_name or "anonymous"
+        project = _project(request.metadata)
+        experience = self._experience
         try:
-            decision = await asyncio.to_thread(self._router.route, request.text, candidates=pinned)
+            signals = await experience.signals(user_id, project) if experience else NO_SIGNALS
+            decision = await asyncio.to_thread(
+                self._router.route, request.text, candidates=pinned, signals=signals
+            )
             if not decision.placed:
                 await updater.update_status(
                     TaskState.TASK_STATE_INPUT_REQUIRED,
@@ -99,20 +112,85 @@ class OrchestratorExecutor(AgentExecutor):
             )
             relay = _Relay()
             for step in decision.plan:
-                await self._run_step(updater, decision, step, request, relay, user_id)
+                memory = (
+                    await experience.context(
+                        user_id=user_id,
+                        context_id=updater.context_id,
+                        query=request.text,
+                        agent=step.agent,
+                        project=project,
+                    )
+                    if experience
+                    else None
+                )
+                await self._run_step(updater, decision, step, request, relay, user_id, memory)
         except (StepFailed, DelegationError) as error:
-            await updater.failed(_agent_text(_sentence(str(error))))
+            reason = _sentence(str(error))
+            await self._remember(
+                updater, user_id, decision, request, project, relay, "failed", reason
+            )
+            await updater.failed(_agent_text(reason))
             return
         except Exception as error:  # a stream must never hang: any surprise fails the task
             logger.exception("orchestrator failed on task %s", updater.task_id)
             await updater.failed(_agent_text(f"Internal error: {type(error).__name__}."))
             return
         team = _agents_phrase(decision.team, self._registry)
+        closing = f"Done: {len(relay.artifacts)} artifact(s) from {team}."
+        await self._remember(
+            updater, user_id, decision, request, project, relay, "completed", closing
+        )
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
-            message=_agent_text(f"Done: {len(relay.artifacts)} artifact(s) from {team}."),
+            message=_agent_text(closing),
             metadata={"cost": relay.cost.to_dict()},
         )
+
+    async def _remember(
+        self,
+        updater: TaskUpdater,
+        user_id: str,
+        decision: RoutingDecision,
+        request: UserRequest,
+        project: str | None,
+        relay: _Relay,
+        outcome: str,
+        answer: str,
+    ) -> None:
+        """Keep the finished task in memory; a memory failure never fails the task."""
+        if self._experience is None:
+            return
+        interaction = Interaction(
+            task_id=updater.task_id,
+            user_id=user_id,
+            query=request.text,
+            agent=decision.best.agent,
+            skill=decision.best.skill,
+            outcome=outcome,
+            context_id=updater.context_id,
+            team=",".join(decision.team),
+            artifacts=_artifacts_summary(relay),
+            project=project or "",
+        )
+        try:
+            await self._experience.remember(interaction, answer=answer)
+        except Exception:
+            logger.exception("could not remember task %s", updater.task_id)
+
+    async def _take_feedback(self, user_id: str, raw: object, event_queue: EventQueue) -> None:
+        if self._experience is None:
+            raise InvalidParamsError(message="This server keeps no feedback.")
+        try:
+            feedback = Feedback.parse(raw)
+            record = await self._experience.rate(user_id, feedback)
+        except FeedbackError as error:
+            if error.status == 404:
+                raise TaskNotFoundError(message=str(error)) from None
+            raise InvalidParamsError(message=str(error)) from None
+        reply = new_text_message(
+            f"Thank you: {feedback.rating}/5 recorded for the {record.agent} agent's work."
+        )
+        await event_queue.enqueue_event(reply)
 
     async def _run_step(
         self,
@@ -122,6 +200,7 @@ class OrchestratorExecutor(AgentExecutor):
         request: UserRequest,
         relay: _Relay,
         user_id: str,
+        memory: dict[str, Any] | None,
     ) -> None:
         agent = self._registry.get(step.agent)
         total = len(decision.plan)
@@ -136,7 +215,7 @@ class OrchestratorExecutor(AgentExecutor):
             message=_agent_text(f"Step {step.index}/{total}: {agent.name} ({step.skill})."),
             metadata={"step": step_meta, "agent": agent.agent_id},
         )
-        message = _delegated_message(decision, step, request, relay)
+        message = _delegated_message(decision, step, request, relay, memory)
         provenance = {"agent": agent.agent_id, "step": step_meta["id"]}
         async for event in self._delegator.stream(agent, message, user_id=user_id):
             kind = event.WhichOneof("payload")
@@ -204,8 +283,36 @@ def _pinned_agents(metadata: dict[str, Any]) -> list[str] | None:
     return [pinned] if isinstance(pinned, str) else [str(a) for a in pinned]
 
 
+def _feedback_part(message: Message | None) -> object | None:
+    """The ``feedback`` of a message's data part, if it carries one."""
+    if message is None:
+        return None
+    for item in get_data_parts(message.parts):
+        if isinstance(item, dict) and "feedback" in item:
+            feedback: object = item["feedback"]
+            return feedback
+    return None
+
+
+def _project(metadata: dict[str, Any]) -> str | None:
+    project = metadata.get("project")
+    return project if isinstance(project, str) and project else None
+
+
+def _artifacts_summary(relay: _Relay, max_chars: int = 400) -> str:
+    parts = []
+    for name, text in relay.artifacts.items():
+        opening = " ".join(text.split())[:80]
+        parts.append(f"{name}: {opening}")
+    return "; ".join(parts)[:max_chars]
+
+
 def _delegated_message(
-    decision: RoutingDecision, step: PlanStep, request: UserRequest, relay: _Relay
+    decision: RoutingDecision,
+    step: PlanStep,
+    request: UserRequest,
+    relay: _Relay,
+    memory: dict[str, Any] | None,
 ) -> Message:
     text = request.text
     if step.instruction != decision.query:
@@ -219,6 +326,8 @@ def _delegated_message(
     data = dict(request.data)
     if checkable and step.agent == "validator":
         data["files"] = checkable
+    if memory:
+        data["context"] = memory
     if data:
         parts.append(new_data_part(data))
     return Message(role=Role.ROLE_USER, message_id=str(uuid.uuid4()), parts=parts)

@@ -1,17 +1,22 @@
-"""Semantic routing: which agent, or which team, fits a request, and why.
+"""Routing: which agent, or which team, fits a request, and why.
 
 Every skill of every registered card is embedded once (its description and each example);
 a request is embedded with its clauses in one batch and compared by cosine similarity.
-An agent's semantic score is its best-matching skill's; tags that appear in the request
-add a small tie-breaking bonus. A request whose clauses land on different agents gets a
-team, ordered as the work flows (architecture, database, code, validator).
+A skill's score is semantic similarity, plus a small bonus for its tags appearing in the
+request, plus what is known of the user (``RoutingSignals``): how this user's ratings of the
+skill differ from everyone's, whether it speaks the user's preferred languages, frameworks
+and databases, and whether it fits the project's stack. An agent's score is its best
+skill's. Whether a request is placed at all depends on the semantic part alone: history
+never pushes small talk onto an agent. A request whose clauses land on different agents
+gets a team, ordered as the work flows (architecture, database, code, validator).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +33,28 @@ VALIDATOR = "validator"
 CODE = "code"
 _CLAUSE_SPLIT = re.compile(r"[,;.]|\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingWeights:
+    semantic: float = 1.0
+    history: float = 0.3
+    preference: float = 0.03
+    project: float = 0.03
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSignals:
+    """What is known of the user, as the scorer uses it."""
+
+    # (agent, skill) -> how much better (+) or worse (-) than everyone this user rates it,
+    # shrunk toward zero when the user has few ratings; in (-1, 1).
+    history: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    preferences: frozenset[str] = frozenset()
+    project_stack: frozenset[str] = frozenset()
+
+
+NO_SIGNALS = RoutingSignals()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +145,30 @@ class _SkillIndex:
         self.tag_phrases = [tuple(t for t in s.tags if " " in t) for s in skills]
         self.tag_counts = np.asarray([max(len(s.tags), 1) for s in skills], dtype=np.float32)
         self.skill_agent = np.asarray([s.agent for s in skills], dtype=object)
+        # What a skill is about, as words: matched against preferences and project stacks.
+        self.skill_terms = [
+            frozenset(_WORD.findall(f"{text} {' '.join(s.tags)}".lower())) | s.tags
+            for s, text in zip(skills, _skill_texts(registry), strict=True)
+        ]
+
+    def signal_terms(
+        self, signals: RoutingSignals, weights: RoutingWeights
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per skill: history, preference and project parts of the score, weighted."""
+        history = np.asarray(
+            [signals.history.get((s.agent, s.skill), 0.0) for s in self.skills], dtype=np.float32
+        )
+        preference = np.asarray(
+            [bool(signals.preferences & terms) for terms in self.skill_terms], dtype=np.float32
+        )
+        project = np.asarray(
+            [bool(signals.project_stack & terms) for terms in self.skill_terms], dtype=np.float32
+        )
+        return (
+            weights.history * history,
+            weights.preference * preference,
+            weights.project * project,
+        )
 
     def skill_scores(self, queries: np.ndarray) -> np.ndarray:
         """(len(queries), len(skills)): each skill's best row similarity."""
@@ -146,11 +197,13 @@ class Router:
         *,
         threshold: float = 0.30,
         team_margin: float = 0.03,
+        weights: RoutingWeights | None = None,
     ) -> None:
         self._registry = registry
         self._embedder = embedder
         self.threshold = threshold
         self.team_margin = team_margin
+        self.weights = weights or RoutingWeights()
         self._index: _SkillIndex | None = None
         self._lock = threading.Lock()
 
@@ -164,7 +217,13 @@ class Router:
                 self._index = _SkillIndex(self._registry, self._embedder)
             return self._index
 
-    def route(self, query: str, *, candidates: list[str] | None = None) -> RoutingDecision:
+    def route(
+        self,
+        query: str,
+        *,
+        candidates: list[str] | None = None,
+        signals: RoutingSignals = NO_SIGNALS,
+    ) -> RoutingDecision:
         if candidates is not None:
             for agent_id in candidates:
                 self._registry.get(agent_id)  # raises UnknownAgentError with the known ids
@@ -175,8 +234,12 @@ class Router:
         bonus = index.tag_bonus(query)
         allowed = set(candidates) if candidates is not None else set(index.agents)
 
-        ranking = self._rank(index, skill_scores[0], bonus, allowed)
-        if not ranking or ranking[0].score < self.threshold:
+        parts = index.signal_terms(signals, self.weights)
+        ranking = self._rank(index, skill_scores[0], bonus, parts, allowed, self.weights)
+        if (
+            not ranking
+            or ranking[0].breakdown["semantic"] + ranking[0].breakdown["tags"] < self.threshold
+        ):
             return RoutingDecision(query, ranking, [], [], self.threshold)
 
         top = ranking[0].score
@@ -203,27 +266,41 @@ class Router:
 
     @staticmethod
     def _rank(
-        index: _SkillIndex, scores: np.ndarray, bonus: np.ndarray, allowed: set[str]
+        index: _SkillIndex,
+        scores: np.ndarray,
+        bonus: np.ndarray,
+        parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+        allowed: set[str],
+        weights: RoutingWeights,
     ) -> list[AgentScore]:
         best: dict[str, AgentScore] = {}
-        totals = scores + bonus
+        history, preference, project = parts
+        semantic_all = weights.semantic * scores
+        totals = semantic_all + bonus + history + preference + project
         for i in np.argsort(-totals):
             skill = index.skills[int(i)]
             if skill.agent in best or skill.agent not in allowed:
                 continue
-            semantic, tags = float(scores[i]), float(bonus[i])
+            total = round(float(totals[i]), 4)
             best[skill.agent] = AgentScore(
                 agent=skill.agent,
                 name=skill.agent_name,
                 skill=skill.skill,
-                score=round(semantic + tags, 4),
+                score=total,
                 breakdown={
-                    "semantic": round(semantic, 4),
-                    "tags": round(tags, 4),
-                    "total": round(semantic + tags, 4),
+                    "semantic": round(float(semantic_all[i]), 4),
+                    "tags": round(float(bonus[i]), 4),
+                    "history": round(float(history[i]), 4),
+                    "preference": round(float(preference[i]), 4),
+                    "project": round(float(project[i]), 4),
+                    "total": total,
                 },
             )
         return list(best.values())
+
+
+def _skill_texts(registry: AgentRegistry) -> list[str]:
+    return [f"{s.name} {s.description}" for agent in registry for s in agent.card.skills]
 
 
 def _clauses(query: str) -> list[str]:

@@ -51,10 +51,14 @@ async def serving(app: Starlette, port: int) -> AsyncIterator[LiveServer]:
 
 
 def user_message(
-    text: str, *, metadata: dict[str, Any] | None = None, task_id: str = ""
+    text: str, *, metadata: dict[str, Any] | None = None, task_id: str = "", context_id: str = ""
 ) -> Message:
     message = Message(
-        role=Role.ROLE_USER, message_id=str(uuid.uuid4()), parts=[Part(text=text)], task_id=task_id
+        role=Role.ROLE_USER,
+        message_id=str(uuid.uuid4()),
+        parts=[Part(text=text)],
+        task_id=task_id,
+        context_id=context_id,
     )
     if metadata:
         struct = Struct()
@@ -70,6 +74,7 @@ async def stream(
     user: str = "tester",
     metadata: dict[str, Any] | None = None,
     binding: str = TransportProtocol.JSONRPC.value,
+    context_id: str = "",
 ) -> list[StreamResponse]:
     """Every event of one streamed task, through the a2a-sdk client."""
     async with httpx.AsyncClient(timeout=300) as http:
@@ -81,7 +86,8 @@ async def stream(
         )
         client = await create_client(url, config)
         context = ClientCallContext(service_parameters={"X-User-Id": user})
-        request = SendMessageRequest(message=user_message(text, metadata=metadata))
+        message = user_message(text, metadata=metadata, context_id=context_id)
+        request = SendMessageRequest(message=message)
         return [event async for event in client.send_message(request, context=context)]
 
 

@@ -319,7 +319,14 @@ async def test_route_endpoint_ranks_without_running_anything(server: LiveServer)
     assert response.status_code == 200
     body = response.json()
     assert body["ranking"][0]["agent"] == "database"
-    assert set(body["ranking"][0]["breakdown"]) == {"semantic", "tags", "total"}
+    assert set(body["ranking"][0]["breakdown"]) == {
+        "semantic",
+        "tags",
+        "history",
+        "preference",
+        "project",
+        "total",
+    }
     assert body["team"] == ["database"]
     scores = [entry["score"] for entry in body["ranking"]]
     assert scores == sorted(scores, reverse=True)

@@ -23,9 +23,11 @@ from inference.gemini import GeminiProvider
 from inference.providers import InvalidKey, ProviderError
 from inference.routing import ModelGateway
 from memory.keys import EncryptedKeyStore
+from memory.profiles import ProfileError, ProfileStore, parse_update
 from memory.usage import current_month
+from orchestrator.experience import Experience, Feedback, FeedbackError
 from orchestrator.registry import AgentRegistry, RegisteredAgent, UnknownAgentError
-from orchestrator.scoring import Router
+from orchestrator.scoring import NO_SIGNALS, Router
 
 Endpoint = Callable[[Request], Awaitable[JSONResponse]]
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -44,7 +46,13 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def routing_routes(registry: AgentRegistry, router: Router, *, max_chars: int) -> list[Route]:
+def routing_routes(
+    registry: AgentRegistry,
+    router: Router,
+    *,
+    max_chars: int,
+    experience: Experience | None = None,
+) -> list[Route]:
     async def cards(_: Request) -> JSONResponse:
         return JSONResponse({"agents": [_card_summary(agent) for agent in registry]})
 
@@ -63,8 +71,16 @@ def routing_routes(registry: AgentRegistry, router: Router, *, max_chars: int) -
             not isinstance(agents, list) or not all(isinstance(a, str) for a in agents)
         ):
             return problem(400, "'agents' must be a list of agent ids.")
+        project = body.get("project")
+        if project is not None and not isinstance(project, str):
+            return problem(400, "'project' must be a project id.")
+        # The ranking is the caller's own: their history, preferences and project count.
+        user_id = request_user(request)
+        signals = await experience.signals(user_id, project) if experience else NO_SIGNALS
         try:
-            decision = await asyncio.to_thread(router.route, query, candidates=agents)
+            decision = await asyncio.to_thread(
+                router.route, query, candidates=agents, signals=signals
+            )
         except UnknownAgentError as error:
             return problem(404, str(error))
         return JSONResponse(decision.to_dict())
@@ -130,6 +146,46 @@ def account_routes(
         Route("/v1/usage", usage_report, methods=["GET"]),
         Route("/v1/keys/gemini", put_key, methods=["PUT"]),
         Route("/v1/keys/gemini", delete_key, methods=["DELETE"]),
+    ]
+
+
+def memory_routes(experience: Experience, profiles: ProfileStore) -> list[Route]:
+    """``GET``/``PUT /v1/profile`` and ``POST /v1/feedback`` for the calling user."""
+
+    async def get_profile(request: Request) -> JSONResponse:
+        profile = await profiles.get(request_user(request))
+        return JSONResponse(profile.model_dump(mode="json"))
+
+    async def put_profile(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        if body is None:
+            return problem(400, "The body must be a JSON object of profile fields.")
+        try:
+            update = parse_update(body)
+            profile = (await profiles.get(request_user(request))).updated(update)
+            await profiles.put(profile)
+        except ProfileError as error:
+            return problem(400, str(error))
+        for project_id, project in profile.projects.items():
+            text = f"{project.name}: {project.description} ({', '.join(project.tech_stack)})"
+            await experience.vectors.set_project(profile.user_id, project_id, text)
+        return JSONResponse((await profiles.get(profile.user_id)).model_dump(mode="json"))
+
+    async def feedback(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        try:
+            parsed = Feedback.parse(body)
+            record = await experience.rate(request_user(request), parsed)
+        except FeedbackError as error:
+            return problem(error.status, str(error))
+        return JSONResponse(
+            {"taskId": parsed.task_id, "rating": parsed.rating, "agent": record.agent}
+        )
+
+    return [
+        Route("/v1/profile", get_profile, methods=["GET"]),
+        Route("/v1/profile", put_profile, methods=["PUT"]),
+        Route("/v1/feedback", feedback, methods=["POST"]),
     ]
 
 

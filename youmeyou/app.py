@@ -36,18 +36,25 @@ from inference.complexity import ComplexityAnalyzer
 from inference.costs import Price, PriceTable
 from inference.embeddings import Embedder
 from inference.gemini import GeminiProvider
-from inference.limits import InProcessLimiter, Limiter, RedisLimiter
+from inference.limits import InProcessLimiter, Limiter, RedisLimiter, ResilientLimiter
 from inference.local import LocalModel
 from inference.routing import ModelGateway, Policy, Quotas
+from memory.context import ContextBuilder
 from memory.keys import EncryptedKeyStore, load_or_create_fernet_key
+from memory.knowledge import fingerprint, load_entries
+from memory.profiles import MongoProfileStore, ProfileStore, SqlProfileStore
+from memory.sessions import ResilientSessionStore, SessionStore, session_store
 from memory.sql import create_tables
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from memory.usage import SqlUsageRecorder
+from memory.vectors import VectorMemory
 from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
+from orchestrator.experience import Experience
+from orchestrator.learning import Learner
 from orchestrator.registry import AgentRegistry, UnknownAgentError
-from orchestrator.scoring import Router
-from youmeyou.api import account_routes, routing_routes
+from orchestrator.scoring import Router, RoutingWeights
+from youmeyou.api import account_routes, memory_routes, routing_routes
 from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.settings import Settings
 
@@ -108,9 +115,9 @@ class Accounts:
             else load_or_create_fernet_key(settings.encryption_key_file)
         )
         keys = EncryptedKeyStore(engine, fernet_key)
-        limiter: Limiter = (
-            RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
-        )
+        limiter: Limiter = InProcessLimiter()
+        if settings.redis_url:
+            limiter = ResilientLimiter(RedisLimiter.from_url(settings.redis_url), limiter)
         platform_key = settings.gemini_api_key
         gateway = ModelGateway(
             local=models.local_model,
@@ -136,6 +143,70 @@ class Accounts:
 
 
 @dataclass
+class Memory:
+    """What the orchestrator remembers: profiles, sessions, vectors, and their use."""
+
+    profiles: ProfileStore
+    sessions: SessionStore
+    vectors: VectorMemory
+    experience: Experience
+    profile_engine: AsyncEngine | None = None  # when profiles have a database of their own
+
+    @classmethod
+    def create(cls, settings: Settings, models: Models, engine: AsyncEngine) -> Memory:
+        url = settings.profile_store_url
+        profiles: ProfileStore
+        profile_engine = None
+        if url and url.startswith(("mongodb://", "mongodb+srv://")):
+            profiles = MongoProfileStore(url)
+        elif url:
+            profile_engine = create_async_engine(url)
+            profiles = SqlProfileStore(profile_engine)
+        else:
+            profiles = SqlProfileStore(engine)
+        sessions = session_store(
+            settings.redis_url, ttl_s=settings.session_ttl_s, max_turns=settings.session_max_turns
+        )
+        vectors = VectorMemory.open(
+            models.embedder, path=settings.data_dir / "chroma", url=settings.chroma_url
+        )
+        contexts = ContextBuilder(
+            profiles=profiles,
+            sessions=sessions,
+            vectors=vectors,
+            embedder=models.embedder,
+            count_tokens=models.local_model.count_tokens,
+            budget_tokens=settings.context_budget_tokens,
+        )
+        learner = Learner(profiles, prior_strength=settings.history_prior_strength)
+        experience = Experience(
+            profiles=profiles,
+            sessions=sessions,
+            vectors=vectors,
+            embedder=models.embedder,
+            contexts=contexts,
+            learner=learner,
+        )
+        return cls(profiles, sessions, vectors, experience, profile_engine)
+
+    async def start(self) -> None:
+        if self.profile_engine is not None:
+            await create_tables(self.profile_engine)
+        if isinstance(self.sessions, ResilientSessionStore):
+            await self.sessions.check(reason="unreachable at start")
+
+    def index_knowledge(self) -> None:
+        """(Re-)index the knowledge base if its files changed since the last index."""
+        self.vectors.index_knowledge_now(load_entries(), fingerprint())
+
+    async def close(self) -> None:
+        await self.sessions.close()
+        await self.profiles.close()
+        if self.profile_engine is not None:
+            await self.profile_engine.dispose()
+
+
+@dataclass
 class Runtime:
     """The long-lived parts of a running server."""
 
@@ -144,6 +215,7 @@ class Runtime:
     engine: AsyncEngine
     models: Models
     accounts: Accounts
+    memory: Memory
     owns_models: bool
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
@@ -166,6 +238,7 @@ class Runtime:
             engine=engine,
             models=models,
             accounts=Accounts.create(settings, models, engine),
+            memory=Memory.create(settings, models, engine),
             owns_models=owns_models,
         )
 
@@ -204,6 +277,7 @@ class Runtime:
         return JSONResponse(
             {
                 "status": "ok",
+                "warming": self.warming,
                 "models": models,
                 "gemini": gemini,
                 "agents": self.registry.ids(),
@@ -232,6 +306,7 @@ class Runtime:
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
             await create_tables(self.engine)
+            await self.memory.start()
             if on_start is not None:
                 await on_start()
             self.warming = bool(warm)  # before the task runs, so /health never says otherwise
@@ -270,6 +345,7 @@ class Runtime:
         if self.owns_models:
             self.local_model.close()
         await self.accounts.limiter.close()
+        await self.memory.close()
         await self.engine.dispose()
 
 
@@ -283,6 +359,11 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         runtime.embedder,
         threshold=settings.route_threshold,
         team_margin=settings.team_margin,
+        weights=RoutingWeights(
+            history=settings.route_weight_history,
+            preference=settings.route_weight_preference,
+            project=settings.route_weight_project,
+        ),
     )
     routes: list[BaseRoute] = []
     for agent_id in SPECIALISTS:
@@ -296,6 +377,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         runtime.registry,
         router,
         Delegator(http, timeout_s=settings.specialist_timeout_s),
+        experience=runtime.memory.experience,
         max_text_chars=settings.max_text_chars,
     )
 
@@ -310,7 +392,13 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
 
     accounts = runtime.accounts
     routes += [
-        *routing_routes(runtime.registry, router, max_chars=settings.max_text_chars),
+        *routing_routes(
+            runtime.registry,
+            router,
+            max_chars=settings.max_text_chars,
+            experience=runtime.memory.experience,
+        ),
+        *memory_routes(runtime.memory.experience, runtime.memory.profiles),
         *account_routes(
             accounts.gateway,
             accounts.usage,
@@ -324,7 +412,12 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
     ]
     return runtime.app(
         routes,
-        warm=[router.warm, runtime.models.analyzer.warm, runtime.local_model.load],
+        warm=[
+            router.warm,
+            runtime.memory.index_knowledge,
+            runtime.models.analyzer.warm,
+            runtime.local_model.load,
+        ],
         on_start=register_remote_agents,
         on_stop=http.aclose,
     )

@@ -111,8 +111,25 @@ class Settings(BaseSettings):
     breaker_failures: int = 3
     breaker_reset_s: float = 30.0
     redis_url: str | None = Field(
-        default=None, description="Redis for budgets shared by several server processes."
+        default=None,
+        description="Redis for sessions and budgets shared by several server processes.",
     )
+    # Memory and learning
+    chroma_url: str | None = Field(
+        default=None, description="A Chroma server; embedded under data_dir/chroma without one."
+    )
+    profile_store_url: str | None = Field(
+        default=None,
+        description="Profiles: a SQLAlchemy URL or mongodb://...; the task database by default.",
+    )
+    session_ttl_s: float = 7 * 24 * 3600.0
+    session_max_turns: int = 50
+    context_budget_tokens: int = 700
+    route_weight_history: float = 0.3
+    route_weight_preference: float = 0.03
+    route_weight_project: float = 0.03
+    history_prior_strength: float = 3.0
+
     encryption_key: SecretStr | None = Field(
         default=None,
         description="Fernet key for stored API keys; one is created under data_dir if unset.",

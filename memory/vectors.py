@@ -1,0 +1,261 @@
+"""Vector memory in ChromaDB: the knowledge base, past interactions, project context.
+
+Embedded by default (``PersistentClient`` under the data dir), a Chroma server when a URL
+is given. Vectors come from the shared MiniLM embedder, passed in explicitly: Chroma's own
+embedding function would download a model. Chroma's client is synchronous, so every call
+runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
+
+from inference.embeddings import Embedder
+from memory.knowledge import KnowledgeEntry
+
+logger = logging.getLogger(__name__)
+
+_KNOWLEDGE = "ymy-knowledge"
+_INTERACTIONS = "ymy-interactions"
+_PROJECTS = "ymy-projects"
+_SPACE = {"hnsw:space": "cosine"}
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeHit:
+    id: str
+    title: str
+    kind: str
+    excerpt: str
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One finished task as memory keeps it; ``rating`` 0 means not rated yet."""
+
+    task_id: str
+    user_id: str
+    query: str
+    agent: str
+    skill: str
+    outcome: str  # completed | failed
+    context_id: str = ""
+    team: str = ""
+    artifacts: str = ""  # a short summary: names and opening lines
+    project: str = ""
+    rating: int = 0
+    comment: str = ""
+    created_at: float = field(default_factory=time.time)
+
+    def metadata(self) -> dict[str, str | int | float]:
+        values = asdict(self)
+        del values["query"]  # kept as the document
+        return values
+
+
+class VectorMemory:
+    def __init__(self, client: ClientAPI, embedder: Embedder) -> None:
+        self._client = client
+        self._embedder = embedder
+        self._knowledge = client.get_or_create_collection(
+            _KNOWLEDGE, embedding_function=None, metadata=_SPACE
+        )
+        self._interactions = client.get_or_create_collection(
+            _INTERACTIONS, embedding_function=None, metadata=_SPACE
+        )
+        self._projects = client.get_or_create_collection(
+            _PROJECTS, embedding_function=None, metadata=_SPACE
+        )
+
+    @classmethod
+    def open(cls, embedder: Embedder, *, path: Path, url: str | None = None) -> VectorMemory:
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if url:
+            parts = urlsplit(url)
+            client = chromadb.HttpClient(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                settings=settings,
+            )
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(path), settings=settings)
+        return cls(client, embedder)
+
+    # Knowledge ---------------------------------------------------------------------
+
+    async def index_knowledge(self, entries: Sequence[KnowledgeEntry], fingerprint: str) -> bool:
+        """(Re-)index the entries unless the index already holds this fingerprint."""
+        return await asyncio.to_thread(self.index_knowledge_now, entries, fingerprint)
+
+    def index_knowledge_now(self, entries: Sequence[KnowledgeEntry], fingerprint: str) -> bool:
+        """``index_knowledge``, blocking (for start-up warming in a thread)."""
+        collection = self._knowledge
+        if (collection.metadata or {}).get("fingerprint") == fingerprint:
+            return False
+        started = time.perf_counter()
+        stale = collection.get(include=[])["ids"]
+        if stale:
+            collection.delete(ids=stale)
+        if entries:
+            vectors = self._embedder.embed([entry.text for entry in entries])
+            collection.add(
+                ids=[entry.id for entry in entries],
+                embeddings=vectors.tolist(),
+                documents=[entry.text for entry in entries],
+                metadatas=[_knowledge_metadata(entry) for entry in entries],
+            )
+        collection.modify(metadata={"fingerprint": fingerprint})
+        logger.info(
+            "Indexed %d knowledge entries in %.1f s", len(entries), time.perf_counter() - started
+        )
+        return True
+
+    async def search_knowledge(
+        self, vector: Sequence[float], *, agent: str | None = None, limit: int = 5
+    ) -> list[KnowledgeHit]:
+        where: Any = {f"for_{agent}": True} if agent else None
+        result = await asyncio.to_thread(
+            self._knowledge.query,
+            query_embeddings=_one(vector),
+            n_results=limit,
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        hits = []
+        for id_, meta, document, distance in _rows(result):
+            hits.append(
+                KnowledgeHit(
+                    id=id_,
+                    title=str(meta.get("title", id_)),
+                    kind=str(meta.get("kind", "")),
+                    excerpt=document,
+                    similarity=round(1.0 - float(distance), 4),
+                )
+            )
+        return hits
+
+    # Interactions ------------------------------------------------------------------
+
+    async def add_interaction(self, interaction: Interaction, vector: Sequence[float]) -> None:
+        await asyncio.to_thread(
+            self._interactions.upsert,
+            ids=[interaction.task_id],
+            embeddings=_one(vector),
+            documents=[interaction.query],
+            metadatas=[interaction.metadata()],
+        )
+
+    async def interaction(self, task_id: str) -> Interaction | None:
+        found = await asyncio.to_thread(
+            self._interactions.get, ids=[task_id], include=["metadatas", "documents"]
+        )
+        if not found["ids"]:
+            return None
+        meta = dict((found["metadatas"] or [{}])[0])
+        return _interaction(found["ids"][0], (found["documents"] or [""])[0], meta)
+
+    async def rate(self, task_id: str, rating: int, comment: str = "") -> None:
+        record = await self.interaction(task_id)
+        if record is None:
+            raise KeyError(task_id)
+        updated = {**record.metadata(), "rating": rating, "comment": comment}
+        await asyncio.to_thread(self._interactions.update, ids=[task_id], metadatas=[updated])
+
+    async def similar_interactions(
+        self,
+        vector: Sequence[float],
+        *,
+        user_id: str,
+        limit: int = 5,
+        min_rating: int = 4,
+    ) -> list[tuple[Interaction, float]]:
+        """This user's past interactions like the query that went well, most similar first."""
+        where: Any = {"$and": [{"user_id": user_id}, {"rating": {"$gte": min_rating}}]}
+        result = await asyncio.to_thread(
+            self._interactions.query,
+            query_embeddings=_one(vector),
+            n_results=limit,
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            (_interaction(id_, document, meta), round(1.0 - float(distance), 4))
+            for id_, meta, document, distance in _rows(result)
+        ]
+
+    async def count_interactions(self) -> int:
+        return await asyncio.to_thread(self._interactions.count)
+
+    # Projects ----------------------------------------------------------------------
+
+    async def set_project(self, user_id: str, project_id: str, text: str) -> None:
+        vector = (await self._embedder.aembed([text]))[0]
+        await asyncio.to_thread(
+            self._projects.upsert,
+            ids=[f"{user_id}/{project_id}"],
+            embeddings=[vector.tolist()],
+            documents=[text],
+            metadatas=[{"user_id": user_id, "project": project_id}],
+        )
+
+
+def _one(vector: Sequence[float]) -> list[Sequence[float]]:
+    return [list(vector)]
+
+
+def _knowledge_metadata(entry: KnowledgeEntry) -> dict[str, str | bool]:
+    metadata: dict[str, str | bool] = {
+        "title": entry.title,
+        "kind": entry.kind,
+        "tags": ",".join(entry.tags),
+    }
+    # Chroma filters on scalar metadata only: one flag per agent the entry serves.
+    for agent in entry.agents:
+        metadata[f"for_{agent}"] = True
+    return metadata
+
+
+def _rows(result: Any) -> list[tuple[str, dict[str, Any], str, float]]:
+    if not result["ids"] or not result["ids"][0]:
+        return []
+    return list(
+        zip(
+            result["ids"][0],
+            [dict(m) for m in result["metadatas"][0]],
+            result["documents"][0],
+            result["distances"][0],
+            strict=True,
+        )
+    )
+
+
+def _interaction(task_id: str, query: str, meta: dict[str, Any]) -> Interaction:
+    return Interaction(
+        task_id=task_id,
+        user_id=str(meta.get("user_id", "")),
+        query=query,
+        agent=str(meta.get("agent", "")),
+        skill=str(meta.get("skill", "")),
+        outcome=str(meta.get("outcome", "")),
+        context_id=str(meta.get("context_id", "")),
+        team=str(meta.get("team", "")),
+        artifacts=str(meta.get("artifacts", "")),
+        project=str(meta.get("project", "")),
+        rating=int(meta.get("rating", 0)),
+        comment=str(meta.get("comment", "")),
+        created_at=float(meta.get("created_at", 0.0)),
+    )
