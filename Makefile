@@ -44,3 +44,42 @@ lint: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# The A2A conformance suite (a2a-tck, main branch) against fresh servers on spare ports:
+# `make tck TCK_DIR=/path/to/a2a-tck`. The orchestrator is `youmeyou serve`; the validator runs
+# standalone because the TCK reads the agent card at the host's root. Its Python deps go into
+# $(TCK_VENV), never into this project's venv. Logs: $(TCK_LOGS)/<agent>-<transport>-<category>.txt
+TCK_DIR        ?=
+TCK_VENV       ?= $(TCK_DIR)/.venv
+TCK_LOGS       ?= var/tck
+TCK_CATEGORIES ?= mandatory capabilities
+TCK_TRANSPORTS ?= jsonrpc rest
+
+.PHONY: tck
+tck: install
+	@test -f "$(TCK_DIR)/run_tck.py" || { echo "make tck TCK_DIR=<a2a-tck checkout>" >&2; exit 2; }
+	test -x "$(TCK_VENV)/bin/python" || { python3.11 -m venv "$(TCK_VENV)" && \
+	  "$(TCK_VENV)/bin/pip" install -q --disable-pip-version-check -e "$(TCK_DIR)" pytest-json-report 2>&1 | $(QUIET); }
+	mkdir -p $(TCK_LOGS)
+	@tck=$$(cd "$(TCK_DIR)" && pwd); py=$$(cd "$(TCK_VENV)" && pwd)/bin/python; \
+	logs=$$(cd $(TCK_LOGS) && pwd); data=$$(mktemp -d); pids=""; \
+	trap 'st=$$?; kill $$pids 2>/dev/null || true; wait $$pids 2>/dev/null || true; rm -rf "$$data"; exit $$st' EXIT; \
+	port() { $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }; \
+	orch=$$(port); val=$$(port); \
+	$(VENV)/bin/youmeyou serve --host localhost --port $$orch --data-dir "$$data/serve" \
+	  > "$$logs/server-orchestrator.log" 2>&1 & pids="$$pids $$!"; \
+	$(VENV)/bin/youmeyou agent validator --host localhost --port $$val --data-dir "$$data/validator" \
+	  > "$$logs/server-validator.log" 2>&1 & pids="$$pids $$!"; \
+	for p in $$orch $$val; do \
+	  for _ in $$(seq 240); do curl -sf "http://localhost:$$p/health" > /dev/null && break; sleep 0.5; done; \
+	  curl -sf "http://localhost:$$p/health" > /dev/null || { echo "server on $$p did not start" >&2; exit 1; }; \
+	done; \
+	run() { \
+	  for c in $(TCK_CATEGORIES); do for t in $(TCK_TRANSPORTS); do \
+	    (cd "$$tck" && "$$py" run_tck.py --sut-url "$$2" --category $$c --transports $$t) \
+	      > "$$logs/$$1-$$t-$$c.txt" 2>&1 || true; \
+	    printf '%-13s %-8s %-13s %s\n' $$1 $$t $$c "$$(grep -E '(passed|failed)' "$$logs/$$1-$$t-$$c.txt" | tail -n 1)"; \
+	  done; done; \
+	}; \
+	run orchestrator "http://localhost:$$orch" & a=$$!; run validator "http://localhost:$$val" & b=$$!; \
+	wait $$a $$b

@@ -129,13 +129,14 @@ def agent_routes(
                 handler, "/", context_builder=context_builder, enable_v0_3_compat=True
             )
         ),
-        *create_rest_routes(
-            handler, context_builder=context_builder, enable_v0_3_compat=True, path_prefix="/rest"
-        ),
-        # Only the plain routes: the SDK's ``/{tenant}`` mount would swallow every other path.
+        # Before ``/rest``: its routes end in the SDK's ``/{tenant}`` mount, which takes any
+        # path of two segments or more (``/tasks/{id}``); the alias leaves that mount out.
         *(
             route
             for route in create_rest_routes(handler, context_builder=context_builder)
             if isinstance(route, Route)
+        ),
+        *create_rest_routes(
+            handler, context_builder=context_builder, enable_v0_3_compat=True, path_prefix="/rest"
         ),
     ]

@@ -31,6 +31,7 @@ from bench.gateway import (
     TOKENS_RATIO_TARGET,
     gateway_figures,
 )
+from bench.memory import CONTEXT_TARGET_MS, ROUTING_TARGET_MS, memory_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)  # the tables are wider than a default terminal
@@ -313,6 +314,7 @@ async def _main() -> int:
         )
     console.print(table)
     verdicts += _print_gateway(await gateway_figures(data_dir / "models"))
+    verdicts += _print_memory(await memory_figures(data_dir / "models"))
     for text, ok in verdicts:
         console.print(f"[{'green' if ok else 'red'}]{'met' if ok else 'missed'}[/]: {text}")
     return 0
@@ -348,3 +350,27 @@ def _print_gateway(figures: dict[str, Any]) -> list[tuple[str, bool]]:
 
 if __name__ == "__main__":
     raise SystemExit(asyncio.run(_main()))
+
+
+def _print_memory(figures: dict[str, Any]) -> list[tuple[str, bool]]:
+    table = Table(title=f"Memory ({figures['interactions']:,} stored interactions)")
+    for column in ("measure", "p50 (ms)", "p95 (ms)", "target p95"):
+        table.add_column(column, justify="right")
+    c50, c95 = figures["context_ms"]
+    parts = figures["context_parts"]
+    table.add_row(
+        f"context: profile + {parts['conversation']} turns + {parts['examples']} past "
+        f"interactions + {parts['knowledge']} knowledge hits ({parts['tokens']} tokens)",
+        f"{c50:.1f}",
+        f"{c95:.1f}",
+        f"< {CONTEXT_TARGET_MS:.0f}",
+    )
+    r50, r95 = figures["routing_with_history_ms"]
+    table.add_row(
+        "routing with the user's history", f"{r50:.1f}", f"{r95:.1f}", f"< {ROUTING_TARGET_MS:.0f}"
+    )
+    console.print(table)
+    return [
+        (f"context building p95 under {CONTEXT_TARGET_MS:.0f} ms", c95 < CONTEXT_TARGET_MS),
+        (f"routing with history p95 under {ROUTING_TARGET_MS:.0f} ms", r95 < ROUTING_TARGET_MS),
+    ]

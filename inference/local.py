@@ -50,6 +50,8 @@ class LocalModel:
         # transformers' own annotations are too loose for mypy to follow; held as Any.
         self._model: Any = None
         self._tokenizer: Any = None
+        self._counting_tokenizer: Any = None
+        self._count_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
@@ -74,9 +76,15 @@ class LocalModel:
             )
 
     def count_tokens(self, text: str) -> int:
-        """Tokens in ``text`` by SmolLM2's tokenizer: the count for providers that give none."""
-        self.load()
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        """Tokens in ``text`` by SmolLM2's tokenizer (for budgets, and providers that give
+        no count). A tokenizer of its own: the generating thread's is not to be shared."""
+        with self._count_lock:
+            if self._counting_tokenizer is None:
+                from transformers import AutoTokenizer
+
+                self.load()
+                self._counting_tokenizer = AutoTokenizer.from_pretrained(self._converted_dir)
+            return len(self._counting_tokenizer.encode(text, add_special_tokens=False))
 
     def _converted_copy_matches(self, source: Path) -> bool:
         marker = self._converted_dir / _CONVERTED_MARKER

@@ -3,18 +3,20 @@
 Embedded by default (``PersistentClient`` under the data dir), a Chroma server when a URL
 is given. Vectors come from the shared MiniLM embedder, passed in explicitly: Chroma's own
 embedding function would download a model. Chroma's client is synchronous, so every call
-runs in a worker thread.
+runs in a worker thread, one at a time: the embedded client is not built for calls from
+several threads at once (start-up indexing runs beside the first requests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import chromadb
@@ -26,6 +28,7 @@ from memory.knowledge import KnowledgeEntry
 
 logger = logging.getLogger(__name__)
 
+_R = TypeVar("_R")
 _KNOWLEDGE = "ymy-knowledge"
 _INTERACTIONS = "ymy-interactions"
 _PROJECTS = "ymy-projects"
@@ -69,6 +72,7 @@ class VectorMemory:
     def __init__(self, client: ClientAPI, embedder: Embedder) -> None:
         self._client = client
         self._embedder = embedder
+        self._lock = threading.Lock()
         self._knowledge = client.get_or_create_collection(
             _KNOWLEDGE, embedding_function=None, metadata=_SPACE
         )
@@ -103,6 +107,17 @@ class VectorMemory:
 
     def index_knowledge_now(self, entries: Sequence[KnowledgeEntry], fingerprint: str) -> bool:
         """``index_knowledge``, blocking (for start-up warming in a thread)."""
+        with self._lock:
+            return self._index_knowledge(entries, fingerprint)
+
+    async def _call(self, function: Callable[..., _R], /, **kwargs: Any) -> _R:
+        def locked() -> _R:
+            with self._lock:
+                return function(**kwargs)
+
+        return await asyncio.to_thread(locked)
+
+    def _index_knowledge(self, entries: Sequence[KnowledgeEntry], fingerprint: str) -> bool:
         collection = self._knowledge
         if (collection.metadata or {}).get("fingerprint") == fingerprint:
             return False
@@ -128,7 +143,7 @@ class VectorMemory:
         self, vector: Sequence[float], *, agent: str | None = None, limit: int = 5
     ) -> list[KnowledgeHit]:
         where: Any = {f"for_{agent}": True} if agent else None
-        result = await asyncio.to_thread(
+        result = await self._call(
             self._knowledge.query,
             query_embeddings=_one(vector),
             n_results=limit,
@@ -151,16 +166,21 @@ class VectorMemory:
     # Interactions ------------------------------------------------------------------
 
     async def add_interaction(self, interaction: Interaction, vector: Sequence[float]) -> None:
-        await asyncio.to_thread(
+        await self.add_interactions([interaction], [vector])
+
+    async def add_interactions(
+        self, interactions: Sequence[Interaction], vectors: Sequence[Sequence[float]]
+    ) -> None:
+        await self._call(
             self._interactions.upsert,
-            ids=[interaction.task_id],
-            embeddings=_one(vector),
-            documents=[interaction.query],
-            metadatas=[interaction.metadata()],
+            ids=[i.task_id for i in interactions],
+            embeddings=[_vector(v) for v in vectors],
+            documents=[i.query for i in interactions],
+            metadatas=[i.metadata() for i in interactions],
         )
 
     async def interaction(self, task_id: str) -> Interaction | None:
-        found = await asyncio.to_thread(
+        found = await self._call(
             self._interactions.get, ids=[task_id], include=["metadatas", "documents"]
         )
         if not found["ids"]:
@@ -173,7 +193,7 @@ class VectorMemory:
         if record is None:
             raise KeyError(task_id)
         updated = {**record.metadata(), "rating": rating, "comment": comment}
-        await asyncio.to_thread(self._interactions.update, ids=[task_id], metadatas=[updated])
+        await self._call(self._interactions.update, ids=[task_id], metadatas=[updated])
 
     async def similar_interactions(
         self,
@@ -185,7 +205,7 @@ class VectorMemory:
     ) -> list[tuple[Interaction, float]]:
         """This user's past interactions like the query that went well, most similar first."""
         where: Any = {"$and": [{"user_id": user_id}, {"rating": {"$gte": min_rating}}]}
-        result = await asyncio.to_thread(
+        result = await self._call(
             self._interactions.query,
             query_embeddings=_one(vector),
             n_results=limit,
@@ -198,13 +218,13 @@ class VectorMemory:
         ]
 
     async def count_interactions(self) -> int:
-        return await asyncio.to_thread(self._interactions.count)
+        return await self._call(self._interactions.count)
 
     # Projects ----------------------------------------------------------------------
 
     async def set_project(self, user_id: str, project_id: str, text: str) -> None:
         vector = (await self._embedder.aembed([text]))[0]
-        await asyncio.to_thread(
+        await self._call(
             self._projects.upsert,
             ids=[f"{user_id}/{project_id}"],
             embeddings=[vector.tolist()],
@@ -214,7 +234,11 @@ class VectorMemory:
 
 
 def _one(vector: Sequence[float]) -> list[Sequence[float]]:
-    return [list(vector)]
+    return [_vector(vector)]
+
+
+def _vector(vector: Sequence[float]) -> Sequence[float]:
+    return list(vector)
 
 
 def _knowledge_metadata(entry: KnowledgeEntry) -> dict[str, str | bool]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from a2a.helpers import get_data_parts, new_data_part, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
@@ -31,9 +32,12 @@ from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import NO_SIGNALS, PlanStep, Router, RoutingDecision
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _CHECKED_SUFFIXES = (".py", ".sql", ".json")
 _FIRST_EVENTS_HEADSTART_S = 0.002
+# Memory informs a task but must never hold one up: past this, the task goes on without it.
+_MEMORY_TIMEOUT_S = 5.0
 
 
 class StepFailed(RuntimeError):
@@ -113,12 +117,16 @@ class OrchestratorExecutor(AgentExecutor):
             relay = _Relay()
             for step in decision.plan:
                 memory = (
-                    await experience.context(
-                        user_id=user_id,
-                        context_id=updater.context_id,
-                        query=request.text,
-                        agent=step.agent,
-                        project=project,
+                    await _recall(
+                        experience.context(
+                            user_id=user_id,
+                            context_id=updater.context_id,
+                            query=request.text,
+                            agent=step.agent,
+                            project=project,
+                        ),
+                        None,
+                        "context",
                     )
                     if experience
                     else None
@@ -173,7 +181,8 @@ class OrchestratorExecutor(AgentExecutor):
             project=project or "",
         )
         try:
-            await self._experience.remember(interaction, answer=answer)
+            remembering = self._experience.remember(interaction, answer=answer)
+            await asyncio.wait_for(remembering, _MEMORY_TIMEOUT_S)
         except Exception:
             logger.exception("could not remember task %s", updater.task_id)
 
@@ -281,6 +290,15 @@ def _pinned_agents(metadata: dict[str, Any]) -> list[str] | None:
     if pinned is None:
         return None
     return [pinned] if isinstance(pinned, str) else [str(a) for a in pinned]
+
+
+async def _recall(lookup: Awaitable[_T], fallback: _T, what: str) -> _T:
+    """``lookup``'s answer, or ``fallback`` if memory fails or is slow (logged, not raised)."""
+    try:
+        return await asyncio.wait_for(lookup, _MEMORY_TIMEOUT_S)
+    except Exception:
+        logger.warning("memory %s unavailable; going on without", what, exc_info=True)
+        return fallback
 
 
 def _feedback_part(message: Message | None) -> object | None:

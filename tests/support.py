@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +32,32 @@ class LiveServer:
     server: uvicorn.Server
 
 
+class _QuietServer(uvicorn.Server):
+    """A server that leaves the process's signal handlers alone.
+
+    Several servers share the test process and its event loop. uvicorn installs its own
+    SIGTERM handler for the time it serves and restores the previous one when it stops;
+    servers that stop in another order than they started leave the handler of a stopped
+    server installed, and sse-starlette, which finds "the" server through that handler,
+    then ends every new stream of the servers still running at once.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @contextlib.asynccontextmanager
 async def serving(app: Starlette, port: int) -> AsyncIterator[LiveServer]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = _QuietServer(config)
     task = asyncio.create_task(server.serve())
     for _ in range(400):
         if server.started or task.done():

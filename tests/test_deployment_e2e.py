@@ -144,7 +144,7 @@ async def test_cli_route_cards_and_ask_against_a_running_server(server: LiveServ
     code, output = await asyncio.to_thread(run, "cards")
     assert code == 0 and all(a in output for a in ("architecture", "database", "code", "validator"))
     code, output = await asyncio.to_thread(run, "ask", 'Check this JSON: {"a": [1, 2]}')
-    assert code == 0
+    assert code == 0, output
     assert "validation.json" in output and "completed" in output
 
 

@@ -1,0 +1,176 @@
+"""Protocol conformance the A2A TCK checks, over real HTTP on both bindings.
+
+ListTasks validates ``status`` and ``pageSize`` (InvalidParams: -32602 on JSON-RPC, 400 on
+REST), filters by status and reports the size of the page it returns; v1.0 REST paths also
+answer at an agent's root; a streaming call that fails up front still answers with SSE.
+Raw requests carry no ``A2A-Version`` header, as the TCK sends none.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from support import LiveServer
+
+VALIDATOR = "/agents/validator"
+INVALID_PARAMS = -32602
+
+
+async def rpc(
+    server: LiveServer, base: str, method: str, params: dict[str, Any], user: str = "tck"
+) -> dict[str, Any]:
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    async with httpx.AsyncClient(timeout=60) as http:
+        response = await http.post(f"{server.url}{base}/", json=body, headers={"X-User-Id": user})
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def rest_list(
+    server: LiveServer, path: str, user: str = "tck", **query: str | int
+) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=60) as http:
+        return await http.get(f"{server.url}{path}", params=query, headers={"X-User-Id": user})
+
+
+async def send(server: LiveServer, base: str, text: str, user: str) -> dict[str, Any]:
+    """One blocking SendMessage; the task it returns."""
+    message = {"role": "ROLE_USER", "messageId": str(uuid.uuid4()), "parts": [{"text": text}]}
+    answer = await rpc(server, base, "SendMessage", {"message": message}, user=user)
+    assert "result" in answer, answer
+    task: dict[str, Any] = answer["result"]["task"]
+    return task
+
+
+def fresh_user() -> str:
+    return f"tck-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.mark.parametrize("page_size", [0, -1, 101])
+@pytest.mark.parametrize("base", ["", VALIDATOR])
+async def test_list_tasks_page_size_out_of_range_is_invalid_params(
+    server: LiveServer, base: str, page_size: int
+) -> None:
+    answer = await rpc(server, base, "ListTasks", {"pageSize": page_size})
+    assert answer["error"]["code"] == INVALID_PARAMS
+    response = await rest_list(server, f"{base}/rest/tasks", pageSize=page_size)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("status", ["INVALID_STATUS", "running", 99, True])
+async def test_list_tasks_unknown_status_is_invalid_params_on_json_rpc(
+    server: LiveServer, status: object
+) -> None:
+    answer = await rpc(server, VALIDATOR, "ListTasks", {"status": status})
+    assert answer["error"]["code"] == INVALID_PARAMS
+    assert "status" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("base", ["", VALIDATOR])
+async def test_list_tasks_unknown_status_is_400_on_rest(server: LiveServer, base: str) -> None:
+    response = await rest_list(server, f"{base}/rest/tasks", status="INVALID_STATUS")
+    assert response.status_code == 400
+    assert "status" in response.json()["error"]["message"]
+
+
+async def test_list_tasks_with_no_match_reports_an_empty_page(server: LiveServer) -> None:
+    answer = await rpc(server, VALIDATOR, "ListTasks", {"contextId": "no-such-context"})
+    assert answer["result"] == {"tasks": [], "nextPageToken": "", "pageSize": 0, "totalSize": 0}
+
+
+async def test_list_tasks_filters_by_status_on_both_bindings(server: LiveServer) -> None:
+    user = fresh_user()
+    # The orchestrator cannot place small talk: the task waits for input.
+    waiting = await send(server, "", "hello", user)
+    assert waiting["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+
+    async def listed(status: str) -> list[str]:
+        answer = await rpc(server, "", "ListTasks", {"status": status}, user=user)
+        return [task["id"] for task in answer["result"]["tasks"]]
+
+    assert await listed("TASK_STATE_INPUT_REQUIRED") == [waiting["id"]]
+    assert await listed("TASK_STATE_COMPLETED") == []
+    # The HTTP+JSON binding's own example spells the state short: ?status=working (spec 11.5).
+    for spelled in ("TASK_STATE_INPUT_REQUIRED", "input-required"):
+        response = await rest_list(server, "/rest/tasks", user=user, status=spelled)
+        assert response.status_code == 200
+        assert [task["id"] for task in response.json()["tasks"]] == [waiting["id"]]
+    response = await rest_list(server, "/rest/tasks", user=user, status="completed")
+    assert response.json()["tasks"] == []
+
+
+async def test_list_tasks_page_size_is_the_size_of_the_page(server: LiveServer) -> None:
+    user = fresh_user()
+    created = [
+        (await send(server, VALIDATOR, f"Validate this SQL: SELECT {n}", user))["id"]
+        for n in range(3)
+    ]
+    first = (await rpc(server, VALIDATOR, "ListTasks", {"pageSize": 2}, user=user))["result"]
+    assert (first["pageSize"], first["totalSize"], len(first["tasks"])) == (2, 3, 2)
+    assert first["nextPageToken"]
+    params = {"pageSize": 2, "pageToken": first["nextPageToken"]}
+    second = (await rpc(server, VALIDATOR, "ListTasks", params, user=user))["result"]
+    assert (second["pageSize"], second["totalSize"], len(second["tasks"])) == (1, 3, 1)
+    assert second["nextPageToken"] == ""
+    listed = [task["id"] for task in first["tasks"] + second["tasks"]]
+    assert sorted(listed) == sorted(created)
+    whole = (await rpc(server, VALIDATOR, "ListTasks", {}, user=user))["result"]
+    assert whole["pageSize"] == whole["totalSize"] == 3
+
+
+async def test_v10_rest_paths_answer_at_the_agent_root_too(server: LiveServer) -> None:
+    user = fresh_user()
+    body = {
+        "message": {
+            "role": "ROLE_USER",
+            "messageId": str(uuid.uuid4()),
+            "parts": [{"text": "Validate this SQL: SELECT 1"}],
+        }
+    }
+    async with httpx.AsyncClient(timeout=60) as http:
+        sent = await http.post(
+            f"{server.url}{VALIDATOR}/message:send", json=body, headers={"X-User-Id": user}
+        )
+        assert sent.status_code == 200, sent.text
+        task_id = sent.json()["task"]["id"]
+        got = await http.get(
+            f"{server.url}{VALIDATOR}/tasks/{task_id}", headers={"X-User-Id": user}
+        )
+    assert got.status_code == 200
+    assert got.json()["status"]["state"] == "TASK_STATE_COMPLETED"
+    listed = await rest_list(server, f"{VALIDATOR}/tasks", user=user)
+    assert [task["id"] for task in listed.json()["tasks"]] == [task_id]
+
+
+@pytest.mark.parametrize("base", ["", VALIDATOR])
+async def test_subscribe_to_unknown_task_answers_with_an_sse_error_event(
+    server: LiveServer, base: str
+) -> None:
+    body = {"jsonrpc": "2.0", "id": 5, "method": "SubscribeToTask", "params": {"id": "nope"}}
+    async with (
+        httpx.AsyncClient(timeout=60) as http,
+        http.stream("POST", f"{server.url}{base}/", json=body) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [
+            json.loads(line[5:])
+            async for line in response.aiter_lines()
+            if line.startswith("data:")
+        ]
+    assert [event["error"]["code"] for event in events] == [-32001]  # TaskNotFoundError
+    assert events[0]["id"] == 5
+
+
+async def test_failed_non_streaming_call_stays_plain_json(server: LiveServer) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+        response = await http.post(
+            f"{server.url}/",
+            json={"jsonrpc": "2.0", "id": 2, "method": "GetTask", "params": {"id": "nope"}},
+        )
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["code"] == -32001
