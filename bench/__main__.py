@@ -348,10 +348,6 @@ def _print_gateway(figures: dict[str, Any]) -> list[tuple[str, bool]]:
     ]
 
 
-if __name__ == "__main__":
-    raise SystemExit(asyncio.run(_main()))
-
-
 def _print_memory(figures: dict[str, Any]) -> list[tuple[str, bool]]:
     table = Table(title=f"Memory ({figures['interactions']:,} stored interactions)")
     for column in ("measure", "p50 (ms)", "p95 (ms)", "target p95"):
@@ -374,3 +370,7 @@ def _print_memory(figures: dict[str, Any]) -> list[tuple[str, bool]]:
         (f"context building p95 under {CONTEXT_TARGET_MS:.0f} ms", c95 < CONTEXT_TARGET_MS),
         (f"routing with history p95 under {ROUTING_TARGET_MS:.0f} ms", r95 < ROUTING_TARGET_MS),
     ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(_main()))
