@@ -11,7 +11,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from a2a.types import AgentCard, AgentInterface
+from a2a.types import (
+    AgentCard,
+    AgentInterface,
+    HTTPAuthSecurityScheme,
+    SecurityRequirement,
+    SecurityScheme,
+    StringList,
+)
 from a2a.utils.constants import TransportProtocol
 from a2a.utils.errors import InvalidParamsError
 from a2a.utils.proto_utils import validate_proto_required_fields
@@ -20,6 +27,7 @@ from google.protobuf.json_format import ParseDict, ParseError
 MIN_EXAMPLES, MAX_EXAMPLES = 4, 8
 ORCHESTRATOR_ID = "orchestrator"
 PROTOCOL_VERSION = "1.0"
+BEARER_SCHEME = "bearer"
 
 
 class CardError(ValueError):
@@ -38,13 +46,35 @@ class CardFile:
     path: Path
     card: AgentCard
 
-    def served_at(self, base_url: str) -> AgentCard:
-        """The card with its JSON-RPC and REST interfaces at ``base_url``."""
+    def served_at(self, base_url: str, *, bearer_auth: bool = False) -> AgentCard:
+        """The card with its JSON-RPC and REST interfaces at ``base_url``.
+
+        With ``bearer_auth`` it also declares that every call needs a JWT bearer token.
+        """
         served = AgentCard()
         served.CopyFrom(self.card)
         del served.supported_interfaces[:]
         served.supported_interfaces.extend(interfaces(base_url))
+        if bearer_auth:
+            require_bearer_token(served)
         return served
+
+
+def require_bearer_token(card: AgentCard) -> None:
+    """Declare an HTTP bearer (JWT) security scheme on ``card`` and require it."""
+    card.security_schemes[BEARER_SCHEME].CopyFrom(
+        SecurityScheme(
+            http_auth_security_scheme=HTTPAuthSecurityScheme(
+                scheme="Bearer",
+                bearer_format="JWT",
+                description="A JWT whose 'sub' is the calling user.",
+            )
+        )
+    )
+    del card.security_requirements[:]
+    card.security_requirements.append(
+        SecurityRequirement(schemes={BEARER_SCHEME: StringList(list=[])})
+    )
 
 
 def interfaces(base_url: str) -> list[AgentInterface]:

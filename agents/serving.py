@@ -24,6 +24,8 @@ from agents.task_listing import HTTP_REQUEST_KEY, TaskListingHandler
 
 USER_HEADER = "X-User-Id"
 ANONYMOUS = "anonymous"
+# Where the authentication middleware leaves the verified caller: ``scope["state"][...]``.
+AUTH_USER_STATE = "auth_user"
 _USER_ID = re.compile(r"^[A-Za-z0-9._@:+-]{1,128}$")
 
 
@@ -46,10 +48,62 @@ class HeaderUser(User):
         return self._user_id
 
 
+class AuthenticatedUser(User):
+    """The caller a verified bearer token names: ``sub`` is the id, ``roles`` its roles.
+
+    It keeps the token so the orchestrator can call its own specialists on the caller's
+    behalf; the token never shows in ``repr`` (nor anywhere else it could be logged).
+    """
+
+    def __init__(self, user_id: str, roles: frozenset[str], token: str) -> None:
+        self._user_id = user_id
+        self.roles = roles
+        self._token = token
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def user_name(self) -> str:
+        return self._user_id
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    def __repr__(self) -> str:
+        return f"AuthenticatedUser({self._user_id!r}, roles={sorted(self.roles)!r})"
+
+
+def authenticated_user(request: Request) -> AuthenticatedUser | None:
+    """The caller the authentication middleware verified, if it ran and verified one."""
+    state = request.scope.get("state")
+    user = state.get(AUTH_USER_STATE) if isinstance(state, dict) else None
+    return user if isinstance(user, AuthenticatedUser) else None
+
+
 def request_user(request: Request) -> str:
-    """The calling user's id: the ``X-User-Id`` header, ``anonymous`` without one."""
+    """The calling user's id.
+
+    With authentication on, the verified token's ``sub`` (the middleware has already
+    removed any ``X-User-Id`` header). Off, the ``X-User-Id`` header, ``anonymous`` without one.
+    """
+    verified = authenticated_user(request)
+    if verified is not None:
+        return verified.user_name
     claimed = request.headers.get(USER_HEADER, "").strip()
     return claimed if valid_user_id(claimed) else ANONYMOUS
+
+
+def bearer_token(context: ServerCallContext) -> str | None:
+    """The verified bearer token the call came with, to call other agents on its behalf."""
+    user = context.user
+    return user.token if isinstance(user, AuthenticatedUser) else None
 
 
 class UserContextBuilder(DefaultServerCallContextBuilder):
@@ -62,10 +116,14 @@ class UserContextBuilder(DefaultServerCallContextBuilder):
     def build(self, request: Request) -> ServerCallContext:
         context = super().build(request)
         context.state[HTTP_REQUEST_KEY] = request
+        headers = context.state.get("headers")
+        if isinstance(headers, dict):  # the SDK copies every header; the token stays out
+            headers.pop("authorization", None)
         return context
 
     def build_user(self, request: Request) -> User:
-        return HeaderUser(request_user(request))
+        verified = authenticated_user(request)
+        return verified if verified is not None else HeaderUser(request_user(request))
 
 
 _STREAMING_METHODS = frozenset({"SendStreamingMessage", "SubscribeToTask"})
@@ -85,7 +143,8 @@ def _errors_as_events(route: BaseRoute) -> BaseRoute:
             body = await request.json()  # cached: the dispatcher has read it
         except ValueError:
             return response
-        if not isinstance(body, dict) or body.get("method") not in _STREAMING_METHODS:
+        method = body.get("method") if isinstance(body, dict) else None
+        if not isinstance(method, str) or method not in _STREAMING_METHODS:
             return response
         event = b"data: " + bytes(response.body) + b"\n\n"
         return Response(

@@ -38,16 +38,27 @@ class Delegator:
         self.timeout_s = timeout_s
 
     async def stream(
-        self, agent: RegisteredAgent, message: Message, *, user_id: str
+        self,
+        agent: RegisteredAgent,
+        message: Message,
+        *,
+        user_id: str,
+        token: str | None = None,
     ) -> AsyncIterator[StreamResponse]:
-        """The specialist's events as they come; raises ``DelegationError`` on any failure."""
+        """The specialist's events as they come; raises ``DelegationError`` on any failure.
+
+        ``token`` is the caller's verified bearer token when authentication is on. It goes
+        to this server's own specialists, which verify it like any other call and so see
+        the same user; it never goes to a remote agent, which could replay it here.
+        """
         try:
             client = self._factory.create(agent.card)
         except ValueError as error:
             raise DelegationError(f"cannot call the {agent.name}: {error}") from error
-        context = ClientCallContext(
-            service_parameters={USER_HEADER: user_id}, timeout=self.timeout_s
-        )
+        headers = {USER_HEADER: user_id}
+        if token and not agent.remote:
+            headers["Authorization"] = f"Bearer {token}"
+        context = ClientCallContext(service_parameters=headers, timeout=self.timeout_s)
         # BaseClient.send_message is an async generator; typed as an iterator in the SDK.
         events = cast(
             AsyncGenerator[StreamResponse, None],

@@ -24,6 +24,7 @@ from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 from google.protobuf.json_format import MessageToDict
 
 from agents.base import UserRequest, open_task
+from agents.serving import bearer_token
 from inference.costs import CostSummary
 from memory.vectors import Interaction
 from orchestrator.delegation import DelegationError, Delegator
@@ -76,6 +77,7 @@ class OrchestratorExecutor(AgentExecutor):
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         user_id = context.call_context.user.user_name or "anonymous"
+        token = bearer_token(context.call_context)
         feedback = _feedback_part(context.message)
         if feedback is not None:
             await self._take_feedback(user_id, feedback, event_queue)
@@ -131,7 +133,9 @@ class OrchestratorExecutor(AgentExecutor):
                     if experience
                     else None
                 )
-                await self._run_step(updater, decision, step, request, relay, user_id, memory)
+                await self._run_step(
+                    updater, decision, step, request, relay, user_id, memory, token
+                )
         except (StepFailed, DelegationError) as error:
             reason = _sentence(str(error))
             await self._remember(
@@ -210,6 +214,7 @@ class OrchestratorExecutor(AgentExecutor):
         relay: _Relay,
         user_id: str,
         memory: dict[str, Any] | None,
+        token: str | None,
     ) -> None:
         agent = self._registry.get(step.agent)
         total = len(decision.plan)
@@ -226,7 +231,8 @@ class OrchestratorExecutor(AgentExecutor):
         )
         message = _delegated_message(decision, step, request, relay, memory)
         provenance = {"agent": agent.agent_id, "step": step_meta["id"]}
-        async for event in self._delegator.stream(agent, message, user_id=user_id):
+        events = self._delegator.stream(agent, message, user_id=user_id, token=token)
+        async for event in events:
             kind = event.WhichOneof("payload")
             if kind == "artifact_update":
                 update = event.artifact_update

@@ -55,6 +55,7 @@ from orchestrator.learning import Learner
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import Router, RoutingWeights
 from youmeyou.api import account_routes, memory_routes, routing_routes
+from youmeyou.auth import BearerAuth, JwtVerifier
 from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.settings import Settings
 
@@ -217,6 +218,7 @@ class Runtime:
     accounts: Accounts
     memory: Memory
     owns_models: bool
+    verifier: JwtVerifier | None = None  # None: authentication is off
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
     task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
@@ -224,6 +226,8 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings, models: Models | None = None) -> Runtime:
+        # No keys with authentication on stops start-up here, before anything is opened.
+        verifier = JwtVerifier.from_settings(settings) if settings.resolved_auth == "jwt" else None
         cards = load_cards(settings.cards_dir)  # a broken card stops start-up here
         missing = [agent for agent in SPECIALISTS if agent not in cards]
         if missing:
@@ -240,7 +244,12 @@ class Runtime:
             accounts=Accounts.create(settings, models, engine),
             memory=Memory.create(settings, models, engine),
             owns_models=owns_models,
+            verifier=verifier,
         )
+
+    def card(self, agent_id: str, base_url: str) -> AgentCard:
+        """An agent's card served at ``base_url``, declaring bearer auth when it is on."""
+        return self.cards[agent_id].served_at(base_url, bearer_auth=self.verifier is not None)
 
     @property
     def local_model(self) -> LocalModel:
@@ -320,10 +329,14 @@ class Runtime:
                 await self.close()
 
         settings = self.settings
+        # Authentication first: a request without a valid token is refused before its body
+        # is read, and with authentication on no X-User-Id header reaches the guards.
+        guards = [] if self.verifier is None else [Middleware(BearerAuth, verifier=self.verifier)]
         return Starlette(
             routes=[Route("/health", self.health, methods=["GET"]), *routes],
             lifespan=lifespan,
             middleware=[
+                *guards,
                 Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes),
                 Middleware(DefaultProtocolVersion),
             ],
@@ -367,7 +380,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
     )
     routes: list[BaseRoute] = []
     for agent_id in SPECIALISTS:
-        card = runtime.cards[agent_id].served_at(f"{base}/agents/{agent_id}")
+        card = runtime.card(agent_id, f"{base}/agents/{agent_id}")
         runtime.registry.add(agent_id, card)
         executor = runtime.specialist(agent_id)
         routes.append(
@@ -406,9 +419,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
             accounts.gemini,
             check_model=settings.gemini_flash_model,
         ),
-        *runtime.agent_routes(
-            ORCHESTRATOR_ID, runtime.cards[ORCHESTRATOR_ID].served_at(base), orchestrator
-        ),
+        *runtime.agent_routes(ORCHESTRATOR_ID, runtime.card(ORCHESTRATOR_ID, base), orchestrator),
     ]
     return runtime.app(
         routes,
@@ -428,7 +439,7 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
     if agent_id not in SPECIALISTS:
         raise UnknownAgentError(agent_id, list(SPECIALISTS))
     runtime = Runtime.create(settings, models)
-    card = runtime.cards[agent_id].served_at(settings.base_url)
+    card = runtime.card(agent_id, settings.base_url)
     runtime.registry.add(agent_id, card)
     executor = runtime.specialist(agent_id)
     # A standalone specialist routes nothing: only what generation needs is worth warming.

@@ -26,6 +26,19 @@ console = Console()
 
 Url = Annotated[str, typer.Option("--url", help="Base URL of a running youmeyou server.")]
 DEFAULT_URL = "http://127.0.0.1:8000"
+Token = Annotated[
+    str | None,
+    typer.Option("--token", help="Bearer token to send (default: YMY_TOKEN).", show_default=False),
+]
+
+
+def _auth_headers(token: str | None) -> dict[str, str]:
+    """``Authorization: Bearer ...`` with ``--token``, else ``YMY_TOKEN``; nothing without."""
+    if token is None:
+        configured = Settings().token
+        token = configured.get_secret_value() if configured is not None else None
+    token = (token or "").strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _settings(host: str | None, port: int | None, data_dir: Path | None) -> Settings:
@@ -42,6 +55,14 @@ def _settings(host: str | None, port: int | None, data_dir: Path | None) -> Sett
 def _serve(build: Any, settings: Settings) -> None:
     import uvicorn
 
+    from youmeyou.auth import AuthConfigError, JwtVerifier
+
+    if settings.resolved_auth == "jwt":
+        try:
+            JwtVerifier.from_settings(settings)
+        except AuthConfigError as error:
+            console.print(f"[red]Cannot start: {error}[/]")
+            raise typer.Exit(2) from None
     settings.apply_to_process()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -92,9 +113,9 @@ def agent(
 
 
 @app.command()
-def route(query: str, url: Url = DEFAULT_URL) -> None:
+def route(query: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
     """Print how the orchestrator would rank the agents for QUERY (runs nothing)."""
-    response = _call("POST", f"{url}/v1/route", json={"query": query})
+    response = _call("POST", f"{url}/v1/route", json={"query": query}, headers=_auth_headers(token))
     decision = response.json()
     table = Table(title=f"Routing: {query}")
     for column in ("agent", "skill", "semantic", "tags", "total"):
@@ -119,12 +140,13 @@ def route(query: str, url: Url = DEFAULT_URL) -> None:
 
 
 @app.command()
-def cards(url: Url = DEFAULT_URL) -> None:
+def cards(url: Url = DEFAULT_URL, token: Token = None) -> None:
     """List the agents registered with a running server."""
     table = Table(title="Registered agents")
     for column in ("id", "name", "skills", "url"):
         table.add_column(column)
-    for entry in _call("GET", f"{url}/v1/cards").json()["agents"]:
+    listed = _call("GET", f"{url}/v1/cards", headers=_auth_headers(token))
+    for entry in listed.json()["agents"]:
         skills = ", ".join(s["id"] for s in entry["skills"])
         table.add_row(
             entry["id"] + (" (remote)" if entry["remote"] else ""),
@@ -139,15 +161,54 @@ def cards(url: Url = DEFAULT_URL) -> None:
 def ask(
     text: str,
     url: Url = DEFAULT_URL,
-    user: Annotated[str, typer.Option(help="Sent as X-User-Id.")] = "anonymous",
+    user: Annotated[
+        str, typer.Option(help="Sent as X-User-Id (ignored by a server with authentication on).")
+    ] = "anonymous",
     agent: Annotated[str | None, typer.Option(help="Skip routing and use this agent.")] = None,
+    token: Token = None,
 ) -> None:
     """Stream a task from a running server, showing status, routing and artifacts live."""
-    code = asyncio.run(_ask(text, url, user, agent))
+    code = asyncio.run(_ask(text, url, user, agent, _auth_headers(token)))
     raise typer.Exit(code)
 
 
-async def _ask(text: str, url: str, user: str, agent: str | None) -> int:
+@app.command("token")
+def mint(
+    sub: Annotated[str, typer.Option("--sub", help="The user id the token names.")],
+    roles: Annotated[
+        list[str] | None, typer.Option("--roles", help="A role (repeat, or comma-separate).")
+    ] = None,
+    ttl: Annotated[int, typer.Option("--ttl", min=1, help="Seconds until it expires.")] = 3600,
+) -> None:
+    """Print a development token signed with YMY_JWT_SECRET (HS256)."""
+    from youmeyou.auth import AuthConfigError, hs256_secret, mint_token
+
+    settings = Settings()
+    try:
+        secret = hs256_secret(settings)
+    except AuthConfigError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
+    if secret is None:
+        console.print(
+            "[red]No YMY_JWT_SECRET is set: `token` mints HS256 tokens with the server's "
+            "shared secret. Tokens for RS256/ES256 come from your identity provider.[/]"
+        )
+        raise typer.Exit(2)
+    names = [r.strip() for entry in roles or [] for r in entry.split(",") if r.strip()]
+    typer.echo(
+        mint_token(
+            secret,
+            sub,
+            roles=names,
+            ttl_s=ttl,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
+
+
+async def _ask(text: str, url: str, user: str, agent: str | None, headers: dict[str, str]) -> int:
     from a2a.client import ClientCallContext, ClientConfig, create_client
     from a2a.types import Message, Part, Role, SendMessageRequest, TaskState
     from google.protobuf.json_format import MessageToDict
@@ -172,7 +233,7 @@ async def _ask(text: str, url: str, user: str, agent: str | None) -> int:
 
     async with httpx.AsyncClient(timeout=None) as http:
         client = await create_client(url, ClientConfig(streaming=True, httpx_client=http))
-        context = ClientCallContext(service_parameters={"X-User-Id": user})
+        context = ClientCallContext(service_parameters={"X-User-Id": user, **headers})
         with Live(view(), console=console, refresh_per_second=8) as live:
             async for event in client.send_message(
                 SendMessageRequest(message=message), context=context

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qsl
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.serving import USER_HEADER, valid_user_id
 
+# Query parameters the SDK's REST handlers convert with int(); anything else made a 500.
+_INTEGER_PARAMETERS = frozenset({"historyLength", "pageSize", "history_length", "page_size"})
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _non_integer_query_parameter(query: bytes) -> str | None:
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in _INTEGER_PARAMETERS and not _INTEGER.match(value.strip()):
+            return name
+    return None
+
 
 class RequestGuard:
-    """Rejects over-sized bodies (413) and malformed user ids (400) with a JSON error.
+    """Refuses, with a JSON error, what no handler should see: over-sized bodies (413),
+    bodies that are not UTF-8, malformed user ids and non-integer paging parameters (400).
 
     The size is checked against ``Content-Length`` up front and counted again while the
-    body streams in, so a chunked upload cannot slip past the limit; the overflow is raised
-    as an ``HTTPException(413)``, which the A2A dispatchers turn into their own error shape.
+    body is read, so a chunked upload cannot slip past the limit.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -30,33 +42,65 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         user = headers.get(USER_HEADER.lower())
         if user is not None and not valid_user_id(user.strip()):
-            await _error(
+            await send_error(
                 send, 400, f"{USER_HEADER} must be 1-128 characters of A-Z a-z 0-9 . _ @ : + -"
             )
             return
+        bad = _non_integer_query_parameter(scope.get("query_string", b""))
+        if bad is not None:
+            await send_error(send, 400, f"Query parameter '{bad}' must be a whole number.")
+            return
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _error(send, 413, self._too_large())
+            await send_error(send, 413, self._too_large())
             return
 
+        if scope["method"] not in _WITH_BODY:
+            await self.app(scope, receive, send)
+            return
+        # The body is read here, up to the limit, and handed on whole: a chunked upload
+        # cannot slip past the limit, and a body that is not UTF-8 (every body here is JSON)
+        # is refused as the client's mistake before a parser deep in a handler fails on it
+        # as an internal error.
+        chunks: list[bytes] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise HTTPException(413, self._too_large())
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                await send_error(send, 413, self._too_large())
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            await send_error(send, 400, "The body must be UTF-8 JSON.")
+            return
+        delivered = False
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # what follows the body: the client leaving
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     def _too_large(self) -> str:
         return f"The request body is larger than the limit of {self.max_body_bytes} bytes."
 
 
-async def _error(send: Send, status: int, message: str) -> None:
+async def send_error(
+    send: Send, status: int, message: str, *, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer with the JSON error every endpoint here uses: ``{"error": {"code", "message"}}``."""
     body = json.dumps({"error": {"code": status, "message": message}}).encode()
     await send(
         {
@@ -65,6 +109,7 @@ async def _error(send: Send, status: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
@@ -131,7 +176,8 @@ class DefaultProtocolVersion:
             payload = json.loads(body)
         except ValueError:
             payload = None
-        if isinstance(payload, dict) and payload.get("method") in V1_METHODS:
+        method = payload.get("method") if isinstance(payload, dict) else None
+        if isinstance(method, str) and method in V1_METHODS:
             scope = _with_version(scope)
         replayed = False
 

@@ -6,9 +6,10 @@ Nothing else in the project reads ``os.environ``: parts receive what they need f
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -135,6 +136,27 @@ class Settings(BaseSettings):
         description="Fernet key for stored API keys; one is created under data_dir if unset.",
     )
 
+    # Authentication
+    auth: Literal["off", "jwt"] | None = Field(
+        default=None,
+        description="off or jwt; unset: jwt when binding a non-loopback host, off on loopback.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of HS256 tokens (also what `token` mints with)."
+    )
+    jwt_public_key: str | None = Field(
+        default=None,
+        description="PEM public key (the text, or a file path) of RS256/ES256 tokens.",
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="A JWKS file of RS256/ES256 public keys, chosen by `kid`."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss`, when set.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud`, when set.")
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token the CLI sends to a server (ask, route, cards)."
+    )
+
     @field_validator("remote_agents", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
@@ -159,6 +181,13 @@ class Settings(BaseSettings):
         os.environ["OTEL_INSTRUMENTATION_A2A_SDK_ENABLED"] = str(self.sdk_tracing).lower()
 
     @property
+    def resolved_auth(self) -> Literal["off", "jwt"]:
+        """``auth`` as set, else ``jwt`` for a server reachable beyond this machine."""
+        if self.auth is not None:
+            return self.auth
+        return "off" if is_loopback(self.host) else "jwt"
+
+    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -181,3 +210,14 @@ class Settings(BaseSettings):
     @property
     def resolved_task_store_url(self) -> str:
         return self.task_store_url or f"sqlite+aiosqlite:///{self.data_dir.resolve()}/tasks.db"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name, "" or 0.0.0.0-like: assume reachable from elsewhere
