@@ -24,6 +24,7 @@ from inference.gateway import Gateway, GenerationRequest, StreamChunk
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_TEXT_CHARS = 20_000
+DEFAULT_MAX_PARTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +37,19 @@ class UserRequest:
 
     @classmethod
     def from_message(
-        cls, message: Message | None, *, max_chars: int = DEFAULT_MAX_TEXT_CHARS
+        cls,
+        message: Message | None,
+        *,
+        max_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        max_parts: int = DEFAULT_MAX_PARTS,
     ) -> UserRequest:
         """Validate and read a message; bad input raises the protocol's InvalidParams error."""
         if message is None or not message.parts:
             raise InvalidParamsError(message="The message has no parts; send a text part.")
+        if len(message.parts) > max_parts:
+            raise InvalidParamsError(
+                message=f"The message has {len(message.parts)} parts; the limit is {max_parts}."
+            )
         text = "\n".join(t for t in get_text_parts(message.parts) if t.strip()).strip()
         data: dict[str, Any] = {}
         for item in get_data_parts(message.parts):
@@ -182,16 +191,25 @@ class SpecialistExecutor(AgentExecutor, ABC):
     agent_id: str
     title: str
 
-    def __init__(self, gateway: Gateway, *, max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
+        max_parts: int = DEFAULT_MAX_PARTS,
+    ) -> None:
         self.gateway = gateway
         self.max_text_chars = max_text_chars
+        self.max_parts = max_parts
 
     @abstractmethod
     async def work(self, work: Work) -> str:
         """Do the task, streaming artifacts; return the closing sentence."""
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
-        request = UserRequest.from_message(context.message, max_chars=self.max_text_chars)
+        request = UserRequest.from_message(
+            context.message, max_chars=self.max_text_chars, max_parts=self.max_parts
+        )
         updater = await open_task(context, event_queue)
         task_id, context_id = updater.task_id, updater.context_id
         user_id = context.call_context.user.user_name or "anonymous"

@@ -52,8 +52,11 @@ class _Relay:
     artifacts: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # artifactId -> name
     cost: CostSummary = field(default_factory=CostSummary)
+    max_artifacts: int = 50
 
     def record(self, artifact_id: str, name: str, text: str, append: bool) -> None:
+        if artifact_id not in self.names and len(self.names) >= self.max_artifacts:
+            raise StepFailed(f"The task produced more than {self.max_artifacts} artifacts")
         name = name or self.names.get(artifact_id, artifact_id)
         self.names[artifact_id] = name
         self.artifacts[name] = (self.artifacts.get(name, "") if append else "") + text
@@ -68,12 +71,16 @@ class OrchestratorExecutor(AgentExecutor):
         *,
         experience: Experience | None = None,
         max_text_chars: int = 20_000,
+        max_parts: int = 20,
+        max_artifacts: int = 50,
     ) -> None:
         self._registry = registry
         self._router = router
         self._delegator = delegator
         self._experience = experience
         self._max_text_chars = max_text_chars
+        self._max_parts = max_parts
+        self._max_artifacts = max_artifacts
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         user_id = context.call_context.user.user_name or "anonymous"
@@ -82,7 +89,9 @@ class OrchestratorExecutor(AgentExecutor):
         if feedback is not None:
             await self._take_feedback(user_id, feedback, event_queue)
             return
-        request = UserRequest.from_message(context.message, max_chars=self._max_text_chars)
+        request = UserRequest.from_message(
+            context.message, max_chars=self._max_text_chars, max_parts=self._max_parts
+        )
         pinned = _pinned_agents(request.metadata)
         if pinned is not None:
             unknown = [a for a in pinned if a not in self._registry.ids()]
@@ -116,7 +125,7 @@ class OrchestratorExecutor(AgentExecutor):
                 message=_agent_text(_routing_sentence(decision)),
                 metadata={"routing": _routing_metadata(decision)},
             )
-            relay = _Relay()
+            relay = _Relay(max_artifacts=self._max_artifacts)
             for step in decision.plan:
                 memory = (
                     await _recall(

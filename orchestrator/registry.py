@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NoReturn
+from urllib.parse import urlsplit
 
 import httpx
 from a2a.client import A2ACardResolver
@@ -59,11 +62,12 @@ class AgentRegistry:
     def __iter__(self) -> Iterator[RegisteredAgent]:
         return iter(list(self._agents.values()))
 
-    async def add_remote(self, url: str, http: httpx.AsyncClient) -> RegisteredAgent:
-        """Fetch a remote agent's card with the SDK's resolver and register it."""
+    async def add_remote(
+        self, url: str, http: httpx.AsyncClient, *, allow_private: bool = False
+    ) -> RegisteredAgent:
+        """Fetch a remote agent's card with the SDK's resolver, check it, and register it."""
         card = await A2ACardResolver(http, url).get_agent_card()
-        if not card.supported_interfaces:
-            raise ValueError(f"the agent card at {url} declares no interface to call")
+        check_remote_card(card, url, allow_private=allow_private)
         agent_id = self._free_id(_slug(card.name) or "remote")
         logger.info("Registered remote agent %s (%s) from %s", agent_id, card.name, url)
         return self.add(agent_id, card, remote=True)
@@ -73,6 +77,62 @@ class AgentRegistry:
         while candidate in self._agents:
             candidate, n = f"{base}-{n}", n + 1
         return candidate
+
+
+# What a remote card may hold. Its text is embedded for routing and shown to users; it is
+# never an instruction, but it must not be able to flood the index or point calls inward.
+MAX_NAME_CHARS = 100
+MAX_DESCRIPTION_CHARS = 2000
+MAX_SKILLS = 50
+MAX_SKILL_TEXT_CHARS = 1000
+MAX_EXAMPLES = 20
+MAX_TAGS = 20
+
+
+class RemoteCardError(ValueError):
+    """A remote agent's card breaks a limit; the message names the field."""
+
+
+def check_remote_card(card: AgentCard, url: str, *, allow_private: bool) -> None:
+    def refuse(field: str, problem: str) -> NoReturn:
+        raise RemoteCardError(f"the agent card at {url}: '{field}' {problem}")
+
+    if not card.supported_interfaces:
+        refuse("supportedInterfaces", "declares no interface to call")
+    if not card.name.strip() or len(card.name) > MAX_NAME_CHARS:
+        refuse("name", f"must be 1-{MAX_NAME_CHARS} characters")
+    if len(card.description) > MAX_DESCRIPTION_CHARS:
+        refuse("description", f"is longer than {MAX_DESCRIPTION_CHARS} characters")
+    if len(card.skills) > MAX_SKILLS:
+        refuse("skills", f"has more than {MAX_SKILLS} entries")
+    for i, skill in enumerate(card.skills):
+        texts = [skill.name, skill.description, *skill.examples, *skill.tags]
+        if any(len(text) > MAX_SKILL_TEXT_CHARS for text in texts):
+            refuse(f"skills[{i}]", f"has a text longer than {MAX_SKILL_TEXT_CHARS} characters")
+        if len(skill.examples) > MAX_EXAMPLES or len(skill.tags) > MAX_TAGS:
+            refuse(f"skills[{i}]", f"has more than {MAX_EXAMPLES} examples or {MAX_TAGS} tags")
+    for i, interface in enumerate(card.supported_interfaces):
+        problem = _url_problem(interface.url, allow_private=allow_private)
+        if problem:
+            refuse(f"supportedInterfaces[{i}].url", problem)
+
+
+def _url_problem(url: str, *, allow_private: bool) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL"
+    if allow_private:
+        return None
+    host = parts.hostname
+    if host == "localhost" or host.endswith(".localhost"):
+        return "points at this machine (allow private agent URLs to permit it)"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a name: resolved when called
+    if not address.is_global:
+        return "points at a private or loopback address (allow private agent URLs to permit it)"
+    return None
 
 
 def _slug(name: str) -> str:

@@ -269,7 +269,10 @@ class Runtime:
 
     def specialist(self, agent_id: str) -> SpecialistExecutor:
         gateway = self.accounts.gateway
-        return SPECIALISTS[agent_id](gateway, max_text_chars=self.settings.max_text_chars)
+        settings = self.settings
+        return SPECIALISTS[agent_id](
+            gateway, max_text_chars=settings.max_text_chars, max_parts=settings.max_parts
+        )
 
     async def health(self, _: Request) -> JSONResponse:
         def state(loaded: bool) -> str:
@@ -392,13 +395,17 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         Delegator(http, timeout_s=settings.specialist_timeout_s),
         experience=runtime.memory.experience,
         max_text_chars=settings.max_text_chars,
+        max_parts=settings.max_parts,
+        max_artifacts=settings.max_artifacts_per_task,
     )
 
     async def register_remote_agents() -> None:
         for url in settings.remote_agents:
             try:
                 async with asyncio.timeout(settings.remote_card_timeout_s):
-                    await runtime.registry.add_remote(url, http)
+                    await runtime.registry.add_remote(
+                        url, http, allow_private=settings.resolved_allow_private_agent_urls
+                    )
             except Exception as error:  # an unreachable remote agent must not stop the server
                 runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
                 logger.warning("Remote agent %s not registered: %s", url, error)

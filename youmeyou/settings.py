@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     )
     max_request_bytes: int = 1_000_000
     max_text_chars: int = 20_000
+    max_parts: int = Field(default=20, description="Parts one message may carry.")
+    max_artifacts_per_task: int = Field(
+        default=50, description="Artifacts a task may produce; more fails the task."
+    )
     log_level: str = "INFO"
     sdk_tracing: bool = Field(
         default=False,
@@ -73,6 +77,11 @@ class Settings(BaseSettings):
         description="Comma-separated base URLs of remote A2A agents to register.",
     )
     remote_card_timeout_s: float = 5.0
+    allow_private_agent_urls: bool | None = Field(
+        default=None,
+        description="Let remote cards point at loopback/private addresses; by default only "
+        "when this server itself binds to loopback.",
+    )
     route_threshold: float = 0.30
     team_margin: float = 0.03
     specialist_timeout_s: float = 180.0
@@ -186,6 +195,12 @@ class Settings(BaseSettings):
         if self.auth is not None:
             return self.auth
         return "off" if is_loopback(self.host) else "jwt"
+
+    @property
+    def resolved_allow_private_agent_urls(self) -> bool:
+        if self.allow_private_agent_urls is not None:
+            return self.allow_private_agent_urls
+        return is_loopback(self.host)
 
     @property
     def base_url(self) -> str:
