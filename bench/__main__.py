@@ -98,7 +98,11 @@ async def _one_stream(http: httpx.AsyncClient, url: str, text: str) -> tuple[flo
     events = 0
     last = ""
     async with http.stream(
-        "POST", url + "/", json=body, headers={"A2A-Version": "1.0"}
+        "POST",
+        url + "/",
+        json=body,
+        # One user per stream: a server may cap the open streams of one user.
+        headers={"A2A-Version": "1.0", "X-User-Id": f"bench-{uuid.uuid4().hex[:8]}"},
     ) as response:
         async for line in response.aiter_lines():
             if not line.startswith("data:"):

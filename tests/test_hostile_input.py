@@ -9,6 +9,7 @@ answered afterwards.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -305,3 +306,48 @@ def test_a_task_with_too_many_artifacts_fails() -> None:
     relay.record("b", "b.md", "x", False)
     with pytest.raises(StepFailed, match="more than 2 artifacts"):
         relay.record("c", "c.md", "x", False)
+
+
+async def test_open_streams_per_user_are_limited_with_retry_after(
+    models: Models, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    port = free_port()
+    settings_ = make_settings(tmp_path_factory.mktemp("streams-var"), port, max_streams_per_user=2)
+
+    def body(text: str) -> dict[str, Any]:
+        message = {"role": "ROLE_USER", "messageId": uuid.uuid4().hex, "parts": [{"text": text}]}
+        return {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "SendStreamingMessage",
+            "params": {"message": message},
+        }
+
+    request = body("Write a Python function that reverses a string")
+    async with (
+        serving(build_app(settings_, models), port) as live,
+        httpx.AsyncClient(base_url=live.url, timeout=60) as client,
+    ):
+        alice = {"X-User-Id": "alice"}
+        async with (
+            client.stream("POST", "/agents/code/", json=request, headers=alice) as first,
+            client.stream(
+                "POST", "/agents/code/", json=body("Write a sum function"), headers=alice
+            ) as second,
+        ):
+            assert first.status_code == second.status_code == 200
+            third = await client.post("/agents/code/", json=body("Write x"), headers=alice)
+            assert third.status_code == 429 and third.headers["retry-after"] == "1"
+            assert "Too many open streams" in third.json()["error"]["message"]
+            # Another user, or a call that opens no stream, is not held back.
+            other = await client.post(
+                "/agents/validator/",
+                json=body('Check this JSON: {"a": 1}'),
+                headers={"X-User-Id": "bob"},
+            )
+            assert other.status_code == 200
+            await _drain(first)
+            await _drain(second)
+        # Finished streams no longer count.
+        again = await client.post("/agents/code/", json=body("Write x"), headers=alice)
+        assert again.status_code == 200

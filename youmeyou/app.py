@@ -340,7 +340,11 @@ class Runtime:
             lifespan=lifespan,
             middleware=[
                 *guards,
-                Middleware(RequestGuard, max_body_bytes=settings.max_request_bytes),
+                Middleware(
+                    RequestGuard,
+                    max_body_bytes=settings.max_request_bytes,
+                    max_streams_per_user=settings.max_streams_per_user,
+                ),
                 Middleware(DefaultProtocolVersion),
             ],
         )

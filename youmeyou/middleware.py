@@ -6,14 +6,34 @@ import json
 import re
 from urllib.parse import parse_qsl
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agents.serving import USER_HEADER, valid_user_id
+from agents.serving import USER_HEADER, request_user, valid_user_id
 
 # Query parameters the SDK's REST handlers convert with int(); anything else made a 500.
 _INTEGER_PARAMETERS = frozenset({"historyLength", "pageSize", "history_length", "page_size"})
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+_STREAMING_METHODS = frozenset(
+    {"SendStreamingMessage", "SubscribeToTask", "message/stream", "tasks/resubscribe"}
+)
+
+
+def _is_stream(path: str, body: bytes) -> bool:
+    """Whether a request opens a stream: REST by its path, JSON-RPC by its method."""
+    if path.endswith(("message:stream", ":subscribe")):
+        return True
+    if not body or not path.endswith("/"):
+        return False
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    method = payload.get("method") if isinstance(payload, dict) else None
+    return isinstance(method, str) and method in _STREAMING_METHODS
 
 
 def _non_integer_query_parameter(query: bytes) -> str | None:
@@ -31,9 +51,13 @@ class RequestGuard:
     body is read, so a chunked upload cannot slip past the limit.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_streams_per_user: int = 32
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_streams_per_user = max_streams_per_user
+        self._streams: dict[tuple[str, str], int] = {}  # (user, agent) -> open streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +80,7 @@ class RequestGuard:
             return
 
         if scope["method"] not in _WITH_BODY:
-            await self.app(scope, receive, send)
+            await self._limited(scope, receive, send, _is_stream(scope["path"], b""))
             return
         # The body is read here, up to the limit, and handed on whole: a chunked upload
         # cannot slip past the limit, and a body that is not UTF-8 (every body here is JSON)
@@ -91,7 +115,33 @@ class RequestGuard:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+        await self._limited(scope, replay, send, _is_stream(scope["path"], body))
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, stream: bool) -> None:
+        """Run the request, counting it against its user's open streams if it is one."""
+        if not stream:
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        agent = path.split("/", 3)[2] if path.startswith("/agents/") else ""
+        # Per agent: a delegated step holds a stream of the same user at a specialist.
+        key = (request_user(Request(scope)), agent)
+        if self._streams.get(key, 0) >= self.max_streams_per_user:
+            await send_error(
+                send,
+                429,
+                f"Too many open streams for this user (limit {self.max_streams_per_user}); "
+                "retry when one has finished.",
+                headers=[(b"retry-after", b"1")],
+            )
+            return
+        self._streams[key] = self._streams.get(key, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._streams[key] -= 1
+            if not self._streams[key]:
+                del self._streams[key]
 
     def _too_large(self) -> str:
         return f"The request body is larger than the limit of {self.max_body_bytes} bytes."

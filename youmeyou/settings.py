@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_000_000
     max_text_chars: int = 20_000
     max_parts: int = Field(default=20, description="Parts one message may carry.")
+    max_streams_per_user: int = Field(
+        default=32, description="Open streams one user may hold at one agent; more get 429."
+    )
     max_artifacts_per_task: int = Field(
         default=50, description="Artifacts a task may produce; more fails the task."
     )
