@@ -169,18 +169,12 @@ class Settings(BaseSettings):
         default=None, description="Bearer token the CLI sends to a server (ask, route, cards)."
     )
 
-    @field_validator("remote_agents", mode="before")
+    @field_validator("remote_agents", "enterprise_users", mode="before")
     @classmethod
-    def _split_urls(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
+        # URLs lose a trailing slash; user ids cannot hold one, so the same rule serves both.
         if isinstance(value, str):
-            return [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
-        return value
-
-    @field_validator("enterprise_users", mode="before")
-    @classmethod
-    def _split_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
+            return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
         return value
 
     def apply_to_process(self) -> None:
