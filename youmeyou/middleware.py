@@ -22,18 +22,27 @@ _STREAMING_METHODS = frozenset(
 )
 
 
-def _is_stream(path: str, body: bytes) -> bool:
-    """Whether a request opens a stream: REST by its path, JSON-RPC by its method."""
-    if path.endswith(("message:stream", ":subscribe")):
-        return True
-    if not body or not path.endswith("/"):
-        return False
+# Where RequestGuard leaves the JSON-RPC method it read, for the middleware inside it.
+JSONRPC_METHOD_STATE = "jsonrpc_method"
+
+
+def _jsonrpc_method(body: bytes) -> str | None:
+    """The ``method`` of a JSON-RPC body, if the body is one."""
+    if not body:
+        return None
     try:
         payload = json.loads(body)
     except ValueError:
-        return False
+        return None
     method = payload.get("method") if isinstance(payload, dict) else None
-    return isinstance(method, str) and method in _STREAMING_METHODS
+    return method if isinstance(method, str) else None
+
+
+def _is_stream(path: str, method: str | None) -> bool:
+    """Whether a request opens a stream: REST by its path, JSON-RPC by its method."""
+    if path.endswith(("message:stream", ":subscribe")):
+        return True
+    return path.endswith("/") and method in _STREAMING_METHODS
 
 
 def _non_integer_query_parameter(query: bytes) -> str | None:
@@ -80,7 +89,7 @@ class RequestGuard:
             return
 
         if scope["method"] not in _WITH_BODY:
-            await self._limited(scope, receive, send, _is_stream(scope["path"], b""))
+            await self._limited(scope, receive, send, _is_stream(scope["path"], None))
             return
         # The body is read here, up to the limit, and handed on whole: a chunked upload
         # cannot slip past the limit, and a body that is not UTF-8 (every body here is JSON)
@@ -115,7 +124,9 @@ class RequestGuard:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
 
-        await self._limited(scope, replay, send, _is_stream(scope["path"], body))
+        method = _jsonrpc_method(body)
+        scope.setdefault("state", {})[JSONRPC_METHOD_STATE] = method
+        await self._limited(scope, replay, send, _is_stream(scope["path"], method))
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, stream: bool) -> None:
         """Run the request, counting it against its user's open streams if it is one."""
@@ -196,7 +207,8 @@ class DefaultProtocolVersion:
     """Marks a request ``A2A-Version: 1.0`` when it has no version but speaks v1.0.
 
     A v1.0 JSON-RPC method name or a v1.0 REST path is unambiguous; v0.3 method names
-    (``message/stream``) and v0.3 REST paths are left alone for the SDK's v0.3 adapter.
+    (``message/stream``) and v0.3 REST paths are left alone for the SDK's v0.3 adapter. The
+    method is the one ``RequestGuard``, outside this middleware, read from the body.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -212,33 +224,10 @@ class DefaultProtocolVersion:
         if _V1_REST_PATH.search(path) and not _V03_REST_PATH.search(path):
             await self.app(_with_version(scope), receive, send)
             return
-        if scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        body, more = b"", True
-        while more:  # RequestGuard, outside this middleware, bounds the size
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
-        method = payload.get("method") if isinstance(payload, dict) else None
-        if isinstance(method, str) and method in V1_METHODS:
+        method = scope.get("state", {}).get(JSONRPC_METHOD_STATE)
+        if method in V1_METHODS:
             scope = _with_version(scope)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, receive, send)
 
 
 def _with_version(scope: Scope) -> Scope:
