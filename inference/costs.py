@@ -55,6 +55,8 @@ class CostSummary:
         }
         if usage.fallbacks:
             call["fallbacks"] = list(usage.fallbacks)
+        if usage.cached:
+            call["cached"] = True
         self.calls.append(call)
 
     def merge(self, other: Mapping[str, Any], **labels: str) -> None:

@@ -78,6 +78,7 @@ class Usage:
     provider: str = "local"
     cost_usd: float = 0.0
     fallbacks: tuple[str, ...] = ()  # each hop taken before this model answered, and why
+    cached: bool = False  # replayed from a cache: no model ran, no tokens were spent
 
     @property
     def tokens_per_second(self) -> float:

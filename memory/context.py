@@ -10,14 +10,21 @@ data part), never as instructions.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from inference.embeddings import Embedder
+from memory.cache.matching import digest, normalise
+from memory.cache.stats import CacheStats
+from memory.cache.store import CacheStore
 from memory.profiles import ProfileStore
 from memory.sessions import SessionStore, Turn
 from memory.vectors import VectorMemory
+
+logger = logging.getLogger(__name__)
 
 _RECENT_TURNS = 6  # kept word for word; older ones are summarised
 _HISTORY_TURNS = 20
@@ -39,6 +46,20 @@ class BuiltContext:
         return asdict(self)
 
 
+@dataclass
+class _Recalled:
+    """The slowly changing part of a context: profile, rated examples, knowledge.
+
+    It is what level 3 of the cache keeps (the conversation is read fresh every time).
+    """
+
+    skill_level: str
+    preferences: dict[str, list[str]]
+    project: dict[str, Any]
+    examples: list[dict[str, Any]]
+    knowledge: list[dict[str, Any]]
+
+
 class ContextBuilder:
     def __init__(
         self,
@@ -51,6 +72,9 @@ class ContextBuilder:
         budget_tokens: int = 700,
         knowledge_hits: int = 5,
         examples: int = 5,
+        cache: CacheStore | None = None,
+        cache_ttl_s: float = 60.0,
+        counter: CacheStats | None = None,
     ) -> None:
         self._profiles = profiles
         self._sessions = sessions
@@ -60,6 +84,9 @@ class ContextBuilder:
         self.budget_tokens = budget_tokens
         self._knowledge_hits = knowledge_hits
         self._examples = examples
+        self._cache = cache
+        self._cache_ttl_s = cache_ttl_s
+        self._counter = counter
 
     async def build(
         self,
@@ -70,29 +97,15 @@ class ContextBuilder:
         agent: str | None = None,
         project: str | None = None,
     ) -> BuiltContext:
-        vector = (await self._embedder.aembed([query]))[0].tolist()
-        profile, turns, examples, hits = await asyncio.gather(
-            self._profiles.get(user_id),
+        recalled, turns = await asyncio.gather(
+            self._recall(user_id, query, agent, project),
             self._sessions.history(user_id, context_id, limit=_HISTORY_TURNS),
-            self._vectors.similar_interactions(vector, user_id=user_id, limit=self._examples),
-            self._vectors.search_knowledge(vector, agent=agent, limit=self._knowledge_hits),
         )
         built = BuiltContext(
-            skill_level=profile.skill_level,
-            preferences={
-                "languages": profile.preferences.languages,
-                "frameworks": profile.preferences.frameworks,
-                "databases": profile.preferences.databases,
-            },
+            skill_level=recalled.skill_level,
+            preferences=recalled.preferences,
+            project=recalled.project,
         )
-        if project and project in profile.projects:
-            chosen = profile.projects[project]
-            built.project = {
-                "id": project,
-                "name": chosen.name,
-                "description": chosen.description,
-                "tech_stack": chosen.tech_stack,
-            }
         budget = _Budget(self.budget_tokens, self._count_tokens)
         budget.spend(repr(built.preferences) + repr(built.project))
         # Priority: the conversation, then what worked for this user, then the knowledge.
@@ -100,26 +113,91 @@ class ContextBuilder:
             if not budget.spend(turn["text"]):
                 break
             built.conversation.append(turn)
-        for record, similarity in examples:
-            example = {
-                "query": record.query,
-                "agent": record.agent,
-                "artifacts": record.artifacts,
-                "rating": record.rating,
-                "similarity": similarity,
-            }
-            if not budget.spend(f"{record.query} {record.artifacts}"):
+        for example in recalled.examples:
+            if not budget.spend(f"{example['query']} {example['artifacts']}"):
                 break
             built.examples.append(example)
-        for hit in hits:
-            excerpt = hit.excerpt[:_EXCERPT_CHARS]
-            if not budget.spend(excerpt):
+        for entry in recalled.knowledge:
+            if not budget.spend(entry["excerpt"]):
                 break
-            built.knowledge.append(
-                {"id": hit.id, "title": hit.title, "kind": hit.kind, "excerpt": excerpt}
-            )
+            built.knowledge.append(entry)
         built.tokens = budget.used
         return built
+
+    async def forget(self, user_id: str) -> None:
+        """Drop the user's cached contexts (their profile, project or ratings changed)."""
+        if self._cache is not None:
+            index = _context_index(user_id)
+            await self._cache.delete(*await self._cache.smembers(index), index)
+
+    async def _recall(
+        self, user_id: str, query: str, agent: str | None, project: str | None
+    ) -> _Recalled:
+        if self._cache is None:
+            return await self._gather(user_id, query, agent, project)
+        key = "context:" + digest(user_id, project or "", agent or "", normalise(query))
+        try:
+            raw = await self._cache.get(key)
+        except Exception:  # the cache saves time; without it, gather afresh
+            logger.warning("context cache unavailable", exc_info=True)
+            raw = None
+        if self._counter is not None:
+            (self._counter.hit if raw is not None else self._counter.miss)("context")
+        if raw is not None:
+            return _Recalled(**json.loads(raw))
+        recalled = await self._gather(user_id, query, agent, project)
+        try:
+            await self._cache.put(key, json.dumps(asdict(recalled)).encode(), self._cache_ttl_s)
+            await self._cache.sadd(_context_index(user_id), key, self._cache_ttl_s)
+        except Exception:
+            logger.warning("could not cache a context", exc_info=True)
+        return recalled
+
+    async def _gather(
+        self, user_id: str, query: str, agent: str | None, project: str | None
+    ) -> _Recalled:
+        vector = (await self._embedder.aembed([query]))[0].tolist()
+        profile, examples, hits = await asyncio.gather(
+            self._profiles.get(user_id),
+            self._vectors.similar_interactions(vector, user_id=user_id, limit=self._examples),
+            self._vectors.search_knowledge(vector, agent=agent, limit=self._knowledge_hits),
+        )
+        chosen = profile.projects.get(project) if project else None
+        return _Recalled(
+            skill_level=profile.skill_level,
+            preferences={
+                "languages": profile.preferences.languages,
+                "frameworks": profile.preferences.frameworks,
+                "databases": profile.preferences.databases,
+            },
+            project={
+                "id": project,
+                "name": chosen.name,
+                "description": chosen.description,
+                "tech_stack": chosen.tech_stack,
+            }
+            if chosen is not None
+            else {},
+            examples=[
+                {
+                    "query": record.query,
+                    "agent": record.agent,
+                    "artifacts": record.artifacts,
+                    "rating": record.rating,
+                    "similarity": similarity,
+                }
+                for record, similarity in examples
+            ],
+            knowledge=[
+                {
+                    "id": hit.id,
+                    "title": hit.title,
+                    "kind": hit.kind,
+                    "excerpt": hit.excerpt[:_EXCERPT_CHARS],
+                }
+                for hit in hits
+            ],
+        )
 
 
 class _Budget:
@@ -134,6 +212,10 @@ class _Budget:
             return False
         self.used += tokens
         return True
+
+
+def _context_index(user_id: str) -> str:
+    return f"context-index:{user_id}"
 
 
 def _conversation(turns: list[Turn]) -> list[dict[str, str]]:

@@ -25,8 +25,11 @@ from google.protobuf.json_format import MessageToDict
 
 from agents.base import UserRequest, open_task
 from agents.serving import bearer_token
+from agents.streaming import artifact_id_for
 from inference.costs import CostSummary
+from memory.cache import CachedAnswer, CachedArtifact, CacheHit
 from memory.vectors import Interaction
+from orchestrator.caching import AnswerCache, cacheable, private
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience, Feedback, FeedbackError
 from orchestrator.registry import AgentRegistry, UnknownAgentError
@@ -51,15 +54,54 @@ class _Relay:
 
     artifacts: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # artifactId -> name
+    media_types: dict[str, str] = field(default_factory=dict)  # name -> media type
+    agents: dict[str, str] = field(default_factory=dict)  # name -> the agent that wrote it
     cost: CostSummary = field(default_factory=CostSummary)
     max_artifacts: int = 50
+    private: bool = False  # some step worked with the user's private context
 
-    def record(self, artifact_id: str, name: str, text: str, append: bool) -> None:
+    def record(
+        self,
+        artifact_id: str,
+        name: str,
+        text: str,
+        append: bool,
+        *,
+        agent: str = "",
+        media_type: str = "",
+    ) -> None:
         if artifact_id not in self.names and len(self.names) >= self.max_artifacts:
             raise StepFailed(f"The task produced more than {self.max_artifacts} artifacts")
         name = name or self.names.get(artifact_id, artifact_id)
         self.names[artifact_id] = name
         self.artifacts[name] = (self.artifacts.get(name, "") if append else "") + text
+        self.agents.setdefault(name, agent)
+        if media_type:
+            self.media_types.setdefault(name, media_type)
+
+    def answer(
+        self, query: str, *, task_id: str, user_id: str, project: str | None, closing: str
+    ) -> CachedAnswer:
+        """What the cache keeps of this task, to replay it."""
+        artifacts = [
+            CachedArtifact(
+                name,
+                text,
+                self.media_types.get(name, "text/plain"),
+                {"agent": self.agents.get(name, "")},
+            )
+            for name, text in self.artifacts.items()
+        ]
+        return CachedAnswer(
+            query=query,
+            artifacts=artifacts,
+            closing=closing,
+            task_id=task_id,
+            user_id=user_id,
+            project=project or "",
+            cost_usd=self.cost.usd,
+            tokens=self.cost.tokens_in + self.cost.tokens_out,
+        )
 
 
 class OrchestratorExecutor(AgentExecutor):
@@ -70,6 +112,7 @@ class OrchestratorExecutor(AgentExecutor):
         delegator: Delegator,
         *,
         experience: Experience | None = None,
+        answers: AnswerCache | None = None,
         max_text_chars: int = 20_000,
         max_parts: int = 20,
         max_artifacts: int = 50,
@@ -78,6 +121,7 @@ class OrchestratorExecutor(AgentExecutor):
         self._router = router
         self._delegator = delegator
         self._experience = experience
+        self._answers = answers
         self._max_text_chars = max_text_chars
         self._max_parts = max_parts
         self._max_artifacts = max_artifacts
@@ -125,6 +169,16 @@ class OrchestratorExecutor(AgentExecutor):
                 message=_agent_text(_routing_sentence(decision)),
                 metadata={"routing": _routing_metadata(decision)},
             )
+            answers = self._answers if cacheable(request.data, request.metadata) else None
+            key = None
+            if answers is not None:
+                key = await _recall(
+                    answers.key(user_id, request.text, decision, project), None, "cache key"
+                )
+                hit = await _recall(answers.lookup(user_id, key), None, "cache") if key else None
+                if hit is not None:
+                    await self._replay(updater, decision, hit, user_id, request, project)
+                    return
             relay = _Relay(max_artifacts=self._max_artifacts)
             for step in decision.plan:
                 memory = (
@@ -142,6 +196,7 @@ class OrchestratorExecutor(AgentExecutor):
                     if experience
                     else None
                 )
+                relay.private = relay.private or private(memory)
                 await self._run_step(
                     updater, decision, step, request, relay, user_id, memory, token
                 )
@@ -161,10 +216,63 @@ class OrchestratorExecutor(AgentExecutor):
         await self._remember(
             updater, user_id, decision, request, project, relay, "completed", closing
         )
+        if answers is not None and key is not None:
+            answer = relay.answer(
+                request.text,
+                task_id=updater.task_id,
+                user_id=user_id,
+                project=project,
+                closing=closing,
+            )
+            await answers.keep(key, answer, shared=not relay.private)
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=_agent_text(closing),
             metadata={"cost": relay.cost.to_dict()},
+        )
+
+    async def _replay(
+        self,
+        updater: TaskUpdater,
+        decision: RoutingDecision,
+        hit: CacheHit,
+        user_id: str,
+        request: UserRequest,
+        project: str | None,
+    ) -> None:
+        """Serve a cached answer through the same events as a computed one, at no cost."""
+        cached = hit.to_metadata()
+        match = "the same request" if hit.level == "exact" else "a request worded like this one"
+        await updater.update_status(
+            TaskState.TASK_STATE_WORKING,
+            message=_agent_text(
+                f"Answered from the cache: {match} was answered before "
+                f"(similarity {hit.similarity:.2f})."
+            ),
+            metadata={"cached": cached},
+        )
+        relay = _Relay(max_artifacts=self._max_artifacts)
+        for artifact in hit.answer.artifacts:
+            agent = str(artifact.metadata.get("agent", ""))
+            relay.record(artifact.name, artifact.name, artifact.text, False, agent=agent)
+            await updater.add_artifact(
+                [Part(text=artifact.text, media_type=artifact.media_type)],
+                artifact_id=artifact_id_for(updater.task_id, artifact.name),
+                name=artifact.name,
+                metadata={**artifact.metadata, "cached": cached},
+                append=False,
+                last_chunk=True,
+            )
+        closing = f"{hit.answer.closing} (from the cache)"
+        if self._answers is not None:
+            await _recall(self._answers.served(user_id, updater.task_id, hit), None, "cache")
+        await self._remember(
+            updater, user_id, decision, request, project, relay, "completed", closing
+        )
+        await updater.update_status(
+            TaskState.TASK_STATE_COMPLETED,
+            message=_agent_text(closing),
+            metadata={"cost": CostSummary().to_dict(), "cached": cached},
         )
 
     async def _remember(
@@ -247,7 +355,15 @@ class OrchestratorExecutor(AgentExecutor):
                 update = event.artifact_update
                 artifact = update.artifact
                 text = "".join(p.text for p in artifact.parts if p.HasField("text"))
-                relay.record(artifact.artifact_id, artifact.name, text, update.append)
+                media_type = next((p.media_type for p in artifact.parts if p.media_type), "")
+                relay.record(
+                    artifact.artifact_id,
+                    artifact.name,
+                    text,
+                    update.append,
+                    agent=agent.agent_id,
+                    media_type=media_type,
+                )
                 await updater.add_artifact(
                     list(artifact.parts),
                     artifact_id=artifact.artifact_id,
@@ -284,7 +400,7 @@ class OrchestratorExecutor(AgentExecutor):
                 # An agent may answer with a plain message instead of a task: keep it as text.
                 said = _message_text(event.message)
                 name = f"{agent.agent_id}.md"
-                relay.record(name, name, said, False)
+                relay.record(name, name, said, False, agent=agent.agent_id)
                 await updater.add_artifact(
                     [Part(text=said, media_type="text/markdown")],
                     artifact_id=f"{updater.task_id}-{name}",

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from inference.embeddings import Embedder
+from memory.cache import ResponseCache
 from memory.context import ContextBuilder
-from memory.profiles import ProfileStore
+from memory.profiles import Profile, ProfileStore
 from memory.sessions import SessionStore, Turn
 from memory.vectors import Interaction, VectorMemory
 from orchestrator.learning import Learner
@@ -24,6 +25,7 @@ from orchestrator.scoring import RoutingSignals
 logger = logging.getLogger(__name__)
 
 MAX_COMMENT_CHARS = 2000
+POOR_RATING = 2  # a rating at or below this evicts the answer from the cache
 
 
 class FeedbackError(Exception):
@@ -71,6 +73,7 @@ class Experience:
         embedder: Embedder,
         contexts: ContextBuilder,
         learner: Learner,
+        answers: ResponseCache | None = None,
     ) -> None:
         self.profiles = profiles
         self.sessions = sessions
@@ -78,6 +81,7 @@ class Experience:
         self._embedder = embedder
         self._contexts = contexts
         self._learner = learner
+        self.answers = answers
 
     async def signals(self, user_id: str, project: str | None) -> RoutingSignals:
         return await self._learner.signals(user_id, project)
@@ -109,6 +113,16 @@ class Experience:
         vector = (await self._embedder.aembed([interaction.query]))[0].tolist()
         await self.vectors.add_interaction(interaction, vector)
 
+    async def profile_changed(self, before: Profile, after: Profile) -> None:
+        """Forget what was built on the old profile: contexts, and cached answers about
+        every project whose description changed."""
+        await self._contexts.forget(after.user_id)
+        if self.answers is None:
+            return
+        for project_id, project in before.projects.items():
+            if after.projects.get(project_id) != project:
+                await self.answers.evict_project(after.user_id, project_id)
+
     async def rate(self, user_id: str, feedback: Feedback) -> Interaction:
         """Record a rating for the caller's own finished task."""
         record = await self.vectors.interaction(feedback.task_id)
@@ -120,6 +134,10 @@ class Experience:
         await self.vectors.rate(feedback.task_id, feedback.rating, feedback.comment)
         await self.profiles.record_rating(user_id, record.agent, record.skill, feedback.rating)
         self._learner.forget_population()
+        await self._contexts.forget(user_id)  # its rated examples changed
+        if feedback.rating <= POOR_RATING and self.answers is not None:
+            evicted = await self.answers.evict_task(user_id, feedback.task_id)
+            logger.info("Rating %d evicted %d cached answer(s)", feedback.rating, evicted)
         logger.info(
             "Rating %d for %s/%s from %s", feedback.rating, record.agent, record.skill, user_id
         )

@@ -29,12 +29,16 @@ def models(models_dir: Path) -> Models:
 
 
 def make_settings(data_dir: Path, port: int, **overrides: object) -> Settings:
+    # The answer cache is off unless a test turns it on: most tests send the same request
+    # many times to watch delegation, routing and learning happen, which a cache would
+    # (rightly) answer instead. tests/test_cache*.py run the server with it on.
+    options: dict[str, object] = {"cache_enabled": False, **overrides}
     return Settings(
         host="127.0.0.1",
         port=port,
         data_dir=data_dir,
         local_max_new_tokens=TEST_MAX_TOKENS,
-        **overrides,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
 
 

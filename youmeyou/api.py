@@ -1,4 +1,4 @@
-"""The server's own HTTP API beside A2A: ``/v1/route``, ``/v1/cards``, ``/v1/usage``, keys.
+"""The server's own HTTP API beside A2A: route, cards, usage, keys, profile, feedback, cache.
 
 Every answer about a user is about the caller (``request_user``); errors are JSON
 ``{"error": {"code", "message"}}`` with a 4xx/5xx status, never a stack trace, and never
@@ -13,8 +13,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agents.serving import request_user
@@ -22,6 +23,7 @@ from inference.costs import UsageRecorder
 from inference.gemini import GeminiProvider
 from inference.providers import InvalidKey, ProviderError
 from inference.routing import ModelGateway
+from memory.cache import CacheStats, ResponseCache
 from memory.keys import EncryptedKeyStore
 from memory.profiles import ProfileError, ProfileStore, parse_update
 from memory.usage import current_month
@@ -162,10 +164,12 @@ def memory_routes(experience: Experience, profiles: ProfileStore) -> list[Route]
             return problem(400, "The body must be a JSON object of profile fields.")
         try:
             update = parse_update(body)
-            profile = (await profiles.get(request_user(request))).updated(update)
+            before = await profiles.get(request_user(request))
+            profile = before.updated(update)
             await profiles.put(profile)
         except ProfileError as error:
             return problem(400, str(error))
+        await experience.profile_changed(before, profile)
         for project_id, project in profile.projects.items():
             text = f"{project.name}: {project.description} ({', '.join(project.tech_stack)})"
             await experience.vectors.set_project(profile.user_id, project_id, text)
@@ -186,6 +190,29 @@ def memory_routes(experience: Experience, profiles: ProfileStore) -> list[Route]
         Route("/v1/profile", get_profile, methods=["GET"]),
         Route("/v1/profile", put_profile, methods=["PUT"]),
         Route("/v1/feedback", feedback, methods=["POST"]),
+    ]
+
+
+def cache_routes(responses: ResponseCache | None, stats: CacheStats) -> list[Route]:
+    """``DELETE /v1/cache`` (the caller's cached answers), ``GET /v1/cache`` (the server's
+    hit rates) and ``GET /metrics`` (the same, for Prometheus)."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(stats)
+
+    async def clear(request: Request) -> JSONResponse:
+        removed = await responses.clear(request_user(request)) if responses else 0
+        return JSONResponse({"deleted": removed})
+
+    async def report(_: Request) -> JSONResponse:
+        return JSONResponse({"enabled": responses is not None, **stats.to_dict()})
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/v1/cache", clear, methods=["DELETE"]),
+        Route("/v1/cache", report, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
 
 

@@ -32,13 +32,23 @@ from agents.code import CodeExecutor
 from agents.database import DatabaseExecutor
 from agents.serving import agent_routes
 from agents.validator import ValidatorExecutor
+from inference.caching import CachedOutputs
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import Price, PriceTable
 from inference.embeddings import Embedder
 from inference.gemini import GeminiProvider
 from inference.limits import InProcessLimiter, Limiter, RedisLimiter, ResilientLimiter
 from inference.local import LocalModel
+from inference.providers import Provider
 from inference.routing import ModelGateway, Policy, Quotas
+from memory.cache import (
+    CacheStats,
+    CacheStore,
+    InProcessCacheStore,
+    RedisCacheStore,
+    ResponseCache,
+)
+from memory.cache.store import SyncRedisBytes
 from memory.context import ContextBuilder
 from memory.keys import EncryptedKeyStore, load_or_create_fernet_key
 from memory.knowledge import fingerprint, load_entries
@@ -48,13 +58,14 @@ from memory.sql import create_tables
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from memory.usage import SqlUsageRecorder
 from memory.vectors import VectorMemory
+from orchestrator.caching import AnswerCache
 from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
 from orchestrator.experience import Experience
 from orchestrator.learning import Learner
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import Router, RoutingWeights
-from youmeyou.api import account_routes, memory_routes, routing_routes
+from youmeyou.api import account_routes, cache_routes, memory_routes, routing_routes
 from youmeyou.auth import BearerAuth, JwtVerifier
 from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.settings import Settings
@@ -92,6 +103,47 @@ class Models:
 
 
 @dataclass
+class Caches:
+    """Where the caches keep things (Redis when configured) and what they count."""
+
+    store: CacheStore
+    stats: CacheStats
+    responses: ResponseCache | None  # None: caching is off
+    shared_embeddings: SyncRedisBytes | None = None
+
+    @classmethod
+    def create(cls, settings: Settings) -> Caches:
+        store: CacheStore
+        shared = None
+        if settings.redis_url:
+            store = RedisCacheStore.from_url(settings.redis_url, settings.cache_prefix)
+            shared = SyncRedisBytes(settings.redis_url, f"{settings.cache_prefix}embedding:")
+        else:
+            store = InProcessCacheStore(settings.cache_max_keys)
+        stats = CacheStats()
+        responses = (
+            ResponseCache(
+                store,
+                threshold=settings.cache_semantic_threshold,
+                ttl_s=settings.cache_ttl_s,
+                stats=stats,
+            )
+            if settings.cache_enabled
+            else None
+        )
+        return cls(store, stats, responses, shared)
+
+    @property
+    def enabled(self) -> bool:
+        return self.responses is not None
+
+    async def close(self) -> None:
+        await self.store.close()
+        if self.shared_embeddings is not None:
+            self.shared_embeddings.close()
+
+
+@dataclass
 class Accounts:
     """The gateway and what it keeps per user: usage, stored keys, budgets."""
 
@@ -102,7 +154,9 @@ class Accounts:
     limiter: Limiter
 
     @classmethod
-    def create(cls, settings: Settings, models: Models, engine: AsyncEngine) -> Accounts:
+    def create(
+        cls, settings: Settings, models: Models, engine: AsyncEngine, caches: Caches
+    ) -> Accounts:
         gemini = GeminiProvider(
             base_url=settings.gemini_base_url,
             timeout_s=settings.gemini_timeout_s,
@@ -120,8 +174,16 @@ class Accounts:
         if settings.redis_url:
             limiter = ResilientLimiter(RedisLimiter.from_url(settings.redis_url), limiter)
         platform_key = settings.gemini_api_key
+        local: Provider = models.local_model
+        if caches.enabled:
+            local = CachedOutputs(
+                local,
+                caches.store,
+                ttl_s=settings.cache_model_output_ttl_s,
+                counter=caches.stats,
+            )
         gateway = ModelGateway(
-            local=models.local_model,
+            local=local,
             gemini=gemini,
             models=settings.model_names,
             policy=Policy(settings.model_policy),
@@ -142,6 +204,9 @@ class Accounts:
         )
         return cls(gateway, gemini, usage, keys, limiter)
 
+    async def tier_of(self, user_id: str) -> str:
+        return (await self.gateway.access(user_id)).tier
+
 
 @dataclass
 class Memory:
@@ -154,7 +219,9 @@ class Memory:
     profile_engine: AsyncEngine | None = None  # when profiles have a database of their own
 
     @classmethod
-    def create(cls, settings: Settings, models: Models, engine: AsyncEngine) -> Memory:
+    def create(
+        cls, settings: Settings, models: Models, engine: AsyncEngine, caches: Caches
+    ) -> Memory:
         url = settings.profile_store_url
         profiles: ProfileStore
         profile_engine = None
@@ -178,6 +245,9 @@ class Memory:
             embedder=models.embedder,
             count_tokens=models.local_model.count_tokens,
             budget_tokens=settings.context_budget_tokens,
+            cache=caches.store if caches.enabled else None,
+            cache_ttl_s=settings.cache_context_ttl_s,
+            counter=caches.stats,
         )
         learner = Learner(profiles, prior_strength=settings.history_prior_strength)
         experience = Experience(
@@ -187,6 +257,7 @@ class Memory:
             embedder=models.embedder,
             contexts=contexts,
             learner=learner,
+            answers=caches.responses,
         )
         return cls(profiles, sessions, vectors, experience, profile_engine)
 
@@ -217,6 +288,7 @@ class Runtime:
     models: Models
     accounts: Accounts
     memory: Memory
+    caches: Caches
     owns_models: bool
     verifier: JwtVerifier | None = None  # None: authentication is off
     registry: AgentRegistry = field(default_factory=AgentRegistry)
@@ -236,13 +308,16 @@ class Runtime:
         engine = _task_engine(settings.resolved_task_store_url)
         owns_models = models is None
         models = models or Models.create(settings)
+        caches = Caches.create(settings)
+        models.embedder.share(caches.shared_embeddings, caches.stats)
         return cls(
             settings=settings,
             cards=cards,
             engine=engine,
             models=models,
-            accounts=Accounts.create(settings, models, engine),
-            memory=Memory.create(settings, models, engine),
+            accounts=Accounts.create(settings, models, engine, caches),
+            memory=Memory.create(settings, models, engine, caches),
+            caches=caches,
             owns_models=owns_models,
             verifier=verifier,
         )
@@ -366,6 +441,7 @@ class Runtime:
             self.local_model.close()
         await self.accounts.limiter.close()
         await self.memory.close()
+        await self.caches.close()
         await self.engine.dispose()
 
 
@@ -393,11 +469,23 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         routes.append(
             Mount(f"/agents/{agent_id}", routes=runtime.agent_routes(agent_id, card, executor))
         )
+    caches = runtime.caches
+    answers = (
+        AnswerCache(
+            caches.responses,
+            runtime.embedder,
+            runtime.memory.profiles,
+            tier_of=runtime.accounts.tier_of,
+        )
+        if caches.responses is not None
+        else None
+    )
     orchestrator = OrchestratorExecutor(
         runtime.registry,
         router,
         Delegator(http, timeout_s=settings.specialist_timeout_s),
         experience=runtime.memory.experience,
+        answers=answers,
         max_text_chars=settings.max_text_chars,
         max_parts=settings.max_parts,
         max_artifacts=settings.max_artifacts_per_task,
@@ -423,6 +511,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
             experience=runtime.memory.experience,
         ),
         *memory_routes(runtime.memory.experience, runtime.memory.profiles),
+        *cache_routes(caches.responses, caches.stats),
         *account_routes(
             accounts.gateway,
             accounts.usage,

@@ -36,6 +36,16 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gemini-2.5-pro": (1.25, 10.00),
 }
 
+# How long a cached answer lives, by step (the design's figures; "answer" is the short path).
+DEFAULT_CACHE_TTL_S: dict[str, float] = {
+    "answer": 3600.0,
+    "analysis": 2 * 3600.0,
+    "planning": 3600.0,
+    "implementation": 3600.0,
+    "validation": 4 * 3600.0,
+    "synthesis": 3600.0,
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -125,7 +135,7 @@ class Settings(BaseSettings):
     breaker_reset_s: float = 30.0
     redis_url: str | None = Field(
         default=None,
-        description="Redis for sessions and budgets shared by several server processes.",
+        description="Redis for sessions, budgets and caches shared by several server processes.",
     )
     # Memory and learning
     chroma_url: str | None = Field(
@@ -146,6 +156,29 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(
         default=None,
         description="Fernet key for stored API keys; one is created under data_dir if unset.",
+    )
+
+    # Caching
+    cache_enabled: bool = Field(
+        default=True, description="Serve repeated and paraphrased requests from the cache."
+    )
+    cache_semantic_threshold: float = Field(
+        default=0.80,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity a paraphrase needs (calibrated; see the README).",
+    )
+    cache_ttl_s: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_CACHE_TTL_S),
+        description="JSON: step -> seconds a cached answer lives.",
+    )
+    cache_prefix: str = Field(
+        default="ymy:cache:", description="Key prefix of the caches in Redis."
+    )
+    cache_context_ttl_s: float = 60.0
+    cache_model_output_ttl_s: float = 24 * 3600.0
+    cache_max_keys: int = Field(
+        default=50_000, description="In-process cache size (keys) when no Redis is set."
     )
 
     # Authentication

@@ -1,0 +1,205 @@
+"""The answer cache on its own: the calibrated semantic match, and the store contract run
+against the in-process store and Redis alike."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memory.cache import (
+    AnswerKey,
+    CachedAnswer,
+    CachedArtifact,
+    CacheStats,
+    CacheStore,
+    InProcessCacheStore,
+    RedisCacheStore,
+    ResponseCache,
+    same_intent,
+)
+from youmeyou.app import Models
+from youmeyou.settings import Settings
+
+PAIRS = json.loads((Path(__file__).parent / "data" / "cache_pairs.json").read_text())
+THRESHOLD = Settings().cache_semantic_threshold
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def similarities(models: Models, pairs: list[list[str]]) -> list[float]:
+    vectors = models.embedder.embed([text for pair in pairs for text in pair])
+    return [float(vectors[2 * i] @ vectors[2 * i + 1]) for i in range(len(pairs))]
+
+
+def curve(models: Models, *, guard: bool) -> list[tuple[float, float, int]]:
+    """(threshold, paraphrase recall, near misses served) from 0.70 to 0.98."""
+    paraphrases, near = PAIRS["paraphrase"], PAIRS["near_miss"]
+    para_sim, near_sim = similarities(models, paraphrases), similarities(models, near)
+
+    def hits(pairs: list[list[str]], sims: list[float], at: float) -> int:
+        return sum(
+            s >= at and (not guard or same_intent(a, b))
+            for (a, b), s in zip(pairs, sims, strict=True)
+        )
+
+    points = []
+    for step in range(0, 29):
+        at = round(0.70 + step * 0.01, 2)
+        recall = hits(paraphrases, para_sim, at) / len(paraphrases)
+        points.append((at, recall, hits(near, near_sim, at)))
+    return points
+
+
+def test_the_set_is_big_enough_to_calibrate_on() -> None:
+    assert len(PAIRS["paraphrase"]) >= 40
+    assert len(PAIRS["near_miss"]) >= 30
+    assert ["Add an index for user email", "Add a unique constraint on user email"] in PAIRS[
+        "near_miss"
+    ]
+
+
+def test_no_near_miss_is_served_at_the_calibrated_threshold(models: Models) -> None:
+    by_threshold = {at: (recall, false) for at, recall, false in curve(models, guard=True)}
+    recall, false_hits = by_threshold[round(THRESHOLD, 2)]
+    print("\nthreshold recall false-hits (with the key-term guard)")
+    for at, (r, f) in sorted(by_threshold.items()):
+        print(f"  {at:.2f}  {r:.2f}  {f}")
+    assert false_hits == 0
+    assert recall >= 0.5, f"only {recall:.0%} of the paraphrases would be served"
+
+
+def test_embeddings_alone_cannot_separate_the_set(models: Models) -> None:
+    """Why the guard exists: without it, every threshold that serves half the paraphrases
+    also serves near misses."""
+    for at, recall, false_hits in curve(models, guard=False):
+        if recall >= 0.5:
+            assert false_hits > 0, at
+
+
+def test_key_terms_tell_near_misses_apart() -> None:
+    assert not same_intent("Add an index for user email", "Add a unique constraint on user email")
+    assert not same_intent("Merge two sorted lists", "Sort two merged lists")
+    assert not same_intent('Validate {"port": 8080}', 'Validate {"port": 9090}')
+    assert same_intent(
+        "A schema for an online bookstore", "The database schema of an online book store"
+    )
+    assert same_intent("Write a REST API in Python.", "write a rest api in python")
+
+
+# The store contract, in process and on Redis.
+
+
+@pytest.fixture(params=["in-process", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[CacheStore]:
+    if request.param == "redis":
+        prefix = f"ymy-test:{uuid.uuid4().hex[:8]}:"
+        redis_store: CacheStore = RedisCacheStore.from_url(REDIS_URL, prefix)
+        yield redis_store
+        await redis_store.close()
+    else:
+        yield InProcessCacheStore()
+
+
+def answer(user: str, task: str, query: str, *, project: str = "") -> CachedAnswer:
+    artifact = CachedArtifact("schema.sql", f"-- for {user}\nCREATE TABLE t (id INT);", "text/sql")
+    return CachedAnswer(query, [artifact], "Done.", task, user, project, 0.002, 900)
+
+
+def key(query: str, **parts: str) -> AnswerKey:
+    return AnswerKey(query=query, agent="database", **parts)
+
+
+async def vector(models: Models, text: str) -> np.ndarray:
+    return (await models.embedder.aembed([text]))[0]
+
+
+async def test_exact_and_semantic_hits_and_a_near_miss(models: Models, store: CacheStore) -> None:
+    cache = ResponseCache(store, threshold=THRESHOLD, ttl_s={"answer": 60})
+    first = "Design a database schema for a blog with posts and comments"
+    await cache.store(
+        key(first), await vector(models, first), answer("ann", "t1", first), shared=False
+    )
+
+    exact = await cache.lookup("ann", key(first), await vector(models, first))
+    assert exact is not None and exact.level == "exact" and exact.answer.task_id == "t1"
+
+    paraphrase = "Create the database tables for a blog that has posts and comments"
+    semantic = await cache.lookup("ann", key(paraphrase), await vector(models, paraphrase))
+    assert semantic is not None and semantic.level == "semantic"
+    assert THRESHOLD <= semantic.similarity < 1.0
+
+    near = "Design a database schema for a blog with posts and tags"
+    assert await cache.lookup("ann", key(near), await vector(models, near)) is None
+    # The same words for another agent, skill level or project are other answers.
+    other = AnswerKey(query=first, agent="code")
+    assert await cache.lookup("ann", other, await vector(models, first)) is None
+    assert (
+        await cache.lookup("ann", key(first, skill_level="expert"), await vector(models, first))
+        is None
+    )
+    stats = cache.stats.to_dict()["levels"]
+    assert stats["exact"]["hits"] == 1 and stats["semantic"]["hits"] == 1  # type: ignore[index]
+
+
+async def test_private_answers_stay_with_their_user(models: Models, store: CacheStore) -> None:
+    cache = ResponseCache(store, threshold=THRESHOLD, ttl_s={"answer": 60})
+    private, public = "Schema for my private ledger", "Schema for a public bookshelf"
+    await cache.store(
+        key(private), await vector(models, private), answer("ann", "t1", private), shared=False
+    )
+    await cache.store(
+        key(public), await vector(models, public), answer("ann", "t2", public), shared=True
+    )
+    assert await cache.lookup("bob", key(private), await vector(models, private)) is None
+    served = await cache.lookup("bob", key(public), await vector(models, public))
+    assert served is not None and served.scope == "*"
+
+
+async def test_evictions_by_task_project_and_user(models: Models, store: CacheStore) -> None:
+    cache = ResponseCache(store, threshold=THRESHOLD, ttl_s={"answer": 60})
+    queries = ["Schema for orders", "Schema for invoices", "Schema for payments"]
+    for i, query in enumerate(queries):
+        project = "shop" if i == 1 else ""
+        stored = answer("ann", f"t{i}", query, project=project)
+        await cache.store(key(query), await vector(models, query), stored, shared=i == 2)
+
+    async def cached(query: str, user: str = "ann") -> bool:
+        return await cache.lookup(user, key(query), await vector(models, query)) is not None
+
+    assert await cache.evict_task("ann", "t0") == 1
+    assert not await cached(queries[0]) and await cached(queries[1])
+    assert await cache.evict_task("bob", "t1") == 0  # another user's task evicts nothing
+    assert await cache.evict_project("ann", "shop") == 1
+    assert not await cached(queries[1])
+    assert await cached(queries[2], "bob")  # shared...
+    assert await cache.clear("ann") >= 1
+    assert not await cached(queries[2], "bob")  # ...until its author clears their entries
+
+
+async def test_entries_expire(models: Models, store: CacheStore) -> None:
+    cache = ResponseCache(store, threshold=THRESHOLD, ttl_s={"answer": 0.2})
+    query = "Schema for short-lived things"
+    await cache.store(
+        key(query), await vector(models, query), answer("ann", "t", query), shared=False
+    )
+    assert await cache.lookup("ann", key(query), await vector(models, query)) is not None
+    await asyncio.sleep(0.35)
+    assert await cache.lookup("ann", key(query), await vector(models, query)) is None
+
+
+async def test_an_unreachable_redis_is_a_miss_not_an_error(models: Models) -> None:
+    store = RedisCacheStore.from_url("redis://127.0.0.1:1/0")
+    stats = CacheStats()
+    cache = ResponseCache(store, threshold=THRESHOLD, ttl_s={"answer": 60}, stats=stats)
+    query = "Schema for anything"
+    await cache.store(
+        key(query), await vector(models, query), answer("ann", "t", query), shared=True
+    )
+    assert await cache.lookup("ann", key(query), await vector(models, query)) is None
+    assert stats.misses["exact"] == 1
+    await store.close()
