@@ -72,11 +72,10 @@ class Embedder:
         with self._cache_lock:
             cached = {t: self._cache[t] for t in texts if t in self._cache}
         missing = list(dict.fromkeys(t for t in texts if t not in cached))
-        if self._counter is not None:
-            self._counter.hit("embedding", len(texts) - len(missing))
         if missing and self._shared is not None:
             missing = self._from_shared(missing, cached)
-        if self._counter is not None and missing:
+        if self._counter is not None:
+            self._counter.hit("embedding", len(texts) - len(missing))
             self._counter.miss("embedding", len(missing))
         if missing:
             vectors = self.load().encode(

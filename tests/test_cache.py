@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference.caching import CachedOutputs
+from inference.embeddings import Embedder
+from inference.gateway import GenerationRequest, collect
 from memory.cache import (
     AnswerKey,
     CachedAnswer,
@@ -23,6 +26,7 @@ from memory.cache import (
     ResponseCache,
     same_intent,
 )
+from memory.cache.store import SyncRedisBytes
 from youmeyou.app import Models
 from youmeyou.settings import Settings
 
@@ -203,3 +207,35 @@ async def test_an_unreachable_redis_is_a_miss_not_an_error(models: Models) -> No
     assert await cache.lookup("ann", key(query), await vector(models, query)) is None
     assert stats.misses["exact"] == 1
     await store.close()
+
+
+# Level 2: model work.
+
+
+async def test_identical_local_prompts_are_generated_once(models: Models) -> None:
+    stats = CacheStats()
+    local = CachedOutputs(models.local_model, InProcessCacheStore(), ttl_s=60, counter=stats)
+    request = GenerationRequest.chat("Be brief.", "Name one SQL keyword.", max_tokens=8)
+    first = await collect(local.stream(request, model="local", api_key=None))
+    again = await collect(local.stream(request, model="local", api_key=None))
+    assert first.usage.tokens_out > 0 and not first.usage.cached
+    assert again.text == first.text
+    assert again.usage.cached and again.usage.tokens_in == again.usage.tokens_out == 0
+    other = GenerationRequest.chat("Be brief.", "Name one SQL keyword.", max_tokens=9)
+    assert not (await collect(local.stream(other, model="local", api_key=None))).usage.cached
+    assert (stats.hits["local_model"], stats.misses["local_model"]) == (1, 2)
+
+
+def test_embeddings_are_shared_through_redis() -> None:
+    prefix = f"ymy-test:{uuid.uuid4().hex[:8]}:embedding:"
+    shared = SyncRedisBytes(REDIS_URL, prefix)
+    texts = ["a vector computed by one process", "and another"]
+    first = Embedder(shared=shared)
+    vectors = first.embed(texts)
+    # A second process: its own empty LRU, the same Redis; it never loads the model.
+    stats = CacheStats()
+    second = Embedder(shared=shared, counter=stats)
+    assert np.allclose(second.embed(texts), vectors)
+    assert not second.loaded
+    assert (stats.hits["embedding"], stats.misses["embedding"]) == (2, 0)
+    shared.close()
