@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from agents.base import SpecialistExecutor, Work
-from agents.components import canvas, system_for
+from agents.components import SERVICES, Component, canvas, services_for, system_for
+
+DEFAULT_STACK = ["Python 3.11", "FastAPI", "PostgreSQL", "Redis"]
 
 SYSTEM_PROMPT = (
     "You are a senior software architect. Given a request and the components of the "
@@ -14,14 +16,70 @@ SYSTEM_PROMPT = (
 )
 
 
+ANALYSIS_PROMPT = (
+    "You are a senior software architect. Given a request and the components it needs, list "
+    "in short Markdown bullets the functional requirements, the non-functional ones "
+    "(scale, security, consistency) and the main risks. Be concrete and brief."
+)
+PLANNING_PROMPT = (
+    "You are a senior software architect. Given a request and the plan's components, write "
+    "a short Markdown paragraph on the approach: in which order to build them, how they talk "
+    "to each other, and what to watch out for. Be concrete and brief."
+)
+
+
 class ArchitectureExecutor(SpecialistExecutor):
     agent_id = "architecture"
     title = "The architecture agent"
 
     async def work(self, work: Work) -> str:
+        kind = work.step.get("kind")
+        if kind == "analysis":
+            return await self._analysis(work)
+        if kind == "planning":
+            return await self._planning(work)
+        return await self._design(work)
+
+    async def _analysis(self, work: Work) -> str:
+        request = work.request.text
+        components = services_for(request)
+        outline = _outline(components)
+        await work.say(f"Analysing the request: {len(components)} components in scope.")
+        header = f"# Analysis\n\n> {request}\n\n## In scope\n\n{outline}\n\n## Requirements\n\n"
+        prompt = f"Request: {request}\n\nComponents:\n{outline}\n\nRequirements and risks:"
+        await work.stream(
+            "analysis.md", "text/markdown", work.generate(ANALYSIS_PROMPT, prompt), prefix=header
+        )
+        return f"Analysis ready: {len(components)} components in scope."
+
+    async def _planning(self, work: Work) -> str:
+        request = work.request.text
+        plan = work.request.data.get("plan")
+        plan = plan if isinstance(plan, dict) else {}
+        wanted = [str(c) for c in plan.get("components", [])]
+        components = [c for c in services_for(request, limit=len(SERVICES)) if c.module in wanted]
+        components = components or services_for(request)
+        stack = [str(t) for t in plan.get("techStack", [])] or DEFAULT_STACK
+        tasks = "\n".join(
+            f"{n}. **{c.name}** (`{c.module}`): {c.responsibility}"
+            + (f" Tables: {', '.join(t.name for t in c.tables)}." if c.tables else "")
+            for n, c in enumerate(components, start=1)
+        )
+        header = (
+            f"# Plan\n\n> {request}\n\n## Tech stack\n\n{', '.join(stack)}\n\n"
+            f"## Components to build\n\n{tasks}\n\n## Approach\n\n"
+        )
+        prompt = f"Request: {request}\n\nComponents:\n{_outline(components)}\n\nApproach:"
+        await work.say(f"Planning {len(components)} components.")
+        await work.stream(
+            "plan.md", "text/markdown", work.generate(PLANNING_PROMPT, prompt), prefix=header
+        )
+        return f"Plan ready: {len(components)} components."
+
+    async def _design(self, work: Work) -> str:
         request = work.request.text
         components = system_for(request)
-        outline = "\n".join(f"- **{c.name}** ({c.kind}): {c.responsibility}" for c in components)
+        outline = _outline(components)
         await work.say(f"Designing a system of {len(components)} components.")
         header = (
             f"# Architecture\n\n> {request}\n\n## Components\n\n{outline}\n\n## Design notes\n\n"
@@ -42,3 +100,7 @@ class ArchitectureExecutor(SpecialistExecutor):
             f"Architecture ready: {len(diagram['nodes'])} components, "  # type: ignore[arg-type]
             f"{len(diagram['edges'])} connections."  # type: ignore[arg-type]
         )
+
+
+def _outline(components: list[Component]) -> str:
+    return "\n".join(f"- **{c.name}** ({c.kind}): {c.responsibility}" for c in components)

@@ -23,6 +23,8 @@ from inference.gateway import Gateway, GenerationRequest, StreamChunk
 
 logger = logging.getLogger(__name__)
 
+_STEP_KINDS = ("analysis", "planning", "implementation", "validation", "synthesis")
+_COMPLEXITIES = ("simple", "medium", "complex")
 DEFAULT_MAX_TEXT_CHARS = 20_000
 DEFAULT_MAX_PARTS = 20
 
@@ -107,14 +109,32 @@ class Work:
         """Generate for this task's user: the persona fits their skill level, their context
         comes along as delimited data, and the gateway picks the model."""
         context = self.context
+        step = self.step
         request = GenerationRequest.chat(
             system_prompt(system, f"{self.agent_id} specialist", context),
-            prompt + context_block(context),
+            prompt + self.instructions + context_block(context),
             max_tokens=max_tokens,
             user_id=self.user_id,
             query=self.request.text,
+            step=step.get("kind", "answer") if step.get("kind") in _STEP_KINDS else "answer",
+            complexity=step.get("complexity") if step.get("complexity") in _COMPLEXITIES else None,
         )
         return self.gateway.stream(request)
+
+    @property
+    def step(self) -> dict[str, Any]:
+        """The progressive step this work is (``{"id", "kind", "component", ...}``), or {}."""
+        step = self.request.data.get("step")
+        return step if isinstance(step, dict) else {}
+
+    @property
+    def instructions(self) -> str:
+        """The user's changes to this step (a step modification), as a prompt section."""
+        changes = self.step.get("changes")
+        if not isinstance(changes, dict) or not changes:
+            return ""
+        lines = [f"- {key}: {value}" for key, value in changes.items() if key != "complexity"]
+        return "\n\nThe user changed this step:\n" + "\n".join(lines) if lines else ""
 
     @property
     def provenance(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from agents.base import SpecialistExecutor, Work
-from agents.components import services_for
+from agents.components import SERVICES, services_for
 from inference.gateway import StreamChunk
 
 SYSTEM_PROMPT = (
@@ -20,8 +20,16 @@ class CodeExecutor(SpecialistExecutor):
     title = "The code agent"
 
     async def work(self, work: Work) -> str:
+        repair = work.request.data.get("repair")
+        if isinstance(repair, dict):
+            return await self._repair(work, repair)
+        component = work.step.get("component")
         request = work.request.text
         services = services_for(request)[:MAX_FILES]
+        if isinstance(component, str):
+            services = [c for c in SERVICES if c.module == component]
+            if not services:
+                raise ValueError(f"no component {component!r} is known")
         paths = [f"src/{service.module}/service.py" for service in services]
         await work.say(f"Writing {len(paths)} file(s): {', '.join(paths)}.")
         for service, path in zip(services, paths, strict=True):
@@ -37,6 +45,27 @@ class CodeExecutor(SpecialistExecutor):
                 prefix=header,
             )
         return f"Code ready: {', '.join(paths)}."
+
+    async def _repair(self, work: Work, repair: dict[str, object]) -> str:
+        """Rewrite one file so that the validator's findings go away."""
+        path, text = str(repair.get("file", "")), str(repair.get("text", ""))
+        issues = repair.get("issues")
+        findings = "\n".join(
+            f"- line {i.get('line')}: {i.get('rule')}: {i.get('message')}"
+            for i in (issues if isinstance(issues, list) else [])
+            if isinstance(i, dict)
+        )
+        if not path.endswith(".py"):
+            raise ValueError(f"the code agent repairs Python files, not {path!r}")
+        await work.say(f"Repairing {path}: {len(findings.splitlines())} finding(s).")
+        prompt = (
+            f"Fix these findings in {path} and return the whole corrected module.\n\n"
+            f"Findings:\n{findings}\n\nModule:\n{text}"
+        )
+        await work.stream(
+            path, "text/x-python", _without_fences(work.generate(SYSTEM_PROMPT, prompt))
+        )
+        return f"Repaired {path}."
 
 
 async def _without_fences(chunks: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:

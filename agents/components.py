@@ -346,8 +346,15 @@ def schema_sql(services: list[Component]) -> str:
     for service in services:
         for table in service.tables:
             columns = ",\n    ".join(table.columns)
+            # Postgres does not index a foreign key by itself; joins and cascades need one.
+            indexes = "".join(
+                f"CREATE INDEX {table.name}_{column.split()[0]}_idx "
+                f"ON {table.name} ({column.split()[0]});\n"
+                for column in table.columns
+                if " REFERENCES " in column and " UNIQUE" not in column
+            )
             statements.append(
                 f"-- {service.name}: {service.responsibility}\n"
-                f"CREATE TABLE {table.name} (\n    {columns}\n);\n"
+                f"CREATE TABLE {table.name} (\n    {columns}\n);\n{indexes}"
             )
     return "\n".join(statements)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.base import SpecialistExecutor, Work
-from agents.components import schema_sql, services_for
+from agents.components import SERVICES, schema_sql, services_for
 
 SYSTEM_PROMPT = (
     "You are a senior database engineer. Given a request and a PostgreSQL schema, write short "
@@ -17,6 +17,9 @@ class DatabaseExecutor(SpecialistExecutor):
     title = "The database agent"
 
     async def work(self, work: Work) -> str:
+        component = work.step.get("component")
+        if isinstance(component, str):
+            return await self._component(work, component)
         request = work.request.text
         services = services_for(request)
         schema = schema_sql(services)
@@ -35,3 +38,17 @@ class DatabaseExecutor(SpecialistExecutor):
             suffix=work.references,
         )
         return f"Schema ready: {len(tables)} tables in schema.sql, with notes in schema.md."
+
+    async def _component(self, work: Work, module: str) -> str:
+        """One component's tables, as one file of the progressive plan."""
+        services = [c for c in SERVICES if c.module == module]
+        if not services or not services[0].tables:
+            raise ValueError(f"no tables are known for the component {module!r}")
+        schema = schema_sql(services)
+        name = f"db/{module}.sql"
+        await work.say(f"Modelling the {services[0].name}'s tables in {name}.")
+        writer = work.writer(name, "application/sql")
+        for statement in schema.split("\n\n"):
+            await writer.write(statement + "\n\n")
+        await writer.close()
+        return f"Schema ready: {name}."

@@ -34,10 +34,11 @@ class ArtifactWriter:
         media_type: str = "text/plain",
         metadata: dict[str, Any] | None = None,
         flush_chars: int | None = DEFAULT_FLUSH_CHARS,
+        artifact_id: str | None = None,
     ) -> None:
         self._updater = updater
         self.name = name
-        self.artifact_id = artifact_id_for(updater.task_id, name)
+        self.artifact_id = artifact_id or artifact_id_for(updater.task_id, name)
         self._media_type = media_type
         self._metadata = metadata or {}
         self._flush_chars = flush_chars
@@ -93,10 +94,16 @@ async def send_artifact(
     *,
     media_type: str = "text/plain",
     metadata: dict[str, Any] | None = None,
+    artifact_id: str | None = None,
 ) -> None:
     """Send a small artifact whole, as a single first-and-last chunk."""
     writer = ArtifactWriter(
-        updater, name, media_type=media_type, metadata=metadata, flush_chars=None
+        updater,
+        name,
+        media_type=media_type,
+        metadata=metadata,
+        flush_chars=None,
+        artifact_id=artifact_id,
     )
     await writer.write(text)
     await writer.close()

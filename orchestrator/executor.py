@@ -12,7 +12,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from a2a.helpers import get_data_parts, new_data_part, new_text_message
@@ -21,18 +20,20 @@ from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Message, Part, Role, TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
-from google.protobuf.json_format import MessageToDict
 
 from agents.base import UserRequest, open_task
 from agents.serving import bearer_token
 from agents.streaming import artifact_id_for
 from inference.costs import CostSummary
-from memory.cache import CachedAnswer, CachedArtifact, CacheHit
+from memory.cache import CacheHit
 from memory.vectors import Interaction
 from orchestrator.caching import AnswerCache, cacheable, private
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience, Feedback, FeedbackError
+from orchestrator.plans import PlanDriver, data_item
+from orchestrator.progressive import read_ledger
 from orchestrator.registry import AgentRegistry, UnknownAgentError
+from orchestrator.relay import Relay, StepFailed, agent_text, relay_events
 from orchestrator.scoring import NO_SIGNALS, PlanStep, Router, RoutingDecision
 
 logger = logging.getLogger(__name__)
@@ -44,66 +45,6 @@ _FIRST_EVENTS_HEADSTART_S = 0.002
 _MEMORY_TIMEOUT_S = 5.0
 
 
-class StepFailed(RuntimeError):
-    pass
-
-
-@dataclass
-class _Relay:
-    """What the relayed steps have produced so far, by artifact name."""
-
-    artifacts: dict[str, str] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)  # artifactId -> name
-    media_types: dict[str, str] = field(default_factory=dict)  # name -> media type
-    agents: dict[str, str] = field(default_factory=dict)  # name -> the agent that wrote it
-    cost: CostSummary = field(default_factory=CostSummary)
-    max_artifacts: int = 50
-    private: bool = False  # some step worked with the user's private context
-
-    def record(
-        self,
-        artifact_id: str,
-        name: str,
-        text: str,
-        append: bool,
-        *,
-        agent: str = "",
-        media_type: str = "",
-    ) -> None:
-        if artifact_id not in self.names and len(self.names) >= self.max_artifacts:
-            raise StepFailed(f"The task produced more than {self.max_artifacts} artifacts")
-        name = name or self.names.get(artifact_id, artifact_id)
-        self.names[artifact_id] = name
-        self.artifacts[name] = (self.artifacts.get(name, "") if append else "") + text
-        self.agents.setdefault(name, agent)
-        if media_type:
-            self.media_types.setdefault(name, media_type)
-
-    def answer(
-        self, query: str, *, task_id: str, user_id: str, project: str | None, closing: str
-    ) -> CachedAnswer:
-        """What the cache keeps of this task, to replay it."""
-        artifacts = [
-            CachedArtifact(
-                name,
-                text,
-                self.media_types.get(name, "text/plain"),
-                {"agent": self.agents.get(name, "")},
-            )
-            for name, text in self.artifacts.items()
-        ]
-        return CachedAnswer(
-            query=query,
-            artifacts=artifacts,
-            closing=closing,
-            task_id=task_id,
-            user_id=user_id,
-            project=project or "",
-            cost_usd=self.cost.usd,
-            tokens=self.cost.tokens_in + self.cost.tokens_out,
-        )
-
-
 class OrchestratorExecutor(AgentExecutor):
     def __init__(
         self,
@@ -113,6 +54,7 @@ class OrchestratorExecutor(AgentExecutor):
         *,
         experience: Experience | None = None,
         answers: AnswerCache | None = None,
+        plans: PlanDriver | None = None,
         max_text_chars: int = 20_000,
         max_parts: int = 20,
         max_artifacts: int = 50,
@@ -122,6 +64,7 @@ class OrchestratorExecutor(AgentExecutor):
         self._delegator = delegator
         self._experience = experience
         self._answers = answers
+        self._plans = plans
         self._max_text_chars = max_text_chars
         self._max_parts = max_parts
         self._max_artifacts = max_artifacts
@@ -132,6 +75,8 @@ class OrchestratorExecutor(AgentExecutor):
         feedback = _feedback_part(context.message)
         if feedback is not None:
             await self._take_feedback(user_id, feedback, event_queue)
+            return
+        if await self._plan_message(context, event_queue, user_id, token):
             return
         request = UserRequest.from_message(
             context.message, max_chars=self._max_text_chars, max_parts=self._max_parts
@@ -144,7 +89,7 @@ class OrchestratorExecutor(AgentExecutor):
                     message=str(UnknownAgentError(unknown[0], self._registry.ids()))
                 )
         updater = await open_task(context, event_queue)
-        await updater.start_work(_agent_text("Reading your request and choosing an agent."))
+        await updater.start_work(agent_text("Reading your request and choosing an agent."))
 
         # Routing holds the GIL in its thread for a few milliseconds; give the loop a moment
         # to put the first events on the wire before it starts (make bench, one stream:
@@ -160,15 +105,18 @@ class OrchestratorExecutor(AgentExecutor):
             if not decision.placed:
                 await updater.update_status(
                     TaskState.TASK_STATE_INPUT_REQUIRED,
-                    message=_agent_text(_cannot_place(decision, self._registry.ids())),
+                    message=agent_text(_cannot_place(decision, self._registry.ids())),
                     metadata={"routing": _routing_metadata(decision)},
                 )
                 return
             await updater.update_status(
                 TaskState.TASK_STATE_WORKING,
-                message=_agent_text(_routing_sentence(decision)),
+                message=agent_text(_routing_sentence(decision)),
                 metadata={"routing": _routing_metadata(decision)},
             )
+            if self._plans is not None and await self._plans.wants(request, decision):
+                await self._plans.start(updater, request, user_id, token)
+                return
             answers = self._answers if cacheable(request.data, request.metadata) else None
             key = None
             if answers is not None:
@@ -179,7 +127,7 @@ class OrchestratorExecutor(AgentExecutor):
                 if hit is not None:
                     await self._replay(updater, decision, hit, user_id, request, project)
                     return
-            relay = _Relay(max_artifacts=self._max_artifacts)
+            relay = Relay(max_artifacts=self._max_artifacts)
             for step in decision.plan:
                 memory = (
                     await _recall(
@@ -205,11 +153,11 @@ class OrchestratorExecutor(AgentExecutor):
             await self._remember(
                 updater, user_id, decision, request, project, relay, "failed", reason
             )
-            await updater.failed(_agent_text(reason))
+            await updater.failed(agent_text(reason))
             return
         except Exception as error:  # a stream must never hang: any surprise fails the task
             logger.exception("orchestrator failed on task %s", updater.task_id)
-            await updater.failed(_agent_text(f"Internal error: {type(error).__name__}."))
+            await updater.failed(agent_text(f"Internal error: {type(error).__name__}."))
             return
         team = _agents_phrase(decision.team, self._registry)
         closing = f"Done: {len(relay.artifacts)} artifact(s) from {team}."
@@ -227,7 +175,7 @@ class OrchestratorExecutor(AgentExecutor):
             await answers.keep(key, answer, shared=not relay.private)
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
-            message=_agent_text(closing),
+            message=agent_text(closing),
             metadata={"cost": relay.cost.to_dict()},
         )
 
@@ -245,13 +193,13 @@ class OrchestratorExecutor(AgentExecutor):
         match = "the same request" if hit.level == "exact" else "a request worded like this one"
         await updater.update_status(
             TaskState.TASK_STATE_WORKING,
-            message=_agent_text(
+            message=agent_text(
                 f"Answered from the cache: {match} was answered before "
                 f"(similarity {hit.similarity:.2f})."
             ),
             metadata={"cached": cached},
         )
-        relay = _Relay(max_artifacts=self._max_artifacts)
+        relay = Relay(max_artifacts=self._max_artifacts)
         for artifact in hit.answer.artifacts:
             agent = str(artifact.metadata.get("agent", ""))
             relay.record(artifact.name, artifact.name, artifact.text, False, agent=agent)
@@ -271,9 +219,34 @@ class OrchestratorExecutor(AgentExecutor):
         )
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
-            message=_agent_text(closing),
+            message=agent_text(closing),
             metadata={"cost": CostSummary().to_dict(), "cached": cached},
         )
+
+    async def _plan_message(
+        self,
+        context: RequestContext,
+        event_queue: EventQueue,
+        user_id: str,
+        token: str | None,
+    ) -> bool:
+        """Handle a message about a plan (approval, modification); False if it is not one."""
+        current = context.current_task
+        ledger = read_ledger(current.artifacts) if current is not None else None
+        modification = data_item(context.message, "modifyStep")
+        if self._plans is not None and ledger is not None:
+            if ledger.phase != "awaiting-approval":
+                raise InvalidParamsError(message="This task's plan is not waiting for a reply.")
+            await self._plans.resume(context, event_queue, ledger, user_id, token)
+            return True
+        if self._plans is not None and modification is not None:
+            await self._plans.modify_in_new_task(context, event_queue, modification, user_id, token)
+            return True
+        if data_item(context.message, "approve") is not None:
+            raise InvalidParamsError(message="There is no plan waiting for approval here.")
+        if modification is not None:
+            raise InvalidParamsError(message="There is no plan to modify here.")
+        return False
 
     async def _remember(
         self,
@@ -282,7 +255,7 @@ class OrchestratorExecutor(AgentExecutor):
         decision: RoutingDecision,
         request: UserRequest,
         project: str | None,
-        relay: _Relay,
+        relay: Relay,
         outcome: str,
         answer: str,
     ) -> None:
@@ -328,7 +301,7 @@ class OrchestratorExecutor(AgentExecutor):
         decision: RoutingDecision,
         step: PlanStep,
         request: UserRequest,
-        relay: _Relay,
+        relay: Relay,
         user_id: str,
         memory: dict[str, Any] | None,
         token: str | None,
@@ -343,72 +316,12 @@ class OrchestratorExecutor(AgentExecutor):
         }
         await updater.update_status(
             TaskState.TASK_STATE_WORKING,
-            message=_agent_text(f"Step {step.index}/{total}: {agent.name} ({step.skill})."),
+            message=agent_text(f"Step {step.index}/{total}: {agent.name} ({step.skill})."),
             metadata={"step": step_meta, "agent": agent.agent_id},
         )
         message = _delegated_message(decision, step, request, relay, memory)
-        provenance = {"agent": agent.agent_id, "step": step_meta["id"]}
         events = self._delegator.stream(agent, message, user_id=user_id, token=token)
-        async for event in events:
-            kind = event.WhichOneof("payload")
-            if kind == "artifact_update":
-                update = event.artifact_update
-                artifact = update.artifact
-                text = "".join(p.text for p in artifact.parts if p.HasField("text"))
-                media_type = next((p.media_type for p in artifact.parts if p.media_type), "")
-                relay.record(
-                    artifact.artifact_id,
-                    artifact.name,
-                    text,
-                    update.append,
-                    agent=agent.agent_id,
-                    media_type=media_type,
-                )
-                await updater.add_artifact(
-                    list(artifact.parts),
-                    artifact_id=artifact.artifact_id,
-                    name=artifact.name or relay.names[artifact.artifact_id],
-                    metadata={**_struct(artifact), **provenance},
-                    append=update.append,
-                    last_chunk=update.last_chunk,
-                )
-            elif kind == "status_update":
-                status = event.status_update.status
-                said = _message_text(status.message)
-                if status.state == TaskState.TASK_STATE_COMPLETED:
-                    reported = _struct(event.status_update).get("cost")
-                    if isinstance(reported, dict):
-                        relay.cost.merge(reported, step=f"step-{step.index}")
-                if status.state == TaskState.TASK_STATE_FAILED:
-                    raise StepFailed(f"The {agent.name} failed: {said or 'no reason given'}")
-                if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):
-                    raise StepFailed(
-                        f"The {agent.name} stopped ({TaskState.Name(status.state)}): {said}"
-                    )
-                if status.state in (
-                    TaskState.TASK_STATE_INPUT_REQUIRED,
-                    TaskState.TASK_STATE_AUTH_REQUIRED,
-                ):
-                    raise StepFailed(f"The {agent.name} needs more input: {said}")
-                if said and status.state == TaskState.TASK_STATE_WORKING:
-                    await updater.update_status(
-                        TaskState.TASK_STATE_WORKING,
-                        message=_agent_text(said),
-                        metadata={"step": step_meta, "agent": agent.agent_id},
-                    )
-            elif kind == "message":
-                # An agent may answer with a plain message instead of a task: keep it as text.
-                said = _message_text(event.message)
-                name = f"{agent.agent_id}.md"
-                relay.record(name, name, said, False, agent=agent.agent_id)
-                await updater.add_artifact(
-                    [Part(text=said, media_type="text/markdown")],
-                    artifact_id=f"{updater.task_id}-{name}",
-                    name=name,
-                    metadata=provenance,
-                    append=False,
-                    last_chunk=True,
-                )
+        await relay_events(updater, agent, events, relay, step_meta)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         # The SDK has already cancelled execute(), which closes the delegated stream.
@@ -448,7 +361,7 @@ def _project(metadata: dict[str, Any]) -> str | None:
     return project if isinstance(project, str) and project else None
 
 
-def _artifacts_summary(relay: _Relay, max_chars: int = 400) -> str:
+def _artifacts_summary(relay: Relay, max_chars: int = 400) -> str:
     parts = []
     for name, text in relay.artifacts.items():
         opening = " ".join(text.split())[:80]
@@ -460,7 +373,7 @@ def _delegated_message(
     decision: RoutingDecision,
     step: PlanStep,
     request: UserRequest,
-    relay: _Relay,
+    relay: Relay,
     memory: dict[str, Any] | None,
 ) -> Message:
     text = request.text
@@ -525,18 +438,6 @@ def _agents_phrase(team: list[str], registry: AgentRegistry) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
-def _agent_text(text: str) -> Message:
-    return new_text_message(text)
-
-
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-def _message_text(message: Message) -> str:
-    return "\n".join(p.text for p in message.parts if p.HasField("text")).strip()
-
-
-def _struct(artifact: Any) -> dict[str, Any]:
-    return MessageToDict(artifact.metadata) if artifact.HasField("metadata") else {}

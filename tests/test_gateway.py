@@ -313,7 +313,9 @@ async def test_gemini_text_streams_into_artifact_chunks_with_the_cost_in_the_fin
 async def test_the_orchestrator_adds_up_its_agents_costs(
     gemini_server: LiveServer, stub: GeminiStub
 ) -> None:
-    events = await stream_task(gemini_server.url, COMPLEX, user="corp")
+    # The team path (a plan's costs are checked in test_progressive_e2e.py).
+    team = {"progressive": False}
+    events = await stream_task(gemini_server.url, COMPLEX, user="corp", metadata=team)
     assert final_state(events) == COMPLETED
     cost = statuses(events)[-1][2]["cost"]
     agents = {call["agent"] for call in cost["calls"]}

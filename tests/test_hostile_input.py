@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import COMPLETED, LiveServer, final_state, free_port, serving, stream
 
-from orchestrator.executor import StepFailed, _Relay
 from orchestrator.registry import RemoteCardError, check_remote_card
+from orchestrator.relay import Relay, StepFailed
 from youmeyou.app import Models, build_app
 
 EXAMPLES = 1000  # per test; two tests: 2,000 requests
@@ -300,7 +300,7 @@ def test_private_agent_urls_can_be_allowed() -> None:
 
 
 def test_a_task_with_too_many_artifacts_fails() -> None:
-    relay = _Relay(max_artifacts=2)
+    relay = Relay(max_artifacts=2)
     relay.record("a", "a.md", "x", False)
     relay.record("a", "a.md", "y", True)  # the same artifact again is not a new one
     relay.record("b", "b.md", "x", False)

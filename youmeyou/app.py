@@ -9,7 +9,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 from a2a.server.agent_execution import AgentExecutor
@@ -63,6 +63,9 @@ from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
 from orchestrator.experience import Experience
 from orchestrator.learning import Learner
+from orchestrator.planning import StepKind
+from orchestrator.plans import PlanDriver, PlanOptions
+from orchestrator.progressive import price_estimator
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.scoring import Router, RoutingWeights
 from youmeyou.api import account_routes, cache_routes, memory_routes, routing_routes
@@ -189,7 +192,7 @@ class Accounts:
             policy=Policy(settings.model_policy),
             analyzer=models.analyzer,
             limiter=limiter,
-            prices=PriceTable({m: Price(*p) for m, p in settings.prices.items()}),
+            prices=price_table(settings),
             usage=usage,
             keys=keys,
             platform_key=platform_key.get_secret_value() if platform_key else None,
@@ -373,9 +376,13 @@ class Runtime:
         )
 
     def agent_routes(
-        self, agent_id: str, card: AgentCard, executor: AgentExecutor
+        self,
+        agent_id: str,
+        card: AgentCard,
+        executor: AgentExecutor,
+        store: WriteBehindTaskStore | None = None,
     ) -> list[BaseRoute]:
-        store = self.task_store(agent_id)
+        store = store or self.task_store(agent_id)
         return agent_routes(card, executor, store, task_ids=store.task_ids)
 
     def app(
@@ -469,6 +476,7 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         routes.append(
             Mount(f"/agents/{agent_id}", routes=runtime.agent_routes(agent_id, card, executor))
         )
+    delegator = Delegator(http, timeout_s=settings.specialist_timeout_s)
     caches = runtime.caches
     answers = (
         AnswerCache(
@@ -480,12 +488,24 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         if caches.responses is not None
         else None
     )
+    orchestrator_tasks = runtime.task_store(ORCHESTRATOR_ID)
+    plans = (
+        PlanDriver(
+            runtime.registry,
+            delegator,
+            plan_options(runtime, orchestrator_tasks),
+            experience=runtime.memory.experience,
+        )
+        if settings.progressive_plans
+        else None
+    )
     orchestrator = OrchestratorExecutor(
         runtime.registry,
         router,
-        Delegator(http, timeout_s=settings.specialist_timeout_s),
+        delegator,
         experience=runtime.memory.experience,
         answers=answers,
+        plans=plans,
         max_text_chars=settings.max_text_chars,
         max_parts=settings.max_parts,
         max_artifacts=settings.max_artifacts_per_task,
@@ -519,7 +539,9 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
             accounts.gemini,
             check_model=settings.gemini_flash_model,
         ),
-        *runtime.agent_routes(ORCHESTRATOR_ID, runtime.card(ORCHESTRATOR_ID, base), orchestrator),
+        *runtime.agent_routes(
+            ORCHESTRATOR_ID, runtime.card(ORCHESTRATOR_ID, base), orchestrator, orchestrator_tasks
+        ),
     ]
     return runtime.app(
         routes,
@@ -531,6 +553,31 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
         ],
         on_start=register_remote_agents,
         on_stop=http.aclose,
+    )
+
+
+def price_table(settings: Settings) -> PriceTable:
+    return PriceTable({model: Price(*price) for model, price in settings.prices.items()})
+
+
+def plan_options(runtime: Runtime, tasks: WriteBehindTaskStore) -> PlanOptions:
+    """How plans run: step tiers from the model policy (plans are for complex requests)."""
+    settings = runtime.settings
+    policy = Policy(settings.model_policy)
+    kinds: tuple[StepKind, ...] = get_args(StepKind)
+    analyzer = runtime.models.analyzer
+
+    async def assess(text: str) -> str:
+        return (await analyzer.aassess(text)).level
+
+    return PlanOptions(
+        tier_for={kind: policy.tier_for(kind, "complex") for kind in kinds},
+        prices=price_estimator(price_table(settings), dict(settings.model_names.items())),
+        assess=assess,
+        tasks=tasks,
+        approval=settings.plan_approval,
+        concurrency=settings.plan_concurrency,
+        max_artifacts=settings.max_artifacts_per_task,
     )
 
 

@@ -158,6 +158,18 @@ class Settings(BaseSettings):
         description="Fernet key for stored API keys; one is created under data_dir if unset.",
     )
 
+    # The progressive protocol
+    progressive_plans: bool = Field(
+        default=True, description="Run complex, many-sided requests as a step-by-step plan."
+    )
+    plan_approval: bool = Field(
+        default=True,
+        description="Stop for approval after planning when a plan builds more than one thing.",
+    )
+    plan_concurrency: int = Field(
+        default=2, ge=1, description="Plan steps that may run at once (when independent)."
+    )
+
     # Caching
     cache_enabled: bool = Field(
         default=True, description="Serve repeated and paraphrased requests from the cache."

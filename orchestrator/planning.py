@@ -1,0 +1,193 @@
+"""The progressive protocol's plan: a DAG of small steps, and the ledger that keeps them.
+
+A complex request becomes analysis → planning → implementation (one step per component and
+kind of work) → validation → synthesis. Each step has an agent, a model tier (the
+gateway's policy for its kind) and the steps it depends on; steps whose dependencies are
+done may run together. The ledger records every version a step produced, and travels with
+the task as its ``steps.json`` artifact: the task store keeps it, so a restart, an approval
+days later or a modification in a later task finds the whole state there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from agents.components import Component, services_for
+
+StepKind = Literal["analysis", "planning", "implementation", "validation", "synthesis"]
+StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
+Phase = Literal["awaiting-approval", "implementing", "done"]
+
+LEDGER_ARTIFACT = "steps.json"
+# Which failures a task survives: without an implementation step the others still stand
+# (the summary names the gap); without analysis, a plan, validation or a summary there is
+# no trustworthy result, so the task fails.
+OPTIONAL_KINDS: frozenset[StepKind] = frozenset({"implementation"})
+_TITLES: dict[StepKind, str] = {
+    "analysis": "analysing the request",
+    "planning": "planning the implementation",
+    "implementation": "implementing",
+    "validation": "validating the result",
+    "synthesis": "writing the summary",
+}
+
+
+@dataclass
+class Version:
+    number: int
+    artifacts: dict[str, str]  # name -> text
+    at: float = field(default_factory=time.time)
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Step:
+    id: str
+    kind: StepKind
+    agent: str
+    tier: str
+    depends_on: list[str] = field(default_factory=list)
+    component: str | None = None
+    work: str = ""  # schema | code, for implementation steps
+    status: StepStatus = "pending"
+    attempts: int = 0
+    error: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    versions: list[Version] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        if self.kind == "implementation":
+            return f"{self.work} for the {self.component} component"
+        return _TITLES[self.kind]
+
+    @property
+    def artifacts(self) -> dict[str, str]:
+        return self.versions[-1].artifacts if self.versions else {}
+
+
+@dataclass
+class Ledger:
+    query: str
+    root_task: str  # the task whose artifact ids every version reuses
+    components: list[str]  # what the plan covers
+    selected: list[str]  # what the user approved
+    steps: dict[str, Step]
+    phase: Phase = "awaiting-approval"
+    started: float = field(default_factory=time.time)
+
+    @property
+    def order(self) -> list[str]:
+        """Step ids in an order that respects dependencies (the plan's own order)."""
+        return list(self.steps)
+
+    def index(self, step_id: str) -> int:
+        return self.order.index(step_id) + 1
+
+    def active(self) -> list[Step]:
+        """The steps this run covers: implementation only for the selected components."""
+        return [
+            s
+            for s in self.steps.values()
+            if s.kind != "implementation" or s.component in self.selected
+        ]
+
+    def dependents(self, step_id: str) -> list[str]:
+        """Every step downstream of ``step_id``, in plan order."""
+        found: set[str] = set()
+        frontier = {step_id}
+        while frontier:
+            frontier = {s.id for s in self.steps.values() if frontier & set(s.depends_on)} - found
+            found |= frontier
+        return [s for s in self.order if s in found]
+
+    def ready(self, done: Iterable[str]) -> list[Step]:
+        finished = set(done)
+        return [
+            s
+            for s in self.active()
+            if s.status == "pending"
+            and s.id not in finished
+            and all(d in finished for d in self._active_deps(s))
+        ]
+
+    def _active_deps(self, step: Step) -> list[str]:
+        active = {s.id for s in self.active()}
+        return [d for d in step.depends_on if d in active]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Ledger:
+        data = json.loads(text)
+        steps = {}
+        for step_id, raw in data.pop("steps").items():
+            raw["versions"] = [Version(**v) for v in raw["versions"]]
+            steps[step_id] = Step(**raw)
+        return cls(steps=steps, **data)
+
+
+def components_for(query: str, changes: Mapping[str, Any] | None = None) -> list[Component]:
+    """The components a plan covers: those the request names (and any a change adds)."""
+    text = query
+    if changes:
+        text += " " + " ".join(str(v) for v in changes.values())
+    return services_for(text)
+
+
+def plan(
+    query: str,
+    root_task: str,
+    *,
+    tier_for: Mapping[StepKind, str],
+    components: list[Component] | None = None,
+) -> Ledger:
+    """The full path for ``query``: a step per kind of work, one per component to build."""
+    chosen = components if components is not None else components_for(query)
+    steps: list[Step] = [
+        Step("analysis", "analysis", "architecture", tier_for["analysis"]),
+        Step("planning", "planning", "architecture", tier_for["planning"], ["analysis"]),
+    ]
+    implementation: list[str] = []
+    for component in chosen:
+        name = component.module
+        if component.tables:
+            schema = Step(
+                f"{name}-schema",
+                "implementation",
+                "database",
+                tier_for["implementation"],
+                ["planning"],
+                component=name,
+                work="schema",
+            )
+            steps.append(schema)
+            implementation.append(schema.id)
+        code = Step(
+            f"{name}-code",
+            "implementation",
+            "code",
+            tier_for["implementation"],
+            ["planning"],
+            component=name,
+            work="code",
+        )
+        steps.append(code)
+        implementation.append(code.id)
+    steps.append(
+        Step("validation", "validation", "validator", tier_for["validation"], implementation)
+    )
+    steps.append(
+        Step("synthesis", "synthesis", "orchestrator", tier_for["synthesis"], ["validation"])
+    )
+    names = [c.module for c in chosen]
+    return Ledger(query, root_task, names, list(names), {s.id: s for s in steps})
+
+
+def implementation_count(ledger: Ledger) -> int:
+    return sum(1 for s in ledger.steps.values() if s.kind == "implementation")

@@ -1,0 +1,362 @@
+"""The orchestrator's side of the progressive protocol: start, approve, modify.
+
+- A complex request (several components, several agents) is planned and run step by step;
+  a plan with more than one implementation step stops in ``input-required`` after planning
+  and asks for approval (``plan_approval`` off, or message metadata ``autoApprove``, skips).
+- The reply in the same task proceeds (``proceed``, ``only auth and cart``, or a data part
+  ``{"approve": {"components": [...]}}``) or changes the plan (any other text, or
+  ``{"plan": {...}}``): planning runs again and the question is asked again.
+- ``{"modifyStep": {...}}`` edits a step: in the same task while it awaits approval, or in a
+  new task of the same conversation that names the plan's task in ``referenceTaskIds``
+  (or, without that, the conversation's latest plan). A finished task itself never
+  continues: the protocol refuses messages to terminal tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from a2a.helpers import get_data_parts, get_text_parts
+from a2a.server.agent_execution import RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import TaskStore, TaskUpdater
+from a2a.types import Message, TaskState
+from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
+from google.protobuf.json_format import MessageToDict
+
+from agents.base import UserRequest, open_task
+from orchestrator.delegation import DelegationError, Delegator
+from orchestrator.experience import Experience
+from orchestrator.planning import Ledger, StepKind, components_for, plan
+from orchestrator.progressive import (
+    Approval,
+    Modification,
+    ModificationError,
+    ProgressiveRun,
+    needs_approval,
+    read_ledger,
+)
+from orchestrator.registry import AgentRegistry
+from orchestrator.relay import Relay, StepFailed, agent_text
+from orchestrator.scoring import RoutingDecision
+
+logger = logging.getLogger(__name__)
+_MEMORY_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    tier_for: Mapping[StepKind, str]
+    prices: Callable[[str, int, int], float]
+    assess: Callable[[str], Awaitable[str]]  # the request's complexity
+    tasks: TaskStore
+    approval: bool = True
+    concurrency: int = 2
+    max_artifacts: int = 50
+
+
+class PlanDriver:
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        delegator: Delegator,
+        options: PlanOptions,
+        *,
+        experience: Experience | None = None,
+    ) -> None:
+        self._registry = registry
+        self._delegator = delegator
+        self._options = options
+        self._experience = experience
+
+    async def wants(self, request: UserRequest, decision: RoutingDecision) -> bool:
+        """Whether a request takes the full path: asked for, or complex and many-sided."""
+        asked = request.metadata.get("progressive")
+        if isinstance(asked, bool):
+            return asked
+        if len(decision.team) < 2 or len(components_for(request.text)) < 2:
+            return False
+        return await self._options.assess(request.text) == "complex"
+
+    # Entry points
+
+    async def start(
+        self, updater: TaskUpdater, request: UserRequest, user_id: str, token: str | None
+    ) -> None:
+        ledger = plan(request.text, updater.task_id, tier_for=self._options.tier_for)
+        run = self._run(updater, ledger, request, user_id, token)
+        outline = ", ".join(f"{s.id} ({s.agent}, {s.tier})" for s in ledger.active())
+        await updater.update_status(
+            TaskState.TASK_STATE_WORKING,
+            message=agent_text(
+                f"A multi-step job: {run.total} steps for {len(ledger.components)} "
+                f"components ({', '.join(ledger.components)})."
+            ),
+            metadata={"plan": {"steps": outline, "components": ledger.components}},
+        )
+        await self._guarded(run, self._first_steps(run))
+
+    async def resume(
+        self,
+        context: RequestContext,
+        event_queue: EventQueue,
+        ledger: Ledger,
+        user_id: str,
+        token: str | None,
+    ) -> None:
+        """A message to a plan awaiting approval: a modification, or the answer."""
+        request = lenient_request(context.message)
+        raw = request.data.get("modifyStep")
+        updater = await open_task(context, event_queue)
+        run = self._run(updater, ledger, request, user_id, token)
+        try:
+            modification = Modification.parse(raw, ledger) if raw is not None else None
+            approval = None if modification else Approval.parse(request, ledger)
+        except ModificationError as error:
+            # The task is the user's work so far: a bad reply leaves it as it was, waiting.
+            await updater.update_status(
+                TaskState.TASK_STATE_INPUT_REQUIRED,
+                message=agent_text(f"{error} The plan still waits for your reply."),
+                metadata={"error": str(error), "question": "approve-plan"},
+            )
+            return
+        if modification is not None:
+            await self._guarded(run, self._modify_before_approval(run, modification))
+        elif approval is not None and approval.change is not None:
+            ledger.steps["planning"].changes["instructions"] = approval.change
+            await updater.start_work(agent_text("Changing the plan as asked."))
+            await self._guarded(run, self._replan(run))
+        else:
+            assert approval is not None
+            ledger.selected = approval.components or list(ledger.components)
+            await updater.start_work(
+                agent_text(f"Approved: building {', '.join(ledger.selected)}.")
+            )
+            await self._guarded(run, self._implement(run))
+
+    async def modify_in_new_task(
+        self,
+        context: RequestContext,
+        event_queue: EventQueue,
+        raw: object,
+        user_id: str,
+        token: str | None,
+    ) -> None:
+        """A ``modifyStep`` for a plan in an earlier task of this conversation."""
+        base_id = await self._base_task(context, user_id)
+        base = await self._options.tasks.get(base_id, context.call_context) if base_id else None
+        if base is None:
+            raise TaskNotFoundError(
+                message="No plan of yours to modify: name its task in referenceTaskIds."
+            )
+        ledger = read_ledger(base.artifacts)
+        if ledger is None:
+            raise InvalidParamsError(message=f"Task {base.id} has no plan to modify.")
+        if ledger.phase != "done":
+            raise InvalidParamsError(
+                message=f"Task {base.id} is still open: send the modification to it."
+            )
+        try:
+            modification = Modification.parse(raw, ledger)
+        except ModificationError as error:
+            raise InvalidParamsError(message=str(error)) from None
+        request = lenient_request(context.message)
+        updater = await open_task(context, event_queue)
+        run = self._run(updater, ledger, request, user_id, token)
+        await self._guarded(run, self._modify_after(run, modification))
+
+    # The phases
+
+    async def _first_steps(self, run: ProgressiveRun) -> None:
+        await run.save()
+        await run.run(["analysis", "planning"])
+        ledger = run.ledger
+        auto = run.request.metadata.get("autoApprove") is True
+        if needs_approval(ledger) and self._options.approval and not auto:
+            await self._ask(run)
+            return
+        await self._implement(run)
+
+    async def _replan(self, run: ProgressiveRun) -> None:
+        await run.run(["planning"])
+        await self._ask(run)
+
+    async def _ask(self, run: ProgressiveRun) -> None:
+        ledger = run.ledger
+        ledger.phase = "awaiting-approval"
+        await run.save()
+        await self._remember_plan(run)
+        steps = [s for s in ledger.steps.values() if s.kind == "implementation"]
+        question = (
+            f"The plan is ready (plan.md): {len(steps)} implementation steps for "
+            f"{', '.join(ledger.components)}. Ready to generate the code? Reply 'proceed', "
+            "'only <components>' to build some of them, or say what to change."
+        )
+        await run.updater.update_status(
+            TaskState.TASK_STATE_INPUT_REQUIRED,
+            message=agent_text(question),
+            metadata={
+                "plan": {
+                    "components": ledger.components,
+                    "steps": [s.id for s in ledger.steps.values()],
+                },
+                "question": "approve-plan",
+            },
+        )
+
+    async def _implement(self, run: ProgressiveRun) -> None:
+        ledger = run.ledger
+        ledger.phase = "implementing"
+        building = [s.id for s in ledger.active() if s.kind == "implementation"]
+        await run.run(building)
+        await run.validate_and_repair()
+        await run.run(["synthesis"])
+        ledger.phase = "done"
+        await run.save()
+        await self._remember_plan(run)
+        done = [s for s in ledger.active() if s.status == "done"]
+        gaps = [s.id for s in ledger.active() if s.status == "failed"]
+        closing = f"Done: {len(done)} of {run.total} steps"
+        closing += f"; not done: {', '.join(gaps)}." if gaps else "."
+        await run.updater.update_status(
+            TaskState.TASK_STATE_COMPLETED,
+            message=agent_text(closing),
+            metadata={"cost": run.relay.cost.to_dict()},
+        )
+
+    async def _modify_before_approval(
+        self, run: ProgressiveRun, modification: Modification
+    ) -> None:
+        ledger = run.ledger
+        done = {s.id for s in ledger.steps.values() if s.versions}
+        if modification.step not in done:
+            raise StepFailed(f"Step {modification.step} has not run yet; approve the plan first.")
+        await run.modify(modification, within=done)
+        await self._ask(run)
+
+    async def _modify_after(self, run: ProgressiveRun, modification: Modification) -> None:
+        await run.updater.start_work(
+            agent_text(f"Modifying step {modification.step} ({modification.mode}).")
+        )
+        impact = await run.modify(modification)
+        await run.save()
+        await self._remember_plan(run)
+        what = "Preview ready" if modification.mode == "preview" else "Modified"
+        await run.updater.update_status(
+            TaskState.TASK_STATE_COMPLETED,
+            message=agent_text(
+                f"{what}: {len(impact['affected'])} step(s) "
+                f"({', '.join(s['id'] for s in impact['affected'])})."
+            ),
+            metadata={"cost": run.relay.cost.to_dict(), "modification": impact},
+        )
+
+    # Helpers
+
+    async def _guarded(self, run: ProgressiveRun, phase: Awaitable[None]) -> None:
+        """Run a phase; a failure ends the task ``failed`` with the ledger kept."""
+        try:
+            await phase
+        except (StepFailed, DelegationError) as error:
+            await run.save()
+            await run.updater.failed(agent_text(f"{error}"))
+        except Exception as error:  # a stream must never hang
+            logger.exception("plan failed on task %s", run.updater.task_id)
+            await run.save()
+            await run.updater.failed(agent_text(f"Internal error: {type(error).__name__}."))
+
+    def _run(
+        self,
+        updater: TaskUpdater,
+        ledger: Ledger,
+        request: UserRequest,
+        user_id: str,
+        token: str | None,
+    ) -> ProgressiveRun:
+        experience = self._experience
+
+        async def recall(agent: str) -> dict[str, Any] | None:
+            if experience is None:
+                return None
+            try:
+                return await _with_timeout(
+                    experience.context(
+                        user_id=user_id,
+                        context_id=updater.context_id,
+                        query=ledger.query,
+                        agent=agent,
+                        project=None,
+                    )
+                )
+            except Exception:
+                logger.warning("memory context unavailable; going on without", exc_info=True)
+                return None
+
+        return ProgressiveRun(
+            updater=updater,
+            ledger=ledger,
+            request=request,
+            user_id=user_id,
+            token=token,
+            registry=self._registry,
+            delegator=self._delegator,
+            recall=recall,
+            prices=self._options.prices,
+            concurrency=self._options.concurrency,
+            relay=Relay(max_artifacts=self._options.max_artifacts),
+        )
+
+    async def _remember_plan(self, run: ProgressiveRun) -> None:
+        """The conversation's latest plan: where a later ``modifyStep`` applies by default."""
+        if self._experience is None:
+            return
+        try:
+            await self._experience.sessions.set_active_task(
+                run.user_id, run.updater.context_id, run.updater.task_id
+            )
+        except Exception:
+            logger.warning("could not note the conversation's plan", exc_info=True)
+
+    async def _base_task(self, context: RequestContext, user_id: str) -> str | None:
+        message = context.message
+        if message is not None and message.reference_task_ids:
+            return str(message.reference_task_ids[0])
+        if self._experience is None or not context.context_id:
+            return None
+        try:
+            return await self._experience.sessions.active_task(user_id, context.context_id)
+        except Exception:
+            logger.warning("could not look up the conversation's plan", exc_info=True)
+            return None
+
+
+def data_item(message: Message | None, key: str) -> object | None:
+    """``key`` of the first data part that has it."""
+    if message is None:
+        return None
+    for item in get_data_parts(message.parts):
+        if isinstance(item, dict) and key in item:
+            value: object = item[key]
+            return value
+    return None
+
+
+def lenient_request(message: Message | None) -> UserRequest:
+    """A control message (approval, modification) may carry only data."""
+    if message is None:
+        return UserRequest(text="")
+    text = "\n".join(t for t in get_text_parts(message.parts) if t.strip()).strip()
+    data: dict[str, Any] = {}
+    for item in get_data_parts(message.parts):
+        if isinstance(item, dict):
+            data.update(item)
+    metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
+    return UserRequest(text=text[:20_000], data=data, metadata=metadata)
+
+
+async def _with_timeout(lookup: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return await asyncio.wait_for(lookup, _MEMORY_TIMEOUT_S)

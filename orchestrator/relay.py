@@ -1,0 +1,173 @@
+"""Relaying a specialist's stream as the orchestrator task's own events.
+
+Artifact chunks keep their order and flags; the specialist's status lines become status
+lines of the step; its cost is added to the task's; any end but ``completed`` raises
+``StepFailed``. A caller may give artifacts ids of its own (the progressive protocol keeps
+one id per artifact name for the life of a plan, so a regenerated step replaces in place).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a.helpers import new_text_message
+from a2a.server.tasks import TaskUpdater
+from a2a.types import Message, Part, StreamResponse, TaskState
+from google.protobuf.json_format import MessageToDict
+
+from inference.costs import CostSummary
+from memory.cache import CachedAnswer, CachedArtifact
+from orchestrator.registry import RegisteredAgent
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Relay:
+    """What the relayed steps have produced so far, by artifact name."""
+
+    artifacts: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # artifactId -> name
+    media_types: dict[str, str] = field(default_factory=dict)  # name -> media type
+    agents: dict[str, str] = field(default_factory=dict)  # name -> the agent that wrote it
+    cost: CostSummary = field(default_factory=CostSummary)
+    max_artifacts: int = 50
+    private: bool = False  # some step worked with the user's private context
+
+    def record(
+        self,
+        artifact_id: str,
+        name: str,
+        text: str,
+        append: bool,
+        *,
+        agent: str = "",
+        media_type: str = "",
+    ) -> str:
+        """Add a chunk; returns the artifact's name."""
+        if artifact_id not in self.names and len(self.names) >= self.max_artifacts:
+            raise StepFailed(f"The task produced more than {self.max_artifacts} artifacts")
+        name = name or self.names.get(artifact_id, artifact_id)
+        self.names[artifact_id] = name
+        self.artifacts[name] = (self.artifacts.get(name, "") if append else "") + text
+        self.agents.setdefault(name, agent)
+        if media_type:
+            self.media_types.setdefault(name, media_type)
+        return name
+
+    def answer(
+        self, query: str, *, task_id: str, user_id: str, project: str | None, closing: str
+    ) -> CachedAnswer:
+        """What the cache keeps of this task, to replay it."""
+        artifacts = [
+            CachedArtifact(
+                name,
+                text,
+                self.media_types.get(name, "text/plain"),
+                {"agent": self.agents.get(name, "")},
+            )
+            for name, text in self.artifacts.items()
+        ]
+        return CachedAnswer(
+            query=query,
+            artifacts=artifacts,
+            closing=closing,
+            task_id=task_id,
+            user_id=user_id,
+            project=project or "",
+            cost_usd=self.cost.usd,
+            tokens=self.cost.tokens_in + self.cost.tokens_out,
+        )
+
+
+async def relay_events(
+    updater: TaskUpdater,
+    agent: RegisteredAgent,
+    events: AsyncIterator[StreamResponse],
+    relay: Relay,
+    step_meta: dict[str, Any],
+    *,
+    artifact_id: Callable[[str], str] | None = None,
+) -> dict[str, str]:
+    """Relay one delegated stream; returns the artifacts it produced, by name."""
+    provenance = {"agent": agent.agent_id, "step": step_meta["id"]}
+    produced: dict[str, str] = {}
+    async for event in events:
+        kind = event.WhichOneof("payload")
+        if kind == "artifact_update":
+            update = event.artifact_update
+            artifact = update.artifact
+            text = "".join(p.text for p in artifact.parts if p.HasField("text"))
+            media_type = next((p.media_type for p in artifact.parts if p.media_type), "")
+            name = relay.record(
+                artifact.artifact_id,
+                artifact.name,
+                text,
+                update.append,
+                agent=agent.agent_id,
+                media_type=media_type,
+            )
+            produced[name] = relay.artifacts[name]
+            await updater.add_artifact(
+                list(artifact.parts),
+                artifact_id=artifact_id(name) if artifact_id else artifact.artifact_id,
+                name=name,
+                metadata={**struct(artifact), **provenance},
+                append=update.append,
+                last_chunk=update.last_chunk,
+            )
+        elif kind == "status_update":
+            status = event.status_update.status
+            said = message_text(status.message)
+            if status.state == TaskState.TASK_STATE_COMPLETED:
+                reported = struct(event.status_update).get("cost")
+                if isinstance(reported, dict):
+                    relay.cost.merge(reported, step=str(step_meta["id"]))
+            if status.state == TaskState.TASK_STATE_FAILED:
+                raise StepFailed(f"The {agent.name} failed: {said or 'no reason given'}")
+            if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):
+                raise StepFailed(
+                    f"The {agent.name} stopped ({TaskState.Name(status.state)}): {said}"
+                )
+            if status.state in (
+                TaskState.TASK_STATE_INPUT_REQUIRED,
+                TaskState.TASK_STATE_AUTH_REQUIRED,
+            ):
+                raise StepFailed(f"The {agent.name} needs more input: {said}")
+            if said and status.state == TaskState.TASK_STATE_WORKING:
+                await updater.update_status(
+                    TaskState.TASK_STATE_WORKING,
+                    message=agent_text(said),
+                    metadata={"step": step_meta, "agent": agent.agent_id},
+                )
+        elif kind == "message":
+            # An agent may answer with a plain message instead of a task: keep it as text.
+            said = message_text(event.message)
+            name = f"{agent.agent_id}.md"
+            relay.record(name, name, said, False, agent=agent.agent_id)
+            produced[name] = said
+            await updater.add_artifact(
+                [Part(text=said, media_type="text/markdown")],
+                artifact_id=artifact_id(name) if artifact_id else f"{updater.task_id}-{name}",
+                name=name,
+                metadata=provenance,
+                append=False,
+                last_chunk=True,
+            )
+    return produced
+
+
+def agent_text(text: str) -> Message:
+    return new_text_message(text)
+
+
+def message_text(message: Message) -> str:
+    return "\n".join(p.text for p in message.parts if p.HasField("text")).strip()
+
+
+def struct(artifact: Any) -> dict[str, Any]:
+    return MessageToDict(artifact.metadata) if artifact.HasField("metadata") else {}
