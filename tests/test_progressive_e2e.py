@@ -10,6 +10,7 @@ loopback stub (driven through the real google-genai client); it writes the flawe
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,7 @@ from a2a.utils.constants import TransportProtocol
 from a2a.utils.errors import A2AError
 from conftest import make_settings
 from gemini_stub import GeminiStub, last_user_text
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
 from support import COMPLETED, INPUT_REQUIRED, LiveServer, artifacts, free_port, serving, statuses
 
@@ -143,6 +145,27 @@ def steps_said(events: list[StreamResponse]) -> list[str]:
     return [text for _, text, meta in statuses(events) if text.startswith("Step ")]
 
 
+IMPLEMENTING = ("-schema", "-code")
+
+
+def step_spans(events: list[StreamResponse]) -> dict[str, list[int]]:
+    """Event positions of each step, up to the first validation (repairs come after)."""
+    spans: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        kind = event.WhichOneof("payload")
+        step: object = None
+        if kind == "status_update":
+            step = MessageToDict(event.status_update.metadata).get("step")
+            step = step.get("id") if isinstance(step, dict) else None
+        elif kind == "artifact_update":
+            step = MessageToDict(event.artifact_update.artifact.metadata).get("step")
+        if step == "validation":
+            break
+        if isinstance(step, str):
+            spans.setdefault(step, []).append(index)
+    return spans
+
+
 def well_formed(events: list[StreamResponse]) -> None:
     """Every artifact: chunks in order under one id, first append=false, one last chunk;
     every one attributed to an agent and a step."""
@@ -190,9 +213,11 @@ async def test_the_ecommerce_journey(plan_server: LiveServer, stub: GeminiStub) 
         assert f"src/{module}/service.py" in files
     assert "db/auth.sql" in files and "db/cart.sql" in files
     assert not any("catalog" in name for name in files)
-    # Independent implementation steps overlapped: a step started before another finished.
-    said = steps_said(built)
-    assert len(said) >= 6
+    # Independent implementation steps overlapped: one started before another finished.
+    spans = step_spans(built)
+    ranges = sorted((min(i), max(i)) for step, i in spans.items() if step.endswith(IMPLEMENTING))
+    assert len(ranges) == 6  # schema and code for auth, cart and payment
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(ranges)), ranges
 
     # 3. Validation caught the weak hash in the payment code; a repair round fixed it.
     ledger = ledger_of(built)
