@@ -44,8 +44,12 @@ class UserRequest:
         *,
         max_chars: int = DEFAULT_MAX_TEXT_CHARS,
         max_parts: int = DEFAULT_MAX_PARTS,
+        require_text: bool = True,
     ) -> UserRequest:
-        """Validate and read a message; bad input raises the protocol's InvalidParams error."""
+        """Validate and read a message; bad input raises the protocol's InvalidParams error.
+
+        Control messages (a plan's approval, a step modification) may carry only data.
+        """
         if message is None or not message.parts:
             raise InvalidParamsError(message="The message has no parts; send a text part.")
         if len(message.parts) > max_parts:
@@ -57,7 +61,7 @@ class UserRequest:
         for item in get_data_parts(message.parts):
             if isinstance(item, dict):
                 data.update(item)
-        if not text:
+        if not text and require_text:
             raise InvalidParamsError(
                 message="The message has no text: send a text part describing the task."
             )

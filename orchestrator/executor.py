@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from a2a.helpers import get_data_parts, new_data_part, new_text_message
@@ -33,16 +32,21 @@ from orchestrator.experience import Experience, Feedback, FeedbackError
 from orchestrator.plans import PlanDriver, data_item
 from orchestrator.progressive import read_ledger
 from orchestrator.registry import AgentRegistry, UnknownAgentError
-from orchestrator.relay import Relay, StepFailed, agent_text, relay_events
+from orchestrator.relay import (
+    CHECKED_SUFFIXES,
+    MEMORY_TIMEOUT_S,
+    Relay,
+    StepFailed,
+    agent_text,
+    recall,
+    relay_events,
+)
 from orchestrator.scoring import NO_SIGNALS, PlanStep, Router, RoutingDecision
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-_CHECKED_SUFFIXES = (".py", ".sql", ".json")
 _FIRST_EVENTS_HEADSTART_S = 0.002
-# Memory informs a task but must never hold one up: past this, the task goes on without it.
-_MEMORY_TIMEOUT_S = 5.0
 
 
 class OrchestratorExecutor(AgentExecutor):
@@ -120,17 +124,17 @@ class OrchestratorExecutor(AgentExecutor):
             answers = self._answers if cacheable(request.data, request.metadata) else None
             key = None
             if answers is not None:
-                key = await _recall(
+                key = await recall(
                     answers.key(user_id, request.text, decision, project), None, "cache key"
                 )
-                hit = await _recall(answers.lookup(user_id, key), None, "cache") if key else None
+                hit = await recall(answers.lookup(user_id, key), None, "cache") if key else None
                 if hit is not None:
                     await self._replay(updater, decision, hit, user_id, request, project)
                     return
             relay = Relay(max_artifacts=self._max_artifacts)
             for step in decision.plan:
                 memory = (
-                    await _recall(
+                    await recall(
                         experience.context(
                             user_id=user_id,
                             context_id=updater.context_id,
@@ -213,7 +217,7 @@ class OrchestratorExecutor(AgentExecutor):
             )
         closing = f"{hit.answer.closing} (from the cache)"
         if self._answers is not None:
-            await _recall(self._answers.served(user_id, updater.task_id, hit), None, "cache")
+            await recall(self._answers.served(user_id, updater.task_id, hit), None, "cache")
         await self._remember(
             updater, user_id, decision, request, project, relay, "completed", closing
         )
@@ -276,7 +280,7 @@ class OrchestratorExecutor(AgentExecutor):
         )
         try:
             remembering = self._experience.remember(interaction, answer=answer)
-            await asyncio.wait_for(remembering, _MEMORY_TIMEOUT_S)
+            await asyncio.wait_for(remembering, MEMORY_TIMEOUT_S)
         except Exception:
             logger.exception("could not remember task %s", updater.task_id)
 
@@ -336,15 +340,6 @@ def _pinned_agents(metadata: dict[str, Any]) -> list[str] | None:
     return [pinned] if isinstance(pinned, str) else [str(a) for a in pinned]
 
 
-async def _recall(lookup: Awaitable[_T], fallback: _T, what: str) -> _T:
-    """``lookup``'s answer, or ``fallback`` if memory fails or is slow (logged, not raised)."""
-    try:
-        return await asyncio.wait_for(lookup, _MEMORY_TIMEOUT_S)
-    except Exception:
-        logger.warning("memory %s unavailable; going on without", what, exc_info=True)
-        return fallback
-
-
 def _feedback_part(message: Message | None) -> object | None:
     """The ``feedback`` of a message's data part, if it carries one."""
     if message is None:
@@ -383,7 +378,7 @@ def _delegated_message(
     checkable = [
         {"name": name, "text": body}
         for name, body in relay.artifacts.items()
-        if name.endswith(_CHECKED_SUFFIXES)
+        if name.endswith(CHECKED_SUFFIXES)
     ]
     data = dict(request.data)
     if checkable and step.agent == "validator":

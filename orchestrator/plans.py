@@ -14,19 +14,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from a2a.helpers import get_data_parts, get_text_parts
+from a2a.helpers import get_data_parts
 from a2a.server.agent_execution import RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskStore, TaskUpdater
 from a2a.types import Message, TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
-from google.protobuf.json_format import MessageToDict
 
 from agents.base import UserRequest, open_task
 from orchestrator.delegation import DelegationError, Delegator
@@ -41,11 +39,10 @@ from orchestrator.progressive import (
     read_ledger,
 )
 from orchestrator.registry import AgentRegistry
-from orchestrator.relay import Relay, StepFailed, agent_text
+from orchestrator.relay import Relay, StepFailed, agent_text, recall
 from orchestrator.scoring import RoutingDecision
 
 logger = logging.getLogger(__name__)
-_MEMORY_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -109,12 +106,16 @@ class PlanDriver:
         token: str | None,
     ) -> None:
         """A message to a plan awaiting approval: a modification, or the answer."""
-        request = lenient_request(context.message)
+        request = UserRequest.from_message(context.message, require_text=False)
         raw = request.data.get("modifyStep")
         updater = await open_task(context, event_queue)
         run = self._run(updater, ledger, request, user_id, token)
         try:
             modification = Modification.parse(raw, ledger) if raw is not None else None
+            if modification is not None and not ledger.steps[modification.step].versions:
+                raise ModificationError(
+                    f"Step {modification.step} has not run yet; approve the plan first."
+                )
             approval = None if modification else Approval.parse(request, ledger)
         except ModificationError as error:
             # The task is the user's work so far: a bad reply leaves it as it was, waiting.
@@ -164,7 +165,7 @@ class PlanDriver:
             modification = Modification.parse(raw, ledger)
         except ModificationError as error:
             raise InvalidParamsError(message=str(error)) from None
-        request = lenient_request(context.message)
+        request = UserRequest.from_message(context.message, require_text=False)
         updater = await open_task(context, event_queue)
         run = self._run(updater, ledger, request, user_id, token)
         await self._guarded(run, self._modify_after(run, modification))
@@ -279,22 +280,17 @@ class PlanDriver:
     ) -> ProgressiveRun:
         experience = self._experience
 
-        async def recall(agent: str) -> dict[str, Any] | None:
+        async def context(agent: str) -> dict[str, Any] | None:
             if experience is None:
                 return None
-            try:
-                return await _with_timeout(
-                    experience.context(
-                        user_id=user_id,
-                        context_id=updater.context_id,
-                        query=ledger.query,
-                        agent=agent,
-                        project=None,
-                    )
-                )
-            except Exception:
-                logger.warning("memory context unavailable; going on without", exc_info=True)
-                return None
+            lookup = experience.context(
+                user_id=user_id,
+                context_id=updater.context_id,
+                query=ledger.query,
+                agent=agent,
+                project=None,
+            )
+            return await recall(lookup, None, "context")
 
         return ProgressiveRun(
             updater=updater,
@@ -304,7 +300,7 @@ class PlanDriver:
             token=token,
             registry=self._registry,
             delegator=self._delegator,
-            recall=recall,
+            recall=context,
             prices=self._options.prices,
             concurrency=self._options.concurrency,
             relay=Relay(max_artifacts=self._options.max_artifacts),
@@ -343,20 +339,3 @@ def data_item(message: Message | None, key: str) -> object | None:
             value: object = item[key]
             return value
     return None
-
-
-def lenient_request(message: Message | None) -> UserRequest:
-    """A control message (approval, modification) may carry only data."""
-    if message is None:
-        return UserRequest(text="")
-    text = "\n".join(t for t in get_text_parts(message.parts) if t.strip()).strip()
-    data: dict[str, Any] = {}
-    for item in get_data_parts(message.parts):
-        if isinstance(item, dict):
-            data.update(item)
-    metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
-    return UserRequest(text=text[:20_000], data=data, metadata=metadata)
-
-
-async def _with_timeout(lookup: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    return await asyncio.wait_for(lookup, _MEMORY_TIMEOUT_S)

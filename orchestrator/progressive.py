@@ -38,14 +38,13 @@ from orchestrator.planning import (
     implementation_count,
 )
 from orchestrator.registry import AgentRegistry
-from orchestrator.relay import Relay, StepFailed, agent_text, relay_events
+from orchestrator.relay import CHECKED_SUFFIXES, Relay, StepFailed, agent_text, relay_events
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["preview", "only", "cascade"]
 MODES: tuple[Mode, ...] = ("preview", "only", "cascade")
 CHANGE_KEYS = frozenset({"requirements", "techStack", "complexity", "instructions"})
-_CHECKED_SUFFIXES = (".py", ".sql", ".json")
 _PROCEED = re.compile(
     r"^\s*(yes|ok|okay|go|go ahead|proceed|approve|approved|continue|lgtm)\b", re.I
 )
@@ -271,7 +270,7 @@ class ProgressiveRun:
             data["files"] = [
                 {"name": name, "text": body}
                 for name, body in self.files().items()
-                if name.endswith(_CHECKED_SUFFIXES)
+                if name.endswith(CHECKED_SUFFIXES)
             ]
         if memory:
             data["context"] = memory

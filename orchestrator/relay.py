@@ -8,9 +8,11 @@ one id per artifact name for the life of a plan, so a regenerated step replaces 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from a2a.helpers import new_text_message
 from a2a.server.tasks import TaskUpdater
@@ -20,6 +22,14 @@ from google.protobuf.json_format import MessageToDict
 from inference.costs import CostSummary
 from memory.cache import CachedAnswer, CachedArtifact
 from orchestrator.registry import RegisteredAgent
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+# The files the validator is sent: what it can check.
+CHECKED_SUFFIXES = (".py", ".sql", ".json", ".yaml", ".yml")
+# Memory informs a task but must never hold one up: past this, the task goes on without it.
+MEMORY_TIMEOUT_S = 5.0
 
 
 class StepFailed(RuntimeError):
@@ -171,3 +181,12 @@ def message_text(message: Message) -> str:
 
 def struct(artifact: Any) -> dict[str, Any]:
     return MessageToDict(artifact.metadata) if artifact.HasField("metadata") else {}
+
+
+async def recall(lookup: Awaitable[_T], fallback: _T, what: str) -> _T:
+    """``lookup``'s answer, or ``fallback`` if memory fails or is slow (logged, not raised)."""
+    try:
+        return await asyncio.wait_for(lookup, MEMORY_TIMEOUT_S)
+    except Exception:
+        logger.warning("memory %s unavailable; going on without", what, exc_info=True)
+        return fallback
