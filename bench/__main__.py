@@ -33,6 +33,7 @@ from bench.gateway import (
     gateway_figures,
 )
 from bench.memory import CONTEXT_TARGET_MS, ROUTING_TARGET_MS, memory_figures
+from bench.wire import streaming_message
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)  # the tables are wider than a default terminal
@@ -82,18 +83,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], log: Any, ready_url: str, name: s
 
 
 async def _one_stream(http: httpx.AsyncClient, url: str, text: str) -> tuple[float, int, str]:
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "SendStreamingMessage",
-        "params": {
-            "message": {
-                "role": "ROLE_USER",
-                "messageId": str(uuid.uuid4()),
-                "parts": [{"text": text}],
-            }
-        },
-    }
+    body = streaming_message(text)
     started = time.perf_counter()
     first = 0.0
     events = 0

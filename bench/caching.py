@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bench.wire import streaming_message
 from inference.embeddings import Embedder
 from memory.cache import AnswerKey, CachedAnswer, InProcessCacheStore, ResponseCache
 from youmeyou.settings import Settings
@@ -94,18 +95,7 @@ def workload(seed: int = 7) -> list[Request]:
 
 
 async def _ask(http: httpx.AsyncClient, request: Request) -> tuple[float, dict[str, Any]]:
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "SendStreamingMessage",
-        "params": {
-            "message": {
-                "role": "ROLE_USER",
-                "messageId": str(uuid.uuid4()),
-                "parts": [{"text": request.text}],
-            }
-        },
-    }
+    body = streaming_message(request.text)
     started = time.perf_counter()
     last = ""
     async with http.stream(

@@ -155,30 +155,20 @@ def plan(
     ]
     implementation: list[str] = []
     for component in chosen:
-        name = component.module
-        if component.tables:
-            schema = Step(
-                f"{name}-schema",
+        # A component's schema and code need only the plan: they may run side by side.
+        works = [("schema", "database")] if component.tables else []
+        for work, agent in [*works, ("code", "code")]:
+            step = Step(
+                f"{component.module}-{work}",
                 "implementation",
-                "database",
+                agent,
                 tier_for["implementation"],
                 ["planning"],
-                component=name,
-                work="schema",
+                component=component.module,
+                work=work,
             )
-            steps.append(schema)
-            implementation.append(schema.id)
-        code = Step(
-            f"{name}-code",
-            "implementation",
-            "code",
-            tier_for["implementation"],
-            ["planning"],
-            component=name,
-            work="code",
-        )
-        steps.append(code)
-        implementation.append(code.id)
+            steps.append(step)
+            implementation.append(step.id)
     steps.append(
         Step("validation", "validation", "validator", tier_for["validation"], implementation)
     )

@@ -13,6 +13,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from agents.checks.sql import STATEMENTS
 from memory.knowledge import (
     AGENTS,
     KINDS,
@@ -27,23 +28,6 @@ ENTRIES = load_entries()
 BY_ID = {entry.id: entry for entry in ENTRIES}
 FENCE = re.compile(r"^```([A-Za-z0-9_+-]*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
-# What counts as a SQL statement; a bare expression ("SELEC * FRM x") does not. Commands are
-# valid PostgreSQL that sqlglot passes through unparsed (CREATE POLICY, ALTER ... ENABLE RLS).
-SQL_STATEMENTS = (
-    exp.Query,
-    exp.DML,
-    exp.DDL,
-    exp.Alter,
-    exp.Drop,
-    exp.Transaction,
-    exp.Commit,
-    exp.Rollback,
-    exp.Set,
-    exp.Comment,
-    exp.Grant,
-    exp.Revoke,
-    exp.Command,
-)
 # sqlglot reads REAL and FLOAT4 as FLOAT, FLOAT8 and DOUBLE PRECISION as DOUBLE.
 INEXACT_TYPES = {exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE, exp.DataType.Type.MONEY}
 MONEY_NAME = re.compile(
@@ -143,7 +127,7 @@ def test_sql_blocks_parse_as_postgres(entry: KnowledgeEntry) -> None:
     for code in blocks(entry, "sql"):
         statements = [s for s in sqlglot.parse(code, read="postgres") if s is not None]
         assert statements, entry.id
-        stray = [s.sql()[:60] for s in statements if not isinstance(s, SQL_STATEMENTS)]
+        stray = [s.sql()[:60] for s in statements if not isinstance(s, STATEMENTS)]
         assert stray == [], entry.id
 
 

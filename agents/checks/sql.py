@@ -20,7 +20,9 @@ from agents.checks.issues import Issue
 
 DEFAULT_DIALECT = "postgres"
 
-_STATEMENTS = (
+# What counts as a SQL statement; a bare expression ("SELEC * FRM x") does not. Commands are
+# valid SQL that sqlglot passes through unparsed (CREATE EXTENSION, CREATE POLICY).
+STATEMENTS = (
     exp.Query,
     exp.DML,
     exp.DDL,
@@ -112,7 +114,7 @@ def check_sql(
         return [Issue(name, None, None, "error", "sql/syntax", "no SQL statement found")], {}
     # sqlglot reads a bare expression ("SELEC * FRM x") as a statement; only real
     # statements count. Commands are syntax sqlglot passes through unparsed (CREATE EXTENSION).
-    stray = [s for s in statements if not isinstance(s, _STATEMENTS)]
+    stray = [s for s in statements if not isinstance(s, STATEMENTS)]
     if stray:
         return [
             Issue(name, *_position(s, text), "error", "sql/syntax", "not a SQL statement")
