@@ -79,6 +79,7 @@ class Ledger:
     steps: dict[str, Step]
     phase: Phase = "awaiting-approval"
     started: float = field(default_factory=time.time)
+    project: str | None = None  # the user's project the request named (message metadata)
 
     @property
     def order(self) -> list[str]:
@@ -146,6 +147,7 @@ def plan(
     *,
     tier_for: Mapping[StepKind, str],
     components: list[Component] | None = None,
+    project: str | None = None,
 ) -> Ledger:
     """The full path for ``query``: a step per kind of work, one per component to build."""
     chosen = components if components is not None else components_for(query)
@@ -176,7 +178,8 @@ def plan(
         Step("synthesis", "synthesis", "orchestrator", tier_for["synthesis"], ["validation"])
     )
     names = [c.module for c in chosen]
-    return Ledger(query, root_task, names, list(names), {s.id: s for s in steps})
+    steps_by_id = {s.id: s for s in steps}
+    return Ledger(query, root_task, names, list(names), steps_by_id, project=project)
 
 
 def implementation_count(ledger: Ledger) -> int:

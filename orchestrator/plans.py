@@ -84,7 +84,13 @@ class PlanDriver:
     async def start(
         self, updater: TaskUpdater, request: UserRequest, user_id: str, token: str | None
     ) -> None:
-        ledger = plan(request.text, updater.task_id, tier_for=self._options.tier_for)
+        project = request.metadata.get("project")
+        ledger = plan(
+            request.text,
+            updater.task_id,
+            tier_for=self._options.tier_for,
+            project=project if isinstance(project, str) and project else None,
+        )
         run = self._run(updater, ledger, request, user_id, token)
         outline = ", ".join(f"{s.id} ({s.agent}, {s.tier})" for s in ledger.active())
         await updater.update_status(
@@ -288,7 +294,7 @@ class PlanDriver:
                 context_id=updater.context_id,
                 query=ledger.query,
                 agent=agent,
-                project=None,
+                project=ledger.project,
             )
             return await recall(lookup, None, "context")
 
