@@ -6,7 +6,6 @@ secrets scan; nothing is executed); the report is ``validation.json``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -17,6 +16,7 @@ from agents.checks import (
     FileReport,
     Kind,
     Report,
+    avalidate,
     check,
     is_dialect,
     kind_of,
@@ -119,8 +119,7 @@ class ValidatorExecutor(SpecialistExecutor):
             dialect = DEFAULT_DIALECT
             await work.say(f"Unknown SQL dialect; reading SQL as {DEFAULT_DIALECT}.")
         await work.say(f"Checking {len(files)} file(s) with real parsers, ruff and a secrets scan.")
-        # ruff and detect-secrets run subprocesses and touch files: off the event loop.
-        report = await asyncio.to_thread(validate, files, dialect)
+        report = await avalidate(files, dialect)
         document = report.to_dict()
         await work.send("validation.json", json.dumps(document, indent=2), "application/json")
         return summary(report)

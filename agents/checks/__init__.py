@@ -7,13 +7,16 @@ a schema review), JSON and YAML (their parsers), and hard-coded secrets in every
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agents.checks.data import check_json, check_yaml
 from agents.checks.issues import Issue, Severity, sort_key
 from agents.checks.python import check_python
+from agents.checks.ruff import aruff_issues
 from agents.checks.secrets import scan_secrets
 from agents.checks.sql import DEFAULT_DIALECT, check_sql, is_dialect
 
@@ -125,14 +128,16 @@ class Report:
         }
 
 
-def check(name: str, text: str, dialect: str = DEFAULT_DIALECT) -> FileReport:
+def check(
+    name: str, text: str, dialect: str = DEFAULT_DIALECT, ruff: list[Issue] | None = None
+) -> FileReport:
     """Every check that applies to one file; secrets are looked for in every kind."""
     kind = kind_of(name, text)
     issues: list[Issue] = []
     found: dict[str, list[str]] = {}
     try:
         if kind == "python":
-            issues, found = check_python(name, text)
+            issues, found = check_python(name, text, ruff)
         elif kind == "sql":
             issues, found = check_sql(name, text, dialect)
         elif kind == "json":
@@ -150,11 +155,31 @@ def check(name: str, text: str, dialect: str = DEFAULT_DIALECT) -> FileReport:
     return FileReport(name, kind, sorted(issues, key=sort_key), found)
 
 
-def validate(files: list[tuple[str, str]], dialect: str = DEFAULT_DIALECT) -> Report:
-    """Check every (name, text) file. Raises ValueError for a dialect sqlglot does not know."""
+def validate(
+    files: list[tuple[str, str]],
+    dialect: str = DEFAULT_DIALECT,
+    ruff: Mapping[str, list[Issue]] | None = None,
+) -> Report:
+    """Check every (name, text) file. Raises ValueError for a dialect sqlglot does not know.
+
+    ``ruff`` holds ruff's findings by file name when the caller ran it (``avalidate``).
+    """
     if not is_dialect(dialect):
         raise ValueError(f"unknown SQL dialect: {dialect!r}")
-    return Report([check(name, text, dialect) for name, text in files])
+    found = ruff or {}
+    return Report([check(name, text, dialect, found.get(name)) for name, text in files])
+
+
+async def avalidate(files: list[tuple[str, str]], dialect: str = DEFAULT_DIALECT) -> Report:
+    """``validate`` for the event loop: ruff runs as asynchronous subprocesses, the rest
+    (parsers, a few milliseconds a file) in line.
+
+    Not in a worker thread: a garbage collection there runs finalizers of the server's
+    abandoned coroutines on that thread, which deadlocked the SDK's queue at shutdown.
+    """
+    python = [(n, t) for n, t in files if kind_of(n, t) == "python"]
+    found = await asyncio.gather(*(aruff_issues(n, t) for n, t in python))
+    return validate(files, dialect, dict(zip([n for n, _ in python], found, strict=True)))
 
 
 def _scrub(issue: Issue, secrets: set[str]) -> Issue:

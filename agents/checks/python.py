@@ -9,8 +9,13 @@ from agents.checks.ruff import SAME_AS, ruff_issues
 from agents.checks.security import security_smells
 
 
-def check_python(name: str, text: str) -> tuple[list[Issue], dict[str, list[str]]]:
-    """Issues and what the file defines (functions, classes); a syntax error stops there."""
+def check_python(
+    name: str, text: str, ruff: list[Issue] | None = None
+) -> tuple[list[Issue], dict[str, list[str]]]:
+    """Issues and what the file defines (functions, classes); a syntax error stops there.
+
+    ``ruff`` is ruff's findings when the caller ran it already (asynchronously).
+    """
     try:
         tree = ast.parse(text, filename=name)
     except SyntaxError as error:
@@ -22,7 +27,8 @@ def check_python(name: str, text: str) -> tuple[list[Issue], dict[str, list[str]
         ],
         "classes": [n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)],
     }
-    return merge_ruff(security_smells(name, tree), ruff_issues(name, text)), found
+    found_by_ruff = ruff if ruff is not None else ruff_issues(name, text)
+    return merge_ruff(security_smells(name, tree), found_by_ruff), found
 
 
 def merge_ruff(own: list[Issue], ruff: list[Issue]) -> list[Issue]:

@@ -7,6 +7,7 @@ on without it: a warning in the log, never a failed task.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -67,9 +68,64 @@ def severity_of(code: str) -> Severity:
 
 def ruff_issues(name: str, text: str) -> list[Issue]:
     """Ruff's findings as issues; an empty list (and a logged warning) if ruff cannot run."""
-    findings = _run(name, text)
+    try:
+        done = subprocess.run(
+            _command(name),
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+    except (ImportError, OSError, subprocess.SubprocessError) as error:
+        logger.warning("ruff could not run on %s (%s); using the ast checks only", name, error)
+        return []
+    return _issues(name, done.returncode, done.stdout)
+
+
+async def aruff_issues(name: str, text: str) -> list[Issue]:
+    """``ruff_issues`` without blocking the event loop (nor a worker thread) while ruff runs."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *_command(name),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except (ImportError, OSError) as error:
+        logger.warning("ruff could not run on %s (%s); using the ast checks only", name, error)
+        return []
+    try:
+        stdout, _ = await asyncio.wait_for(process.communicate(text.encode()), TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        logger.warning("ruff timed out on %s; using the ast checks only", name)
+        return []
+    return _issues(name, process.returncode, stdout.decode(errors="replace"))
+
+
+def _command(name: str) -> list[str]:
+    # Ruff picks the parser from the name's suffix; a file named by content is Python here.
+    stdin_name = name if name.endswith(".py") else "snippet.py"
+    return [
+        find_ruff_bin(),
+        "check",
+        "--output-format",
+        "json",
+        "--no-cache",
+        "--isolated",
+        "--select",
+        SELECT,
+        "--stdin-filename",
+        stdin_name,
+        "-",
+    ]
+
+
+def _issues(name: str, returncode: int | None, stdout: str) -> list[Issue]:
     issues = []
-    for finding in findings:
+    for finding in _findings(name, returncode, stdout):
         code = finding.get("code")
         if not isinstance(code, str) or code in _DROPPED:
             continue  # no code: a syntax error, which ast already reports
@@ -89,41 +145,12 @@ def ruff_issues(name: str, text: str) -> list[Issue]:
     return issues
 
 
-def _run(name: str, text: str) -> list[dict[str, Any]]:
-    # Ruff picks the parser from the name's suffix; a file named by content is Python here.
-    stdin_name = name if name.endswith(".py") else "snippet.py"
-    try:
-        command = [
-            find_ruff_bin(),
-            "check",
-            "--output-format",
-            "json",
-            "--no-cache",
-            "--isolated",
-            "--select",
-            SELECT,
-            "--stdin-filename",
-            stdin_name,
-            "-",
-        ]
-        done = subprocess.run(
-            command,
-            input=text,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-    except (ImportError, OSError, subprocess.SubprocessError) as error:
-        logger.warning("ruff could not run on %s (%s); using the ast checks only", name, error)
-        return []
-    if done.returncode not in (0, 1):  # 1 means "found something"; anything else failed
-        logger.warning(
-            "ruff failed on %s (exit %s); using the ast checks only", name, done.returncode
-        )
+def _findings(name: str, returncode: int | None, stdout: str) -> list[dict[str, Any]]:
+    if returncode not in (0, 1):  # 1 means "found something"; anything else failed
+        logger.warning("ruff failed on %s (exit %s); using the ast checks only", name, returncode)
         return []
     try:
-        findings = json.loads(done.stdout or "[]")
+        findings = json.loads(stdout or "[]")
     except json.JSONDecodeError:
         logger.warning("ruff answered unreadable output on %s; using the ast checks only", name)
         return []
