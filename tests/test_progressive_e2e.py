@@ -10,6 +10,7 @@ loopback stub (driven through the real google-genai client); it writes the flawe
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import uuid
@@ -357,6 +358,9 @@ async def test_a_plan_waiting_for_approval_survives_a_restart(
     async with serving(build_app(make_settings(data_dir, port, **options), models), port) as live:
         planned = await send(live.url, message(JOURNEY))
         assert statuses(planned)[-1][0] == INPUT_REQUIRED
+    # A stopped server leaves the SDK's coroutines of its waiting task behind; collect them
+    # now, on this thread, rather than in whichever thread the next collection runs.
+    gc.collect()
     task_id, context_id = planned[0].task.id, planned[0].task.context_id
     port = free_port()
     async with serving(build_app(make_settings(data_dir, port, **options), models), port) as live:
