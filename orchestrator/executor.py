@@ -193,7 +193,7 @@ class OrchestratorExecutor(AgentExecutor):
         project: str | None,
     ) -> None:
         """Serve a cached answer through the same events as a computed one, at no cost."""
-        cached = hit.to_metadata()
+        cached = hit.to_metadata(user_id)
         match = "the same request" if hit.level == "exact" else "a request worded like this one"
         await updater.update_status(
             TaskState.TASK_STATE_WORKING,

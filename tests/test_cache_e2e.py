@@ -126,6 +126,7 @@ async def test_private_answers_are_never_served_to_another_user(
     assert cached_of(await ask(url, public_query, bob)) is None
     shared = cached_of(await ask(url, public_query, cy))
     assert shared is not None and shared["level"] == "exact"
+    assert "task" not in shared  # another user's task id is not shown
 
 
 async def test_a_poor_rating_evicts_and_a_good_one_does_not(cached_server: LiveServer) -> None:

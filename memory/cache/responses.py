@@ -95,12 +95,12 @@ class CacheHit:
     scope: str
     answer_id: str
 
-    def to_metadata(self) -> dict[str, Any]:
-        return {
-            "level": self.level,
-            "similarity": round(self.similarity, 4),
-            "task": self.answer.task_id,
-        }
+    def to_metadata(self, viewer: str) -> dict[str, Any]:
+        """``metadata.cached`` for ``viewer``: the computing task only if it is theirs."""
+        shown: dict[str, Any] = {"level": self.level, "similarity": round(self.similarity, 4)}
+        if self.answer.user_id == viewer:
+            shown["task"] = self.answer.task_id
+        return shown
 
 
 class ResponseCache:
