@@ -2,10 +2,11 @@
 
 200 requests from five users: 80 first-time requests, then (interleaved, always after their
 original) 60 exact repeats (case and spacing changed) and 60 paraphrases. Every request
-belongs to a family (an original and its rewordings); a hit whose artifacts are not an answer
-computed for its own family is a false hit. The calibration set's near misses are replayed through the same
-lookup as the server's (``ResponseCache`` with the server's threshold and the real
-embedder) to count false hits there too. Latency is to the completed event, client side.
+belongs to a family (an original and its rewordings); a hit whose artifacts are not an
+answer computed for its own family is a false hit. The calibration set's near misses are
+replayed through the same lookup as the server's (``ResponseCache`` with the server's
+threshold and the real embedder) to count false hits there too. Latency is to the completed
+event, client side.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import logging
 import uuid
 from typing import Any, TypeVar
 
-from a2a.helpers import get_data_parts, new_data_part, new_text_message
+from a2a.helpers import new_data_part, new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
@@ -76,7 +76,7 @@ class OrchestratorExecutor(AgentExecutor):
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         user_id = context.call_context.user.user_name or "anonymous"
         token = bearer_token(context.call_context)
-        feedback = _feedback_part(context.message)
+        feedback = data_item(context.message, "feedback")
         if feedback is not None:
             await self._take_feedback(user_id, feedback, event_queue)
             return
@@ -338,17 +338,6 @@ def _pinned_agents(metadata: dict[str, Any]) -> list[str] | None:
     if pinned is None:
         return None
     return [pinned] if isinstance(pinned, str) else [str(a) for a in pinned]
-
-
-def _feedback_part(message: Message | None) -> object | None:
-    """The ``feedback`` of a message's data part, if it carries one."""
-    if message is None:
-        return None
-    for item in get_data_parts(message.parts):
-        if isinstance(item, dict) and "feedback" in item:
-            feedback: object = item["feedback"]
-            return feedback
-    return None
 
 
 def _project(metadata: dict[str, Any]) -> str | None:
