@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from a2a.auth.user import User
@@ -156,6 +157,58 @@ def _errors_as_events(route: BaseRoute) -> BaseRoute:
     )
 
 
+# Spec 5.4's HTTP status and google.rpc code for each A2A error, by the reason the SDK puts in
+# the error's ErrorInfo; the a2a-sdk 1.3 maps several of them differently (e.g. a task that
+# cannot be canceled as 400 where the spec says 409).
+_SPEC_REST_ERRORS: dict[str, tuple[int, str]] = {
+    "TASK_NOT_FOUND": (404, "NOT_FOUND"),
+    "TASK_NOT_CANCELABLE": (409, "FAILED_PRECONDITION"),
+    "PUSH_NOTIFICATION_NOT_SUPPORTED": (400, "UNIMPLEMENTED"),
+    "UNSUPPORTED_OPERATION": (400, "UNIMPLEMENTED"),
+    "CONTENT_TYPE_NOT_SUPPORTED": (415, "INVALID_ARGUMENT"),
+    "INVALID_AGENT_RESPONSE": (502, "INTERNAL"),
+    "EXTENDED_AGENT_CARD_NOT_CONFIGURED": (400, "FAILED_PRECONDITION"),
+    "EXTENSION_SUPPORT_REQUIRED": (400, "FAILED_PRECONDITION"),
+    "VERSION_NOT_SUPPORTED": (400, "UNIMPLEMENTED"),
+}
+
+
+def spec_rest_error(response: Response) -> Response:
+    """``response`` with the HTTP status and code spec 5.4 gives its A2A error, if it is one."""
+    if not isinstance(response, JSONResponse) or response.status_code < 400:
+        return response
+    try:
+        payload = json.loads(bytes(response.body))
+        error = payload["error"]
+        reasons = [d.get("reason") for d in error.get("details", ()) if isinstance(d, dict)]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return response
+    spec = next((_SPEC_REST_ERRORS[r] for r in reasons if r in _SPEC_REST_ERRORS), None)
+    if spec is None or (error.get("code"), error.get("status")) == spec:
+        return response
+    error["code"], error["status"] = spec
+    return JSONResponse(payload, status_code=spec[0], headers=_passed_on(response))
+
+
+def _passed_on(response: Response) -> dict[str, str]:
+    skip = {"content-length", "content-type"}
+    return {k: v for k, v in response.headers.items() if k.lower() not in skip}
+
+
+def _with_spec_errors(route: BaseRoute) -> BaseRoute:
+    """A v1.0 REST route whose error answers carry spec 5.4's statuses."""
+    if not isinstance(route, Route):
+        return route
+    dispatch = route.endpoint
+
+    async def endpoint(request: Request) -> Response:
+        return spec_rest_error(await dispatch(request))
+
+    return Route(
+        route.path, endpoint=endpoint, methods=sorted(route.methods or ()), name=route.name
+    )
+
+
 def agent_routes(
     card: AgentCard,
     executor: AgentExecutor,
@@ -191,11 +244,17 @@ def agent_routes(
         # Before ``/rest``: its routes end in the SDK's ``/{tenant}`` mount, which takes any
         # path of two segments or more (``/tasks/{id}``); the alias leaves that mount out.
         *(
-            route
+            _with_spec_errors(route)
             for route in create_rest_routes(handler, context_builder=context_builder)
             if isinstance(route, Route)
         ),
-        *create_rest_routes(
-            handler, context_builder=context_builder, enable_v0_3_compat=True, path_prefix="/rest"
+        *(
+            _with_spec_errors(route)
+            for route in create_rest_routes(
+                handler,
+                context_builder=context_builder,
+                enable_v0_3_compat=True,
+                path_prefix="/rest",
+            )
         ),
     ]

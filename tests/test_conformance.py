@@ -174,3 +174,33 @@ async def test_failed_non_streaming_call_stays_plain_json(server: LiveServer) ->
         )
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["error"]["code"] == -32001
+
+
+@pytest.mark.parametrize("prefix", ["", "/rest"])
+async def test_rest_errors_carry_the_spec_http_status(server: LiveServer, prefix: str) -> None:
+    """Spec 5.4: a task that cannot be canceled is 409 (the SDK says 400); a message to a
+    finished task is UnsupportedOperation, 400 with google.rpc code UNIMPLEMENTED."""
+    user = fresh_user()
+    task = await send(server, VALIDATOR, "Validate this SQL: SELECT 1", user)
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+    base = f"{server.url}{VALIDATOR}{prefix}"
+    headers = {"X-User-Id": user}
+    follow_up = {
+        "message": {
+            "role": "ROLE_USER",
+            "messageId": str(uuid.uuid4()),
+            "taskId": task["id"],
+            "parts": [{"text": "and again"}],
+        }
+    }
+    async with httpx.AsyncClient(timeout=60) as http:
+        cancel = await http.post(f"{base}/tasks/{task['id']}:cancel", headers=headers)
+        again = await http.post(f"{base}/message:send", json=follow_up, headers=headers)
+        missing = await http.get(f"{base}/tasks/nope", headers=headers)
+    assert cancel.status_code == 409, cancel.text
+    assert cancel.json()["error"]["code"] == 409
+    assert cancel.json()["error"]["status"] == "FAILED_PRECONDITION"
+    assert again.status_code == 400, again.text
+    assert again.json()["error"]["status"] == "UNIMPLEMENTED"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["status"] == "NOT_FOUND"
