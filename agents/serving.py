@@ -6,7 +6,11 @@ import json
 import re
 
 from a2a.auth.user import User
-from a2a.server.agent_execution import AgentExecutor, SimpleRequestContextBuilder
+from a2a.server.agent_execution import (
+    AgentExecutor,
+    RequestContext,
+    SimpleRequestContextBuilder,
+)
 from a2a.server.context import ServerCallContext
 from a2a.server.id_generator import IDGenerator
 from a2a.server.routes import (
@@ -16,11 +20,12 @@ from a2a.server.routes import (
     create_rest_routes,
 )
 from a2a.server.tasks import TaskStore
-from a2a.types import AgentCard
+from a2a.types import AgentCard, SendMessageRequest, Task
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from agents.conformance import HoldingExecutor
 from agents.task_listing import HTTP_REQUEST_KEY, TaskListingHandler
 
 USER_HEADER = "X-User-Id"
@@ -209,12 +214,41 @@ def _with_spec_errors(route: BaseRoute) -> BaseRoute:
     )
 
 
+class TaskContextBuilder(SimpleRequestContextBuilder):
+    """Request contexts where a message that names a task but no context joins the task's.
+
+    The SDK's v2 handler builds the context before it loads the task, so such a follow-up
+    would get a fresh context id and its events would not match the task's (spec 3.4.3: the
+    agent infers the context from the task).
+    """
+
+    def __init__(self, task_store: TaskStore, task_ids: IDGenerator | None) -> None:
+        super().__init__(task_store=task_store, task_id_generator=task_ids)
+        self._tasks = task_store
+
+    async def build(
+        self,
+        context: ServerCallContext,
+        params: SendMessageRequest | None = None,
+        task_id: str | None = None,
+        context_id: str | None = None,
+        task: Task | None = None,
+    ) -> RequestContext:
+        if task_id and not context_id and params is not None:
+            named = task or await self._tasks.get(task_id, context)
+            if named is not None:
+                context_id = named.context_id
+                params.message.context_id = context_id
+        return await super().build(context, params, task_id, context_id, task)
+
+
 def agent_routes(
     card: AgentCard,
     executor: AgentExecutor,
     task_store: TaskStore,
     *,
     task_ids: IDGenerator | None = None,
+    tck_hold_s: float | None = None,
 ) -> list[BaseRoute]:
     """Card at ``/.well-known/agent-card.json``, JSON-RPC at ``/``, REST under ``/rest``.
 
@@ -225,12 +259,17 @@ def agent_routes(
     The v1.0 REST routes also answer at the root (``POST /message:send``, ``GET /tasks``, ...)
     for clients that resolve REST paths against the host rather than the interface URL the
     card advertises (the A2A TCK's REST client does); they share nothing with ``POST /``.
+
+    ``tck_hold_s`` switches on the conformance kit's test mode (``agents.conformance``).
     """
+    if tck_hold_s is not None:
+        executor = HoldingExecutor(executor, tck_hold_s)
     handler = TaskListingHandler(
+        return_immediately=tck_hold_s is not None,
         agent_executor=executor,
         task_store=task_store,
         agent_card=card,
-        request_context_builder=SimpleRequestContextBuilder(task_id_generator=task_ids),
+        request_context_builder=TaskContextBuilder(task_store, task_ids),
     )
     context_builder = UserContextBuilder()
     return [

@@ -16,7 +16,14 @@ from typing import Any, cast
 
 from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import DefaultRequestHandler
-from a2a.types import ListTasksRequest, ListTasksResponse, TaskState
+from a2a.types import (
+    ListTasksRequest,
+    ListTasksResponse,
+    Message,
+    SendMessageRequest,
+    Task,
+    TaskState,
+)
 from a2a.utils.errors import InvalidParamsError
 from starlette.requests import Request
 
@@ -72,7 +79,26 @@ async def sent_params(context: ServerCallContext) -> Mapping[str, Any]:
 
 
 class TaskListingHandler(DefaultRequestHandler):
-    """The SDK's request handler with ListTasks' status and pageSize handled per the spec."""
+    """The SDK's request handler with ListTasks' status and pageSize handled per the spec.
+
+    ``return_immediately`` makes every ``SendMessage`` return once its task exists: the TCK
+    mode's behaviour (see ``agents.conformance``), never the product's.
+    """
+
+    def __init__(self, *args: Any, return_immediately: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._return_immediately = return_immediately
+
+    async def on_message_send(
+        self, params: SendMessageRequest, context: ServerCallContext
+    ) -> Message | Task:
+        if self._return_immediately and not params.configuration.return_immediately:
+            request = SendMessageRequest()
+            request.CopyFrom(params)
+            request.configuration.return_immediately = True
+            params = request
+        result: Message | Task = await super().on_message_send(params, context)
+        return result
 
     async def on_list_tasks(
         self, params: ListTasksRequest, context: ServerCallContext

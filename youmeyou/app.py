@@ -383,7 +383,8 @@ class Runtime:
         store: WriteBehindTaskStore | None = None,
     ) -> list[BaseRoute]:
         store = store or self.task_store(agent_id)
-        return agent_routes(card, executor, store, task_ids=store.task_ids)
+        hold = self.settings.tck_hold_s if self.settings.tck_mode else None
+        return agent_routes(card, executor, store, task_ids=store.task_ids, tck_hold_s=hold)
 
     def app(
         self,
