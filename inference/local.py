@@ -41,9 +41,15 @@ class LocalModel:
         workers: int = 1,
         max_new_tokens: int = 256,
         temperature: float = 0.4,
+        niceness: int = 0,
     ) -> None:
         self._converted_dir = models_dir / MODEL_NAME
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="local-llm")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="local-llm",
+            initializer=_lower_priority,
+            initargs=(niceness,),
+        )
         self._default_max_tokens = max_new_tokens
         self._default_temperature = temperature
         self._load_lock = threading.Lock()
@@ -227,6 +233,21 @@ class LocalModel:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority(niceness: int) -> None:
+    """Give the calling thread (and the OpenMP workers it starts) a lower CPU priority.
+
+    Generation is throughput work that can take every core for seconds; at a lower priority
+    the event loop's thread still gets a core the moment a request or an event needs it.
+    On Linux the nice value is per thread, and threads a thread creates inherit it.
+    """
+    if niceness <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except OSError as error:  # e.g. a platform where the value is per process only
+        logger.warning("Could not lower the local model's thread priority: %s", error)
 
 
 def _fingerprint(source: Path) -> dict[str, object]:

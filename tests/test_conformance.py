@@ -19,7 +19,7 @@ import pytest
 from conftest import make_settings
 from support import LiveServer, free_port, serving
 
-from youmeyou.app import Models, build_app
+from youmeyou.app import Models, build_agent_app, build_app
 
 VALIDATOR = "/agents/validator"
 INVALID_PARAMS = -32602
@@ -215,37 +215,56 @@ async def test_rest_errors_carry_the_spec_http_status(server: LiveServer, prefix
 async def tck_server(
     models: Models, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
+    """``youmeyou serve`` in TCK mode: the orchestrator at the root holds its tasks."""
     port = free_port()
     settings = make_settings(tmp_path_factory.mktemp("tck"), port, tck_mode=True, tck_hold_s=3.0)
     async with serving(build_app(settings, models), port) as live:
         yield live
 
 
-@pytest.mark.parametrize("base", ["", VALIDATOR])
+@pytest.fixture(scope="module")
+async def tck_validator(
+    models: Models, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveServer]:
+    """``youmeyou agent validator`` in TCK mode, as ``make tck`` runs it."""
+    port = free_port()
+    settings = make_settings(tmp_path_factory.mktemp("tck-v"), port, tck_mode=True, tck_hold_s=3.0)
+    async with serving(build_agent_app(settings, "validator", models), port) as live:
+        yield live
+
+
+@pytest.mark.parametrize("standalone", [False, True], ids=["orchestrator", "validator"])
 async def test_tck_mode_sends_return_a_running_task_that_can_be_cancelled(
-    tck_server: LiveServer, base: str
+    tck_server: LiveServer, tck_validator: LiveServer, standalone: bool
 ) -> None:
     """The TCK's assumption: a plain SendMessage returns while its task still runs."""
+    server = tck_validator if standalone else tck_server
     user = fresh_user()
-    task = await send(tck_server, base, "Validate this SQL: SELECT 1", user)
+    task = await send(server, "", "Validate this SQL: SELECT 1", user)
     assert task["status"]["state"] in {"TASK_STATE_SUBMITTED", "TASK_STATE_WORKING"}
     for _ in range(50):
-        got = (await rpc(tck_server, base, "GetTask", {"id": task["id"]}, user=user))["result"]
+        got = (await rpc(server, "", "GetTask", {"id": task["id"]}, user=user))["result"]
         if got["status"]["state"] == "TASK_STATE_WORKING":
             break
         await asyncio.sleep(0.05)
     assert got["status"]["state"] == "TASK_STATE_WORKING"
-    listed = await rpc(tck_server, base, "ListTasks", {"status": "TASK_STATE_WORKING"}, user=user)
+    listed = await rpc(server, "", "ListTasks", {"status": "TASK_STATE_WORKING"}, user=user)
     assert [t["id"] for t in listed["result"]["tasks"]] == [task["id"]]
-    cancelled = await rpc(tck_server, base, "CancelTask", {"id": task["id"]}, user=user)
+    cancelled = await rpc(server, "", "CancelTask", {"id": task["id"]}, user=user)
     assert cancelled["result"]["status"]["state"] == "TASK_STATE_CANCELED"
 
 
-async def test_tck_mode_runs_the_real_work_after_the_hold(tck_server: LiveServer) -> None:
+async def test_tck_mode_leaves_the_mounted_specialists_alone(tck_server: LiveServer) -> None:
+    """Only the agent at the root (the one the TCK reads) is in test mode."""
+    task = await send(tck_server, VALIDATOR, "Validate this SQL: SELECT 1", fresh_user())
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+async def test_tck_mode_runs_the_real_work_after_the_hold(tck_validator: LiveServer) -> None:
     user = fresh_user()
-    task = await send(tck_server, VALIDATOR, "Validate this SQL: SELECT 1", user)
+    task = await send(tck_validator, "", "Validate this SQL: SELECT 1", user)
     for _ in range(100):
-        got = await rpc(tck_server, VALIDATOR, "GetTask", {"id": task["id"]}, user=user)
+        got = await rpc(tck_validator, "", "GetTask", {"id": task["id"]}, user=user)
         if got["result"]["status"]["state"] == "TASK_STATE_COMPLETED":
             break
         await asyncio.sleep(0.1)
@@ -259,20 +278,22 @@ async def test_without_tck_mode_a_send_waits_for_the_task_to_finish(server: Live
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
-async def test_a_follow_up_naming_only_the_task_joins_its_context(tck_server: LiveServer) -> None:
+async def test_a_follow_up_naming_only_the_task_joins_its_context(
+    tck_validator: LiveServer,
+) -> None:
     """Spec 3.4.3: the agent infers contextId from the task when only taskId is given."""
     user = fresh_user()
-    task = await send(tck_server, VALIDATOR, "Validate this SQL: SELECT 1", user)
+    task = await send(tck_validator, "", "Validate this SQL: SELECT 1", user)
     follow_up = {
         "role": "ROLE_USER",
         "messageId": str(uuid.uuid4()),
         "taskId": task["id"],
         "parts": [{"text": "Validate this SQL: SELECT 2"}],
     }
-    answer = await rpc(tck_server, VALIDATOR, "SendMessage", {"message": follow_up}, user=user)
+    answer = await rpc(tck_validator, "", "SendMessage", {"message": follow_up}, user=user)
     assert answer["result"]["task"]["contextId"] == task["contextId"], answer
     for _ in range(150):
-        got = await rpc(tck_server, VALIDATOR, "GetTask", {"id": task["id"]}, user=user)
+        got = await rpc(tck_validator, "", "GetTask", {"id": task["id"]}, user=user)
         if got["result"]["status"]["state"] == "TASK_STATE_COMPLETED":
             break
         await asyncio.sleep(0.1)

@@ -99,6 +99,7 @@ class Models:
                 workers=settings.local_workers,
                 max_new_tokens=settings.local_max_new_tokens,
                 temperature=settings.local_temperature,
+                niceness=settings.local_niceness,
             ),
             embedder=embedder,
             analyzer=ComplexityAnalyzer(embedder),
@@ -381,9 +382,14 @@ class Runtime:
         card: AgentCard,
         executor: AgentExecutor,
         store: WriteBehindTaskStore | None = None,
+        *,
+        root: bool = False,
     ) -> list[BaseRoute]:
+        """The agent's routes; ``root`` for the agent at the host's root, the one the TCK
+        reads and so the only one its test mode changes (specialists the orchestrator
+        delegates to keep the product's behaviour)."""
         store = store or self.task_store(agent_id)
-        hold = self.settings.tck_hold_s if self.settings.tck_mode else None
+        hold = self.settings.tck_hold_s if self.settings.tck_mode and root else None
         return agent_routes(card, executor, store, task_ids=store.task_ids, tck_hold_s=hold)
 
     def app(
@@ -541,7 +547,11 @@ def build_app(settings: Settings, models: Models | None = None) -> Starlette:
             check_model=settings.gemini_flash_model,
         ),
         *runtime.agent_routes(
-            ORCHESTRATOR_ID, runtime.card(ORCHESTRATOR_ID, base), orchestrator, orchestrator_tasks
+            ORCHESTRATOR_ID,
+            runtime.card(ORCHESTRATOR_ID, base),
+            orchestrator,
+            orchestrator_tasks,
+            root=True,
         ),
     ]
     return runtime.app(
@@ -593,7 +603,7 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
     # A standalone specialist routes nothing: only what generation needs is worth warming.
     models = runtime.models
     warm = [] if agent_id == "validator" else [models.analyzer.warm, models.local_model.load]
-    return runtime.app(runtime.agent_routes(agent_id, card, executor), warm=warm)
+    return runtime.app(runtime.agent_routes(agent_id, card, executor, root=True), warm=warm)
 
 
 def _task_engine(url: str) -> AsyncEngine:

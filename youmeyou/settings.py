@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     local_max_new_tokens: int = 256
     local_temperature: float = 0.4
     local_workers: int = 1
+    local_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Nice value of the local model's threads: generation yields the CPU to "
+        "serving, so new requests get their first event at once while models compute.",
+    )
     embedding_cache_size: int = 4096
     # google-genai's own variables are honoured too; GOOGLE_API_KEY wins over GEMINI_API_KEY.
     gemini_api_key: SecretStr | None = Field(
