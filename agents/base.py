@@ -16,6 +16,7 @@ from a2a.types import Message, Part, TaskState
 from a2a.utils.errors import InvalidParamsError
 from google.protobuf.json_format import MessageToDict
 
+from agents.first_events import yield_to_new_requests
 from agents.prompting import context_block, references, system_prompt
 from agents.streaming import ArtifactWriter, send_artifact
 from inference.costs import CostSummary
@@ -239,6 +240,7 @@ class SpecialistExecutor(AgentExecutor, ABC):
         user_id = context.call_context.user.user_name or "anonymous"
         work = Work(updater, self.agent_id, request, gateway=self.gateway, user_id=user_id)
         await work.say(f"{self.title} is on it.")
+        await yield_to_new_requests()
         try:
             closing = await self.work(work)
         except Exception as error:  # any failure ends the task 'failed', never a hung stream

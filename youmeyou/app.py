@@ -30,6 +30,7 @@ from agents.base import SpecialistExecutor
 from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
 from agents.code import CodeExecutor
 from agents.database import DatabaseExecutor
+from agents.first_events import FirstEventPriority
 from agents.serving import agent_routes
 from agents.validator import ValidatorExecutor
 from inference.caching import CachedOutputs
@@ -428,6 +429,8 @@ class Runtime:
             routes=[Route("/health", self.health, methods=["GET"]), *routes],
             lifespan=lifespan,
             middleware=[
+                # Outermost: a request waits from the moment it arrives (see first_events).
+                Middleware(FirstEventPriority),
                 *guards,
                 Middleware(
                     RequestGuard,

@@ -1,0 +1,76 @@
+"""The first-event gate: heavy work waits while a new request has not answered yet."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from agents.first_events import FirstEventGate, FirstEventPriority, gate
+
+
+async def test_heavy_work_waits_until_new_requests_have_answered() -> None:
+    requests = FirstEventGate()
+    requests.opened()
+    order: list[str] = []
+
+    async def heavy() -> None:
+        await requests.clear(max_wait_s=5)
+        order.append("heavy")
+
+    waiting = asyncio.create_task(heavy())
+    await asyncio.sleep(0.01)
+    assert order == []  # held back while the request has not answered
+    order.append("answered")
+    requests.answered()
+    await waiting
+    assert order == ["answered", "heavy"]
+
+
+async def test_heavy_work_is_never_held_longer_than_the_cap() -> None:
+    requests = FirstEventGate()
+    requests.opened()  # a request that never answers
+    started = time.perf_counter()
+    await requests.clear(max_wait_s=0.05)
+    assert 0.04 <= time.perf_counter() - started < 1.0
+    assert requests.waiting == 1
+
+
+async def test_with_no_new_request_heavy_work_goes_at_once() -> None:
+    requests = FirstEventGate()
+    started = time.perf_counter()
+    await requests.clear(max_wait_s=5)
+    assert time.perf_counter() - started < 0.01
+
+
+async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:
+    seen: list[int] = []
+    release = asyncio.Event()
+
+    async def stream(_: Request) -> StreamingResponse:
+        seen.append(gate().waiting)  # counted while it has sent nothing
+
+        async def body() -> object:
+            yield b"first"
+            seen.append(gate().waiting)  # answered once the first bytes are out
+            await release.wait()
+            yield b"second"
+
+        return StreamingResponse(body())
+
+    app = FirstEventPriority(Starlette(routes=[Route("/", stream)]))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        task = asyncio.create_task(client.get("/"))
+        while len(seen) < 2:
+            await asyncio.sleep(0.001)
+        release.set()
+        response = await task
+    assert response.text == "firstsecond"
+    assert seen == [1, 0]
+    assert gate().waiting == 0
