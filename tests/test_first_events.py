@@ -50,7 +50,7 @@ async def test_with_no_new_request_heavy_work_goes_at_once() -> None:
 
 async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:
     seen: list[int] = []
-    release = asyncio.Event()
+    release, both_seen = asyncio.Event(), asyncio.Event()
 
     async def stream(_: Request) -> StreamingResponse:
         seen.append(gate().waiting)  # counted while it has sent nothing
@@ -58,6 +58,7 @@ async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:
         async def body() -> object:
             yield b"first"
             seen.append(gate().waiting)  # answered once the first bytes are out
+            both_seen.set()
             await release.wait()
             yield b"second"
 
@@ -67,8 +68,7 @@ async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         task = asyncio.create_task(client.get("/"))
-        while len(seen) < 2:
-            await asyncio.sleep(0.001)
+        await asyncio.wait_for(both_seen.wait(), 10)
         release.set()
         response = await task
     assert response.text == "firstsecond"
