@@ -5,6 +5,13 @@ is given. Vectors come from the shared MiniLM embedder, passed in explicitly: Ch
 embedding function would download a model. Chroma's client is synchronous, so every call
 runs in a worker thread, one at a time: the embedded client is not built for calls from
 several threads at once (start-up indexing runs beside the first requests).
+
+Interactions are written behind, in batches: the embedded client holds the GIL while it
+writes, about 5 ms for one row and 11 ms for ten, which every other request on the event
+loop waits out. A finished task is kept in memory for up to ``write_delay_s`` and then
+written with the others of that moment. Nothing reads an interaction before it is written:
+``interaction`` looks at the pending ones too, ``rate`` and ``count_interactions`` write them
+first, and ``similar_interactions`` only returns rated ones, which are written by then.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,10 +76,25 @@ class Interaction:
 
 
 class VectorMemory:
-    def __init__(self, client: ClientAPI, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        embedder: Embedder,
+        *,
+        write_delay_s: float = 0.5,
+        max_batch: int = 64,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._client = client
         self._embedder = embedder
         self._lock = threading.Lock()
+        self._write_delay_s = write_delay_s
+        self._max_batch = max_batch
+        # Called before a batch is written: the server lets new requests answer first.
+        self._before_write = before_write
+        self._pending: dict[str, tuple[Interaction, Sequence[float]]] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
         self._knowledge = client.get_or_create_collection(
             _KNOWLEDGE, embedding_function=None, metadata=_SPACE
         )
@@ -84,7 +106,15 @@ class VectorMemory:
         )
 
     @classmethod
-    def open(cls, embedder: Embedder, *, path: Path, url: str | None = None) -> VectorMemory:
+    def open(
+        cls,
+        embedder: Embedder,
+        *,
+        path: Path,
+        url: str | None = None,
+        write_delay_s: float = 0.5,
+        before_write: Callable[[], Awaitable[None]] | None = None,
+    ) -> VectorMemory:
         settings = ChromaSettings(anonymized_telemetry=False)
         if url:
             parts = urlsplit(url)
@@ -97,7 +127,7 @@ class VectorMemory:
         else:
             path.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(path), settings=settings)
-        return cls(client, embedder)
+        return cls(client, embedder, write_delay_s=write_delay_s, before_write=before_write)
 
     # Knowledge ---------------------------------------------------------------------
 
@@ -171,15 +201,55 @@ class VectorMemory:
     async def add_interactions(
         self, interactions: Sequence[Interaction], vectors: Sequence[Sequence[float]]
     ) -> None:
-        await self._call(
-            self._interactions.upsert,
-            ids=[i.task_id for i in interactions],
-            embeddings=[_vector(v) for v in vectors],
-            documents=[i.query for i in interactions],
-            metadatas=[i.metadata() for i in interactions],
-        )
+        """Keep ``interactions``; they are written within ``write_delay_s`` (see above)."""
+        for interaction, vector in zip(interactions, vectors, strict=True):
+            self._pending[interaction.task_id] = (interaction, vector)
+        if len(self._pending) >= self._max_batch:
+            await self.flush()
+        elif self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon())
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(self._write_delay_s)
+        if self._before_write is not None:
+            await self._before_write()
+        try:
+            await self.flush()
+        except Exception:  # no caller to tell: log it; the next write retries them
+            logger.exception("could not write %d interactions yet", len(self._pending))
+
+    async def flush(self) -> None:
+        """Write the pending interactions now (after any write already under way)."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch = list(self._pending.values())
+        self._pending = {}
+        try:
+            await self._call(
+                self._interactions.upsert,
+                ids=[i.task_id for i, _ in batch],
+                embeddings=[_vector(v) for _, v in batch],
+                documents=[i.query for i, _ in batch],
+                metadatas=[i.metadata() for i, _ in batch],
+            )
+        except BaseException:
+            # Back in line (newer ones first) so a later flush retries them.
+            self._pending = {i.task_id: (i, v) for i, v in batch} | self._pending
+            raise
+
+    async def close(self) -> None:
+        """Write what is pending; the server calls this on its way out."""
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+        await self.flush()
 
     async def interaction(self, task_id: str) -> Interaction | None:
+        if task_id in self._pending:
+            return self._pending[task_id][0]
         found = await self._call(
             self._interactions.get, ids=[task_id], include=["metadatas", "documents"]
         )
@@ -189,6 +259,7 @@ class VectorMemory:
         return _interaction(found["ids"][0], (found["documents"] or [""])[0], meta)
 
     async def rate(self, task_id: str, rating: int, comment: str = "") -> None:
+        await self.flush()
         record = await self.interaction(task_id)
         if record is None:
             raise KeyError(task_id)
@@ -218,6 +289,7 @@ class VectorMemory:
         ]
 
     async def count_interactions(self) -> int:
+        await self.flush()
         return await self._call(self._interactions.count)
 
     # Projects ----------------------------------------------------------------------

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from agents.first_events import yield_to_new_requests
 from inference.embeddings import Embedder
 from memory.cache import ResponseCache
 from memory.context import ContextBuilder
@@ -112,8 +111,6 @@ class Experience:
             user, context, Turn("agent", answer, interaction.task_id, interaction.agent, now)
         )
         vector = (await self._embedder.aembed([interaction.query]))[0].tolist()
-        # The vector store holds the GIL while it writes: not while a new request waits.
-        await yield_to_new_requests()
         await self.vectors.add_interaction(interaction, vector)
 
     async def profile_changed(self, before: Profile, after: Profile) -> None:

@@ -30,7 +30,7 @@ from agents.base import SpecialistExecutor
 from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
 from agents.code import CodeExecutor
 from agents.database import DatabaseExecutor
-from agents.first_events import FirstEventPriority
+from agents.first_events import FirstEventPriority, yield_to_new_requests
 from agents.serving import agent_routes
 from agents.validator import ValidatorExecutor
 from inference.caching import CachedOutputs
@@ -241,7 +241,10 @@ class Memory:
             settings.redis_url, ttl_s=settings.session_ttl_s, max_turns=settings.session_max_turns
         )
         vectors = VectorMemory.open(
-            models.embedder, path=settings.data_dir / "chroma", url=settings.chroma_url
+            models.embedder,
+            path=settings.data_dir / "chroma",
+            url=settings.chroma_url,
+            before_write=yield_to_new_requests,
         )
         contexts = ContextBuilder(
             profiles=profiles,
@@ -277,6 +280,7 @@ class Memory:
         self.vectors.index_knowledge_now(load_entries(), fingerprint())
 
     async def close(self) -> None:
+        await self.vectors.close()
         await self.sessions.close()
         await self.profiles.close()
         if self.profile_engine is not None:
