@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from a2a.server.context import ServerCallContext
@@ -42,9 +42,12 @@ class WriteBehindTaskStore(TaskStore):
         delay_s: float = 0.05,
         absent_ttl_s: float = 2.0,
         owner_resolver: OwnerResolver = resolve_user_scope,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._durable = durable
         self._delay_s = delay_s
+        # Called before a background write: the server lets new requests answer first.
+        self._before_write = before_write
         self._owner = owner_resolver
         self._pending: dict[_Key, tuple[Task, ServerCallContext]] = {}
         # Ids the durable store has just said it does not hold. The SDK looks a new task up
@@ -126,6 +129,8 @@ class WriteBehindTaskStore(TaskStore):
             await self._wake.wait()
             self._wake.clear()
             await asyncio.sleep(self._delay_s)  # let a burst of events on one task coalesce
+            if self._before_write is not None:
+                await self._before_write()
             await self.flush()
 
 

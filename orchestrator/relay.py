@@ -19,6 +19,7 @@ from a2a.server.tasks import TaskUpdater
 from a2a.types import Message, Part, StreamResponse, TaskState
 from google.protobuf.json_format import MessageToDict
 
+from agents.first_events import yield_to_new_requests
 from inference.costs import CostSummary
 from memory.cache import CachedAnswer, CachedArtifact
 from orchestrator.registry import RegisteredAgent
@@ -107,6 +108,7 @@ async def relay_events(
     provenance = {"agent": agent.agent_id, "step": step_meta["id"]}
     produced: dict[str, str] = {}
     async for event in events:
+        await yield_to_new_requests()
         kind = event.WhichOneof("payload")
         if kind == "artifact_update":
             update = event.artifact_update

@@ -10,8 +10,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from agents.first_events import FirstEventGate, FirstEventPriority, gate
+from agents.first_events import HOLD_S, FirstEventGate, FirstEventPriority, gate, not_a_stream
 
 
 async def test_heavy_work_waits_until_new_requests_have_answered() -> None:
@@ -74,3 +75,39 @@ async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:
     assert response.text == "firstsecond"
     assert seen == [1, 0]
     assert gate().waiting == 0
+
+
+async def test_a_stream_that_says_nothing_stops_counting_after_the_hold() -> None:
+    silent = asyncio.Event()
+    counted: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        counted.append(gate().waiting)
+        await asyncio.sleep(HOLD_S + 0.05)  # sends nothing for longer than the hold
+        counted.append(gate().waiting)
+        silent.set()
+
+    await FirstEventPriority(app)({"type": "http"}, _no_receive, _no_send)
+    assert silent.is_set()
+    assert counted == [1, 0]
+
+
+async def test_a_request_found_not_to_be_a_stream_stops_counting_at_once() -> None:
+    counted: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        counted.append(gate().waiting)
+        not_a_stream(scope)  # what the request guard says of a blocking SendMessage
+        counted.append(gate().waiting)
+        await gate().clear(max_wait_s=5)  # its own work is not held back by itself
+
+    await asyncio.wait_for(FirstEventPriority(app)({"type": "http"}, _no_receive, _no_send), 1)
+    assert counted == [1, 0]
+
+
+async def _no_receive() -> dict[str, object]:
+    return {"type": "http.disconnect"}
+
+
+async def _no_send(message: object) -> None:
+    return None

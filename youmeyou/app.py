@@ -347,7 +347,11 @@ class Runtime:
         # One table per agent: a specialist's task id means nothing to the orchestrator.
         durable = BatchingDatabaseTaskStore(self.engine)
         durable.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
-        store = WriteBehindTaskStore(durable, delay_s=self.settings.task_write_delay_s)
+        store = WriteBehindTaskStore(
+            durable,
+            delay_s=self.settings.task_write_delay_s,
+            before_write=yield_to_new_requests,
+        )
         self.task_stores.append(store)
         return store
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agents.first_events import not_a_stream
 from agents.serving import USER_HEADER, request_user, valid_user_id
 
 # Query parameters the SDK's REST handlers convert with int(); anything else made a 500.
@@ -131,6 +132,7 @@ class RequestGuard:
     async def _limited(self, scope: Scope, receive: Receive, send: Send, stream: bool) -> None:
         """Run the request, counting it against its user's open streams if it is one."""
         if not stream:
+            not_a_stream(scope)
             await self.app(scope, receive, send)
             return
         path = scope["path"]
