@@ -45,6 +45,15 @@ TTFE_TARGET_RATIO = 1.25
 ROUTE_TARGET_MS = {"4 cards": 25.0, "1,000 skills": 60.0}
 
 
+def _fresh_data_dir(models: Path, prefix: str) -> str:
+    """An empty data dir sharing the converted models: every run starts from the same state
+    (memory, tasks and caches left by an earlier run would slow this one down)."""
+    models.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=prefix))
+    (fresh / "models").symlink_to(models.resolve(), target_is_directory=True)
+    return str(fresh)
+
+
 def _free_port() -> int:
     import socket
 
@@ -244,7 +253,7 @@ async def _main() -> int:
     ours_port, bare_port = _free_port(), _free_port()
     ours_env = {
         **env,
-        "YMY_DATA_DIR": str(data_dir),
+        "YMY_DATA_DIR": _fresh_data_dir(data_dir / "models", "ymy-bench-"),
         "YMY_PORT": str(ours_port),
         "YMY_LOG_LEVEL": "WARNING",
         # The streaming figures are of the computed path: the bench repeats one request,
@@ -315,7 +324,7 @@ async def _main() -> int:
         **ours_env,
         "YMY_CACHE_ENABLED": "true",
         "YMY_PORT": str(cache_port := _free_port()),
-        "YMY_DATA_DIR": tempfile.mkdtemp(prefix="ymy-cache-bench-"),
+        "YMY_DATA_DIR": _fresh_data_dir(data_dir / "models", "ymy-cache-bench-"),
         "YMY_LOCAL_MAX_NEW_TOKENS": "32",
     }
     console.print("Replaying the cache workload (200 requests)...")
