@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 
 from a2a.auth.user import User
 from a2a.server.agent_execution import (
@@ -135,31 +136,35 @@ class UserContextBuilder(DefaultServerCallContextBuilder):
 _STREAMING_METHODS = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 
 
-def _errors_as_events(route: BaseRoute) -> BaseRoute:
-    """The JSON-RPC route, with upfront errors of v1.0 streaming methods sent as one SSE event."""
+def _answered_through(
+    route: BaseRoute, after: Callable[[Request, Response], Awaitable[Response]]
+) -> BaseRoute:
+    """``route`` with ``after`` applied to every answer its endpoint gives."""
     if not isinstance(route, Route):
         return route
     dispatch = route.endpoint
 
     async def endpoint(request: Request) -> Response:
-        response: Response = await dispatch(request)
-        if not isinstance(response, JSONResponse):
-            return response  # a stream, or not a JSON-RPC answer at all
-        try:
-            body = await request.json()  # cached: the dispatcher has read it
-        except ValueError:
-            return response
-        method = body.get("method") if isinstance(body, dict) else None
-        if not isinstance(method, str) or method not in _STREAMING_METHODS:
-            return response
-        event = b"data: " + bytes(response.body) + b"\n\n"
-        return Response(
-            event, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
+        return await after(request, await dispatch(request))
 
     return Route(
         route.path, endpoint=endpoint, methods=sorted(route.methods or ()), name=route.name
     )
+
+
+async def _error_as_event(request: Request, response: Response) -> Response:
+    """An upfront error of a v1.0 streaming method, sent as the one event of an SSE stream."""
+    if not isinstance(response, JSONResponse):
+        return response  # a stream, or not a JSON-RPC answer at all
+    try:
+        body = await request.json()  # cached: the dispatcher has read it
+    except ValueError:
+        return response
+    method = body.get("method") if isinstance(body, dict) else None
+    if not isinstance(method, str) or method not in _STREAMING_METHODS:
+        return response
+    event = b"data: " + bytes(response.body) + b"\n\n"
+    return Response(event, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 # Spec 5.4's HTTP status and google.rpc code for each A2A error, by the reason the SDK puts in
@@ -200,18 +205,8 @@ def _passed_on(response: Response) -> dict[str, str]:
     return {k: v for k, v in response.headers.items() if k.lower() not in skip}
 
 
-def _with_spec_errors(route: BaseRoute) -> BaseRoute:
-    """A v1.0 REST route whose error answers carry spec 5.4's statuses."""
-    if not isinstance(route, Route):
-        return route
-    dispatch = route.endpoint
-
-    async def endpoint(request: Request) -> Response:
-        return spec_rest_error(await dispatch(request))
-
-    return Route(
-        route.path, endpoint=endpoint, methods=sorted(route.methods or ()), name=route.name
-    )
+async def _spec_error(_: Request, response: Response) -> Response:
+    return spec_rest_error(response)
 
 
 class TaskContextBuilder(SimpleRequestContextBuilder):
@@ -238,7 +233,6 @@ class TaskContextBuilder(SimpleRequestContextBuilder):
             named = task or await self._tasks.get(task_id, context)
             if named is not None:
                 context_id = named.context_id
-                params.message.context_id = context_id
         return await super().build(context, params, task_id, context_id, task)
 
 
@@ -275,7 +269,7 @@ def agent_routes(
     return [
         *create_agent_card_routes(card),
         *(
-            _errors_as_events(route)
+            _answered_through(route, _error_as_event)
             for route in create_jsonrpc_routes(
                 handler, "/", context_builder=context_builder, enable_v0_3_compat=True
             )
@@ -283,12 +277,12 @@ def agent_routes(
         # Before ``/rest``: its routes end in the SDK's ``/{tenant}`` mount, which takes any
         # path of two segments or more (``/tasks/{id}``); the alias leaves that mount out.
         *(
-            _with_spec_errors(route)
+            _answered_through(route, _spec_error)
             for route in create_rest_routes(handler, context_builder=context_builder)
             if isinstance(route, Route)
         ),
         *(
-            _with_spec_errors(route)
+            _answered_through(route, _spec_error)
             for route in create_rest_routes(
                 handler,
                 context_builder=context_builder,
