@@ -9,17 +9,21 @@ Raw requests carry no ``A2A-Version`` header, as the TCK sends none.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import make_settings
+from starlette.applications import Starlette
 from support import LiveServer, free_port, serving
 
 from youmeyou.app import Models, build_agent_app, build_app
+from youmeyou.settings import Settings
 
 VALIDATOR = "/agents/validator"
 INVALID_PARAMS = -32602
@@ -211,14 +215,24 @@ async def test_rest_errors_carry_the_spec_http_status(server: LiveServer, prefix
     assert missing.json()["error"]["status"] == "NOT_FOUND"
 
 
+@contextlib.asynccontextmanager
+async def _in_tck_mode(
+    directory: Path, build: Callable[[Settings], Starlette]
+) -> AsyncIterator[LiveServer]:
+    port = free_port()
+    settings = make_settings(directory, port, tck_mode=True, tck_hold_s=3.0)
+    async with serving(build(settings), port) as live:
+        yield live
+
+
 @pytest.fixture(scope="module")
 async def tck_server(
     models: Models, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
     """``youmeyou serve`` in TCK mode: the orchestrator at the root holds its tasks."""
-    port = free_port()
-    settings = make_settings(tmp_path_factory.mktemp("tck"), port, tck_mode=True, tck_hold_s=3.0)
-    async with serving(build_app(settings, models), port) as live:
+    async with _in_tck_mode(
+        tmp_path_factory.mktemp("tck"), lambda settings: build_app(settings, models)
+    ) as live:
         yield live
 
 
@@ -227,9 +241,10 @@ async def tck_validator(
     models: Models, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveServer]:
     """``youmeyou agent validator`` in TCK mode, as ``make tck`` runs it."""
-    port = free_port()
-    settings = make_settings(tmp_path_factory.mktemp("tck-v"), port, tck_mode=True, tck_hold_s=3.0)
-    async with serving(build_agent_app(settings, "validator", models), port) as live:
+    async with _in_tck_mode(
+        tmp_path_factory.mktemp("tck-v"),
+        lambda settings: build_agent_app(settings, "validator", models),
+    ) as live:
         yield live
 
 
