@@ -4,14 +4,14 @@ The contract says a stream's first event goes out before anything slow. Under lo
 work of *other* streams (routing, validation, memory reads and writes, relaying a specialist's
 events, background writes) fills the event loop, and a new stream's first event queues behind
 it. So the server counts the requests that have not sent their first bytes yet
-(``FirstEventPriority``, the outermost middleware), and heavy
-phases call ``yield_to_new_requests()`` before they start: while any new stream is waiting,
-they wait too. Two bounds keep throughput work from starving: a stream counts as waiting for
-at most ``HOLD_S``, and a phase waits at most ``HOLD_S``. A phase already running is not
-interrupted; the gate only decides what starts next. There is one gate per event loop: it is
-the loop's time that is being shared. A call found not to be a stream (a blocking
-``SendMessage``) stops counting once its body is read (``not_a_stream``): it has nothing to
-send until its work is done.
+(``FirstEventPriority``, the outermost middleware), and heavy phases call
+``yield_to_new_requests()`` before they start: while any new stream is waiting, they wait
+too. Two bounds keep throughput work from starving: a request counts as waiting for at most
+``HOLD_S``, and a phase waits at most ``HOLD_S``. A phase already running is not interrupted;
+the gate only decides what starts next. There is one gate per event loop: it is the loop's
+time that is being shared. A call found not to be a stream (a blocking ``SendMessage``) stops
+counting once its body is read (``not_a_stream``): it has nothing to send until its work is
+done.
 """
 
 from __future__ import annotations

@@ -237,7 +237,7 @@ class VectorMemory:
                 metadatas=[i.metadata() for i, _ in batch],
             )
         except BaseException:
-            # Back in line (newer ones first) so a later flush retries them.
+            # Back in line so a later flush retries them; an update kept meanwhile wins.
             self._pending = {i.task_id: (i, v) for i, v in batch} | self._pending
             raise
 
@@ -248,11 +248,13 @@ class VectorMemory:
         await self.flush()
 
     async def interaction(self, task_id: str) -> Interaction | None:
-        if task_id in self._pending:
-            return self._pending[task_id][0]
-        found = await self._call(
-            self._interactions.get, ids=[task_id], include=["metadatas", "documents"]
-        )
+        async with self._flushing:  # a batch being written is in neither place until it is
+            pending = self._pending.get(task_id)
+            if pending is not None:
+                return pending[0]
+            found = await self._call(
+                self._interactions.get, ids=[task_id], include=["metadatas", "documents"]
+            )
         if not found["ids"]:
             return None
         meta = dict((found["metadatas"] or [{}])[0])
