@@ -12,13 +12,22 @@ the gate only decides what starts next. There is one gate per event loop: it is 
 time that is being shared. A call found not to be a stream (a blocking ``SendMessage``) stops
 counting once its body is read (``not_a_stream``): it has nothing to send until its work is
 done.
+
+The gate sees only requests the server has read. Past saturation, requests wait unread in
+their sockets, while every task in flight adds its callbacks to every turn of the loop. So
+an orchestrator task's work past its first events runs in one of a few **work slots** per
+loop (``work_slot()``): tasks beyond them wait, parked, and cost the loop nothing. A task that
+waits long on I/O (``lending_slot()``: a model generating, a remote agent) lends its slot
+meanwhile, so slow I/O never holds other work back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -122,3 +131,105 @@ def not_a_stream(scope: Scope) -> None:
     release = scope.get("state", {}).get(NOT_A_STREAM_STATE)
     if release is not None:
         release()
+
+
+# Enough to keep both cores busy (the loop, and the threads it hands models and stores to);
+# few enough that a loop past saturation still turns quickly (make bench, 100 streams: TTFE
+# p50 ~40-60 ms with 4 slots, ~50-95 ms with 12, ~170-250 ms with no limit).
+DEFAULT_WORK_SLOTS = 4
+
+# How long a task waiting on I/O keeps its slot before it lends it (see ``lending_slot``).
+LEND_AFTER_S = 0.02
+
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def set_work_slots(count: int) -> None:
+    """How many tasks of the running loop may work at once (the server sets it at start)."""
+    if count < 1:
+        raise ValueError("work slots must be at least 1")
+    _SLOTS[asyncio.get_running_loop()] = asyncio.Semaphore(count)
+
+
+def _loop_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    found = _SLOTS.get(loop)
+    if found is None:
+        found = _SLOTS[loop] = asyncio.Semaphore(DEFAULT_WORK_SLOTS)
+    return found
+
+
+class _TaskSlot:
+    """One task's hold on a work slot, shared by its child tasks (a plan's parallel steps).
+
+    Whoever starts a long I/O wait gives the slot up; whoever comes back from one takes it
+    again. With two children that can briefly leave one of them working without the slot:
+    the limit is a scheduling aid, and it errs on the side of work going on.
+    """
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self._taking = asyncio.Lock()
+        self.holding = False
+
+    async def take(self) -> None:
+        async with self._taking:
+            if not self.holding:
+                await self._slots.acquire()
+                self.holding = True
+
+    def give(self) -> None:
+        if self.holding:
+            self.holding = False
+            self._slots.release()
+
+
+_HELD: ContextVar[_TaskSlot | None] = ContextVar("work_slot", default=None)
+
+
+@asynccontextmanager
+async def work_slot() -> AsyncIterator[None]:
+    """Do the body in one of the loop's work slots, after new streams have answered.
+
+    Inside another ``work_slot()`` of the same task it adds nothing.
+    """
+    if _HELD.get() is not None:
+        yield
+        return
+    held = _TaskSlot(_loop_slots())
+    await yield_to_new_requests()
+    await held.take()
+    token = _HELD.set(held)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+        held.give()
+
+
+@asynccontextmanager
+async def lending_slot(patience_s: float = LEND_AFTER_S) -> AsyncIterator[None]:
+    """Around an I/O wait: if it lasts longer than ``patience_s``, let another task have this
+    task's work slot meanwhile.
+
+    Short waits keep the slot (an in-process agent's next event is a few milliseconds
+    away, and handing the slot round for it would let every task in again); long ones, a
+    model generating or a remote agent, give it up. A lent slot is taken back (after new
+    streams have answered) when the body returns; a body that raises carries on without one
+    rather than wait again on its way out.
+    """
+    held = _HELD.get()
+    if held is None:
+        yield
+        return
+    lending = asyncio.get_running_loop().call_later(patience_s, held.give) if held.holding else None
+    try:
+        yield
+    finally:
+        if lending is not None:
+            lending.cancel()
+    if not held.holding:  # lent, by this wait or a sibling's
+        await yield_to_new_requests()
+        await held.take()

@@ -17,7 +17,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)  # the tables are wider than a default terminal
 
 LEVELS = (1, 10, 100)
-STREAMS_PER_LEVEL = {1: 40, 10: 100, 100: 200}
+ROUNDS = 5
+STREAMS_PER_ROUND = {1: 40, 10: 100, 100: 200}
 YOUMEYOU_QUERY = 'Check this JSON: {"order": 42, "items": [1, 2, 3]}'
 TTFE_TARGET_RATIO = 1.25
 ROUTE_TARGET_MS = {"4 cards": 25.0, "1,000 skills": 60.0}
@@ -115,8 +117,26 @@ async def _one_stream(http: httpx.AsyncClient, url: str, text: str) -> tuple[flo
     return first, events, str(state.get("state", "?"))
 
 
-async def _level(url: str, text: str, concurrency: int) -> dict[str, float]:
-    total = STREAMS_PER_LEVEL[concurrency]
+@dataclass
+class _Samples:
+    """One server's streams at one concurrency, pooled over the rounds."""
+
+    firsts: list[float] = field(default_factory=list)
+    events: int = 0
+    wall_s: float = 0.0
+    failed: int = 0
+
+    def figures(self) -> dict[str, float]:
+        firsts = sorted(self.firsts)
+        return {
+            "p50": statistics.median(firsts) * 1000,
+            "p95": firsts[int(0.95 * (len(firsts) - 1))] * 1000,
+            "events_per_s": self.events / self.wall_s,
+            "failed": self.failed,
+        }
+
+
+async def _round(url: str, text: str, concurrency: int, into: _Samples) -> None:
     limits = httpx.Limits(max_connections=concurrency + 10)
     semaphore = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=300, limits=limits) as http:
@@ -127,16 +147,26 @@ async def _level(url: str, text: str, concurrency: int) -> dict[str, float]:
                 return await _one_stream(http, url, text)
 
         started = time.perf_counter()
-        results = await asyncio.gather(*(bounded() for _ in range(total)))
-        wall = time.perf_counter() - started
-    firsts = sorted(r[0] for r in results)
-    failed = sum(1 for r in results if r[2] != "TASK_STATE_COMPLETED")
-    return {
-        "p50": statistics.median(firsts) * 1000,
-        "p95": firsts[int(0.95 * (len(firsts) - 1))] * 1000,
-        "events_per_s": sum(r[1] for r in results) / wall,
-        "failed": failed,
-    }
+        results = await asyncio.gather(*(bounded() for _ in range(STREAMS_PER_ROUND[concurrency])))
+        into.wall_s += time.perf_counter() - started
+    into.firsts += [first for first, _, _ in results]
+    into.events += sum(events for _, events, _ in results)
+    into.failed += sum(1 for _, _, state in results if state != "TASK_STATE_COMPLETED")
+
+
+async def _compare(
+    servers: dict[str, tuple[str, str]], concurrency: int
+) -> dict[str, dict[str, float]]:
+    """Each server's figures at ``concurrency``, from rounds that alternate between them.
+
+    On a shared 2-core machine the speed drifts over seconds; alternating short rounds
+    exposes both servers to the same drift, so their ratio is steadier than one long run each.
+    """
+    pooled = {name: _Samples() for name in servers}
+    for _ in range(ROUNDS):
+        for name, (url, text) in servers.items():
+            await _round(url, text, concurrency, pooled[name])
+    return {name: samples.figures() for name, samples in pooled.items()}
 
 
 def _routing_figures() -> dict[str, tuple[float, float]]:
@@ -240,38 +270,49 @@ def _routing_figures() -> dict[str, tuple[float, float]]:
     return figures
 
 
-async def _main() -> int:
-    # Both servers run the SDK with its OpenTelemetry spans off, as youmeyou does by default,
-    # so the comparison measures what youmeyou adds, not a tracing difference.
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "OTEL_INSTRUMENTATION_A2A_SDK_ENABLED": "false",
-    }
-    data_dir = ROOT / "var" / "bench"
-    ours_port, bare_port = _free_port(), _free_port()
-    ours_env = {
-        **env,
-        "YMY_DATA_DIR": _fresh_data_dir(data_dir / "models", "ymy-bench-"),
-        "YMY_PORT": str(ours_port),
+Verdicts = list[tuple[str, bool]]
+SECTIONS = ("streaming", "routing", "cache", "gateway", "memory")
+DATA_DIR = ROOT / "var" / "bench"
+# Both servers run the SDK with its OpenTelemetry spans off, as youmeyou does by default,
+# so the comparison measures what youmeyou adds, not a tracing difference.
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "OTEL_INSTRUMENTATION_A2A_SDK_ENABLED": "false",
+}
+
+
+def _serve_env(prefix: str, **settings: str) -> dict[str, str]:
+    """A youmeyou server's environment: a fresh data dir, a free port, quiet logs."""
+    return {
+        **ENV,
+        "YMY_DATA_DIR": _fresh_data_dir(DATA_DIR / "models", prefix),
+        "YMY_PORT": str(_free_port()),
         "YMY_LOG_LEVEL": "WARNING",
-        # The streaming figures are of the computed path: the bench repeats one request,
-        # which the answer cache would serve. The cache has its own figures below.
-        "YMY_CACHE_ENABLED": "false",
+        **settings,
     }
-    python = sys.executable
+
+
+def _serve(env: dict[str, str]) -> AbstractContextManager[str]:
+    command = [sys.executable, "-m", "youmeyou.cli", "serve"]
+    return _process(command, int(env["YMY_PORT"]), env, "/health")
+
+
+async def _streaming() -> Verdicts:
+    # The figures are of the computed path: the bench repeats one request, which the
+    # answer cache would serve. The cache has its own figures.
+    ours_env = _serve_env("ymy-bench-", YMY_CACHE_ENABLED="false")
+    bare_port = _free_port()
+    bare_command = [sys.executable, "-m", "bench.bare_server", "--port", str(bare_port)]
     console.print("Starting youmeyou and the bare a2a-sdk reference server...")
     with (
-        _process([python, "-m", "youmeyou.cli", "serve"], ours_port, ours_env, "/health") as ours,
-        _process(
-            [python, "-m", "bench.bare_server", "--port", str(bare_port)],
-            bare_port,
-            env,
-            "/.well-known/agent-card.json",
-        ) as bare,
+        _serve(ours_env) as ours,
+        _process(bare_command, bare_port, ENV, "/.well-known/agent-card.json") as bare,
     ):
-        table = Table(title="Streaming: time to first event (ms) and events/s")
+        table = Table(
+            title=f"Streaming: time to first event (ms) and events/s, {ROUNDS} alternating rounds"
+        )
         for column in (
             "concurrent",
             "server",
@@ -285,8 +326,10 @@ async def _main() -> int:
             table.add_column(column, justify="right")
         verdicts = []
         for level in LEVELS:
-            reference = await _level(bare, "hello", level)
-            measured = await _level(ours, YOUMEYOU_QUERY, level)
+            figures = await _compare(
+                {"bare": (bare, "hello"), "youmeyou": (ours, YOUMEYOU_QUERY)}, level
+            )
+            reference, measured = figures["bare"], figures["youmeyou"]
             r50, r95 = measured["p50"] / reference["p50"], measured["p95"] / reference["p95"]
             for name, row in (("bare a2a-sdk", reference), ("youmeyou", measured)):
                 ratios = ("", "") if row is reference else (f"{r50:.2f}x", f"{r95:.2f}x")
@@ -306,11 +349,15 @@ async def _main() -> int:
                 )
             )
         console.print(table)
+    return verdicts
 
+
+async def _routing() -> Verdicts:
     routing = _routing_figures()
     table = Table(title="Routing decision, warm (ms)")
     for column in ("registry", "p50", "p95", "target p95"):
         table.add_column(column, justify="right")
+    verdicts = []
     for name, (p50, p95) in routing.items():
         table.add_row(name, f"{p50:.1f}", f"{p95:.1f}", f"< {ROUTE_TARGET_MS[name]:.0f}")
         verdicts.append(
@@ -320,24 +367,46 @@ async def _main() -> int:
             )
         )
     console.print(table)
-    cache_env = {
-        **ours_env,
-        "YMY_CACHE_ENABLED": "true",
-        "YMY_PORT": str(cache_port := _free_port()),
-        "YMY_DATA_DIR": _fresh_data_dir(data_dir / "models", "ymy-cache-bench-"),
-        "YMY_LOCAL_MAX_NEW_TOKENS": "32",
-    }
+    return verdicts
+
+
+async def _cache() -> Verdicts:
+    env = _serve_env("ymy-cache-bench-", YMY_CACHE_ENABLED="true", YMY_LOCAL_MAX_NEW_TOKENS="32")
     console.print("Replaying the cache workload (200 requests)...")
-    with _process([python, "-m", "youmeyou.cli", "serve"], cache_port, cache_env, "/health") as url:
-        verdicts += _print_cache(await cache_figures(url))
-    verdicts += _print_gateway(await gateway_figures(data_dir / "models"))
-    verdicts += _print_memory(await memory_figures(data_dir / "models"))
+    with _serve(env) as url:
+        return _print_cache(await cache_figures(url))
+
+
+async def _gateway() -> Verdicts:
+    return _print_gateway(await gateway_figures(DATA_DIR / "models"))
+
+
+async def _memory() -> Verdicts:
+    return _print_memory(await memory_figures(DATA_DIR / "models"))
+
+
+async def _main(sections: list[str]) -> int:
+    """Run the named sections (all by default): ``python -m bench streaming routing``."""
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        console.print(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
+        return 2
+    runs = {
+        "streaming": _streaming,
+        "routing": _routing,
+        "cache": _cache,
+        "gateway": _gateway,
+        "memory": _memory,
+    }
+    verdicts: Verdicts = []
+    for section in sections or SECTIONS:
+        verdicts += await runs[section]()
     for text, ok in verdicts:
         console.print(f"[{'green' if ok else 'red'}]{'met' if ok else 'missed'}[/]: {text}")
     return 0
 
 
-def _print_cache(figures: dict[str, Any]) -> list[tuple[str, bool]]:
+def _print_cache(figures: dict[str, Any]) -> Verdicts:
     table = Table(
         title=f"Answer cache: {figures['requests']} requests, 60% repeats and paraphrases"
     )
@@ -370,7 +439,7 @@ def _print_cache(figures: dict[str, Any]) -> list[tuple[str, bool]]:
     ]
 
 
-def _print_gateway(figures: dict[str, Any]) -> list[tuple[str, bool]]:
+def _print_gateway(figures: dict[str, Any]) -> Verdicts:
     table = Table(title="LLM gateway")
     for column in ("measure", "figure", "target"):
         table.add_column(column, justify="right")
@@ -398,7 +467,7 @@ def _print_gateway(figures: dict[str, Any]) -> list[tuple[str, bool]]:
     ]
 
 
-def _print_memory(figures: dict[str, Any]) -> list[tuple[str, bool]]:
+def _print_memory(figures: dict[str, Any]) -> Verdicts:
     table = Table(title=f"Memory ({figures['interactions']:,} stored interactions)")
     for column in ("measure", "p50 (ms)", "p95 (ms)", "target p95"):
         table.add_column(column, justify="right")
@@ -423,4 +492,4 @@ def _print_memory(figures: dict[str, Any]) -> list[tuple[str, bool]]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(asyncio.run(_main()))
+    raise SystemExit(asyncio.run(_main(sys.argv[1:])))

@@ -48,7 +48,9 @@ def build(port: int) -> Starlette:
         version="1",
         capabilities=AgentCapabilities(streaming=True),
         supported_interfaces=[
-            AgentInterface(url=f"http://127.0.0.1:{port}/", protocol_binding="JSONRPC")
+            AgentInterface(
+                url=f"http://127.0.0.1:{port}/", protocol_binding="JSONRPC", protocol_version="1.0"
+            )
         ],
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],

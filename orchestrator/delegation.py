@@ -16,6 +16,7 @@ from a2a.client import A2AClientError, ClientCallContext, ClientConfig, ClientFa
 from a2a.types import Message, SendMessageRequest, StreamResponse
 from a2a.utils.constants import TransportProtocol
 
+from agents.first_events import lending_slot
 from agents.serving import USER_HEADER
 from orchestrator.registry import RegisteredAgent
 
@@ -71,7 +72,8 @@ class Delegator:
                 if remaining <= 0:
                     raise TimeoutError
                 try:
-                    event = await asyncio.wait_for(anext(events), remaining)
+                    async with lending_slot():  # the agent works meanwhile, not this task
+                        event = await asyncio.wait_for(anext(events), remaining)
                 except StopAsyncIteration:
                     return
                 yield event

@@ -21,7 +21,7 @@ from a2a.types import Message, Part, Role, TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
 from agents.base import UserRequest, open_task
-from agents.first_events import yield_to_new_requests
+from agents.first_events import work_slot, yield_to_new_requests
 from agents.serving import bearer_token
 from agents.streaming import artifact_id_for
 from inference.costs import CostSummary
@@ -98,10 +98,19 @@ class OrchestratorExecutor(AgentExecutor):
 
         # Routing holds the GIL in its thread for a few milliseconds; give the loop a moment
         # to put the first events on the wire before it starts (make bench, one stream:
-        # first event 1.9 ms with this pause, 2.4 ms without; the bare SDK server 1.5-1.7),
-        # and let requests that arrived meanwhile answer first.
+        # first event 1.9 ms with this pause, 2.4 ms without; the bare SDK server 1.5-1.7).
         await asyncio.sleep(_FIRST_EVENTS_HEADSTART_S)
-        await yield_to_new_requests()
+        async with work_slot():
+            await self._route_and_run(updater, request, pinned, user_id, token)
+
+    async def _route_and_run(
+        self,
+        updater: TaskUpdater,
+        request: UserRequest,
+        pinned: list[str] | None,
+        user_id: str,
+        token: str | None,
+    ) -> None:
         project = _project(request.metadata)
         experience = self._experience
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from a2a.client import ClientCallContext, ClientConfig, create_client
-from a2a.types import GetTaskRequest
+from a2a.types import GetTaskRequest, SendMessageRequest, StreamResponse
 from conftest import make_settings
 from support import (
     COMPLETED,
@@ -21,6 +21,7 @@ from support import (
     serving,
     statuses,
     stream,
+    user_message,
 )
 from typer.testing import CliRunner
 
@@ -164,3 +165,47 @@ async def test_generating_specialists_stream_model_text(server: LiveServer, agen
     built = artifacts(events)
     streamed = [a for a in built.values() if len(a["chunks"]) > 2]
     assert streamed, f"{agent} streams at least one artifact in chunks: {list(built)}"
+
+
+async def test_one_work_slot_lends_itself_while_a_model_generates(
+    models: Models, tmp_path: Path
+) -> None:
+    """With a single work slot, a task whose specialist is generating (seconds of model
+    time) lends the slot, so quick requests sent meanwhile finish first; all complete."""
+    port = free_port()
+    settings = make_settings(tmp_path, port, work_slots=1)
+    async with (
+        serving(build_app(settings, models), port) as live,
+        httpx.AsyncClient(timeout=300) as http,
+    ):
+        config = ClientConfig(streaming=True, httpx_client=http)
+        client = await create_client(live.url, config)
+        request = SendMessageRequest(
+            message=user_message("Write a Python function that merges two sorted lists")
+        )
+        context = ClientCallContext(service_parameters={"X-User-Id": "writer"})
+        finished: list[str] = []
+
+        async def generating() -> list[StreamResponse]:
+            events = []
+            async for event in client.send_message(request, context=context):
+                events.append(event)
+                if "step" in str(event.status_update.metadata) and not delegated.is_set():
+                    delegated.set()  # the code agent has the step: its model is generating
+            finished.append("generated")
+            return events
+
+        async def quick(n: int) -> list[StreamResponse]:
+            events = await stream(live.url, f'Check this JSON: {{"n": {n}}}', user=f"q{n}")
+            finished.append("quick")
+            return events
+
+        delegated = asyncio.Event()
+        writer = asyncio.create_task(generating())
+        await asyncio.wait_for(delegated.wait(), 120)
+        quick_events = await asyncio.gather(*(quick(n) for n in range(3)))
+        written = await writer
+    assert final_state(written) == COMPLETED
+    assert "code" in {meta.get("agent") for _, _, meta in statuses(written)}
+    assert all(final_state(events) == COMPLETED for events in quick_events)
+    assert finished == ["quick", "quick", "quick", "generated"]

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import suppress
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from agents.first_events import HOLD_S, FirstEventGate, FirstEventPriority, gate, not_a_stream
+from agents.first_events import (
+    DEFAULT_WORK_SLOTS,
+    HOLD_S,
+    FirstEventGate,
+    FirstEventPriority,
+    gate,
+    lending_slot,
+    not_a_stream,
+    set_work_slots,
+    work_slot,
+)
+from youmeyou.settings import Settings
 
 
 async def test_heavy_work_waits_until_new_requests_have_answered() -> None:
@@ -111,3 +125,120 @@ async def _no_receive() -> dict[str, object]:
 
 async def _no_send(message: object) -> None:
     return None
+
+
+@pytest.fixture
+async def one_slot() -> AsyncIterator[None]:
+    set_work_slots(1)
+    yield
+    set_work_slots(DEFAULT_WORK_SLOTS)
+
+
+async def test_work_beyond_the_slots_waits_its_turn() -> None:
+    set_work_slots(2)
+    try:
+        working, most = 0, 0
+
+        async def task() -> None:
+            nonlocal working, most
+            async with work_slot():
+                working += 1
+                most = max(most, working)
+                await asyncio.sleep(0.01)
+                working -= 1
+
+        await asyncio.wait_for(asyncio.gather(*(task() for _ in range(6))), 10)
+    finally:
+        set_work_slots(DEFAULT_WORK_SLOTS)
+    assert most == 2
+
+
+async def test_a_long_io_wait_lends_the_slot(one_slot: None) -> None:
+    order: list[str] = []
+    reply = asyncio.Event()
+
+    async def waits_on_io() -> None:
+        async with work_slot():
+            async with lending_slot(patience_s=0.01):
+                await reply.wait()
+            order.append("io task resumed")
+
+    async def other() -> None:
+        async with work_slot():
+            order.append("other worked")
+            reply.set()
+            await asyncio.sleep(0.01)  # still in its slot: the io task waits for it
+            order.append("other done")
+
+    first = asyncio.create_task(waits_on_io())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(first, other()), 10)
+    assert order == ["other worked", "other done", "io task resumed"]
+
+
+async def test_a_short_io_wait_keeps_the_slot(one_slot: None) -> None:
+    order: list[str] = []
+
+    async def short_wait() -> None:
+        async with work_slot():
+            async with lending_slot(patience_s=5):
+                await asyncio.sleep(0.02)
+            order.append("short wait done")
+
+    async def other() -> None:
+        async with work_slot():
+            order.append("other worked")
+
+    first = asyncio.create_task(short_wait())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(first, other()), 10)
+    assert order == ["short wait done", "other worked"]
+
+
+async def test_slots_come_back_after_errors_cancellation_and_nesting(one_slot: None) -> None:
+    async def fails_while_lending() -> None:
+        async with work_slot(), lending_slot(patience_s=0):
+            await asyncio.sleep(0.01)
+            raise RuntimeError("the agent went away")
+
+    with pytest.raises(RuntimeError):
+        await fails_while_lending()
+
+    async def nested() -> str:
+        async with work_slot(), work_slot():  # the inner one adds nothing: no deadlock
+            return "nested"
+
+    assert await asyncio.wait_for(nested(), 5) == "nested"
+
+    async def holds(release: asyncio.Event) -> None:
+        async with work_slot():
+            await release.wait()
+
+    release = asyncio.Event()
+    holder = asyncio.create_task(holds(release))
+    await asyncio.sleep(0.01)
+    queued = asyncio.create_task(holds(asyncio.Event()))
+    await asyncio.sleep(0.01)
+    queued.cancel()  # cancelled while waiting for the slot
+    with suppress(asyncio.CancelledError):
+        await queued
+    release.set()
+    await holder
+
+    async def enters() -> bool:
+        async with work_slot():
+            return True
+
+    # The one slot is free again: nothing above kept it or gave back more than it took.
+    assert await asyncio.wait_for(enters(), 5)
+    both = asyncio.gather(holds(asyncio.Event()), holds(asyncio.Event()))
+    done, _ = await asyncio.wait({asyncio.ensure_future(both)}, timeout=0.05)
+    assert not done  # only one of the two got in
+    both.cancel()
+    with suppress(asyncio.CancelledError):
+        await both
+
+
+def test_work_slots_are_at_least_one() -> None:
+    with pytest.raises(ValueError):
+        Settings(work_slots=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -30,7 +31,7 @@ from agents.base import SpecialistExecutor
 from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
 from agents.code import CodeExecutor
 from agents.database import DatabaseExecutor
-from agents.first_events import FirstEventPriority, yield_to_new_requests
+from agents.first_events import FirstEventPriority, set_work_slots, yield_to_new_requests
 from agents.serving import agent_routes
 from agents.validator import ValidatorExecutor
 from inference.caching import CachedOutputs
@@ -415,6 +416,7 @@ class Runtime:
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            set_work_slots(self.settings.work_slots)
             await create_tables(self.engine)
             await self.memory.start()
             if on_start is not None:
@@ -457,6 +459,8 @@ class Runtime:
         except Exception:
             logger.exception("warming the models failed; requests will retry the load")
         finally:
+            if self.owns_models:
+                _freeze_heap()
             self.warming = False
 
     async def close(self) -> None:
@@ -615,6 +619,19 @@ def build_agent_app(settings: Settings, agent_id: str, models: Models | None = N
     models = runtime.models
     warm = [] if agent_id == "validator" else [models.analyzer.warm, models.local_model.load]
     return runtime.app(runtime.agent_routes(agent_id, card, executor, root=True), warm=warm)
+
+
+def _freeze_heap() -> None:
+    """Put what start-up built out of the garbage collector's reach.
+
+    Libraries, models and indexes leave ~650,000 objects on the heap, and every full
+    collection walked all of them: a ~400 ms stall of the event loop, a few times a minute
+    under load. Frozen, a collection walks only what requests have allocated since (make
+    bench, 100 streams: full collections ~50 ms, TTFE p95 ~600 -> ~330 ms). Only a process
+    that owns its models does this (tests build many apps in one process).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _task_engine(url: str) -> AsyncEngine:

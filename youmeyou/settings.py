@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from agents.first_events import DEFAULT_WORK_SLOTS
 from inference.gateway import Complexity
 from inference.local import MODEL_NAME as LOCAL_MODEL_NAME
 from inference.routing import ModelTier
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
     )
     max_artifacts_per_task: int = Field(
         default=50, description="Artifacts a task may produce; more fails the task."
+    )
+    work_slots: int = Field(
+        default=DEFAULT_WORK_SLOTS,
+        ge=1,
+        description="Tasks that may work at once past their first events (the rest wait, "
+        "so new streams answer at once under load); a task waiting on I/O lends its slot.",
     )
     tck_mode: bool = Field(
         default=False,
