@@ -135,7 +135,7 @@ def not_a_stream(scope: Scope) -> None:
 
 # Enough to keep both cores busy (the loop, and the threads it hands models and stores to);
 # few enough that a loop past saturation still turns quickly (make bench, 100 streams: TTFE
-# p50 ~40-60 ms with 4 slots, ~50-95 ms with 12, ~170-250 ms with no limit).
+# p50 40-49 ms with 4 slots, 59 ms with 8, 196-285 ms with no limit).
 DEFAULT_WORK_SLOTS = 4
 
 # How long a task waiting on I/O keeps its slot before it lends it (see ``lending_slot``).

@@ -71,10 +71,9 @@ class Delegator:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
-                try:
-                    async with lending_slot():  # the agent works meanwhile, not this task
-                        event = await asyncio.wait_for(anext(events), remaining)
-                except StopAsyncIteration:
+                async with lending_slot():  # the agent works meanwhile, not this task
+                    event = await asyncio.wait_for(anext(events, None), remaining)
+                if event is None:  # the stream has ended
                     return
                 yield event
         except TimeoutError as error:
