@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -113,8 +114,23 @@ async def _one_stream(http: httpx.AsyncClient, url: str, text: str) -> tuple[flo
                 first = time.perf_counter() - started
             events += 1
             last = line
-    state = json.loads(last[5:]).get("result", {}).get("statusUpdate", {}).get("status", {})
-    return first, events, str(state.get("state", "?"))
+    return first, events, _failure(last)
+
+
+def _failure(last_event: str) -> str:
+    """Why a stream did not complete, from its last event ('' when it completed)."""
+    try:
+        payload = json.loads(last_event[5:])
+    except ValueError:
+        return f"no final event ({last_event[:80]!r})"
+    if "error" in payload:
+        return f"error: {payload['error'].get('message', payload['error'])}"
+    status = payload.get("result", {}).get("statusUpdate", {}).get("status", {})
+    state = str(status.get("state", "no status"))
+    if state == "TASK_STATE_COMPLETED":
+        return ""
+    words = " ".join(p.get("text", "") for p in status.get("message", {}).get("parts", []))
+    return f"{state}: {words}".strip(": ")
 
 
 @dataclass
@@ -124,7 +140,7 @@ class _Samples:
     firsts: list[float] = field(default_factory=list)
     events: int = 0
     wall_s: float = 0.0
-    failed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
 
     def figures(self) -> dict[str, float]:
         firsts = sorted(self.firsts)
@@ -132,7 +148,7 @@ class _Samples:
             "p50": statistics.median(firsts) * 1000,
             "p95": firsts[int(0.95 * (len(firsts) - 1))] * 1000,
             "events_per_s": self.events / self.wall_s,
-            "failed": self.failed,
+            "failed": sum(self.failures.values()),
         }
 
 
@@ -151,12 +167,10 @@ async def _round(url: str, text: str, concurrency: int, into: _Samples) -> None:
         into.wall_s += time.perf_counter() - started
     into.firsts += [first for first, _, _ in results]
     into.events += sum(events for _, events, _ in results)
-    into.failed += sum(1 for _, _, state in results if state != "TASK_STATE_COMPLETED")
+    into.failures.update(failure for _, _, failure in results if failure)
 
 
-async def _compare(
-    servers: dict[str, tuple[str, str]], concurrency: int
-) -> dict[str, dict[str, float]]:
+async def _compare(servers: dict[str, tuple[str, str]], concurrency: int) -> dict[str, _Samples]:
     """Each server's figures at ``concurrency``, from rounds that alternate between them.
 
     On a shared 2-core machine the speed drifts over seconds; alternating short rounds
@@ -166,7 +180,7 @@ async def _compare(
     for _ in range(ROUNDS):
         for name, (url, text) in servers.items():
             await _round(url, text, concurrency, pooled[name])
-    return {name: samples.figures() for name, samples in pooled.items()}
+    return pooled
 
 
 def _routing_figures() -> dict[str, tuple[float, float]]:
@@ -325,11 +339,17 @@ async def _streaming() -> Verdicts:
         ):
             table.add_column(column, justify="right")
         verdicts = []
+        failures: list[str] = []
         for level in LEVELS:
-            figures = await _compare(
+            pooled = await _compare(
                 {"bare": (bare, "hello"), "youmeyou": (ours, YOUMEYOU_QUERY)}, level
             )
-            reference, measured = figures["bare"], figures["youmeyou"]
+            reference, measured = pooled["bare"].figures(), pooled["youmeyou"].figures()
+            failures += [
+                f"{count} x at {level} streams, {name}: {reason}"
+                for name, samples in pooled.items()
+                for reason, count in samples.failures.most_common()
+            ]
             r50, r95 = measured["p50"] / reference["p50"], measured["p95"] / reference["p95"]
             for name, row in (("bare a2a-sdk", reference), ("youmeyou", measured)):
                 ratios = ("", "") if row is reference else (f"{r50:.2f}x", f"{r95:.2f}x")
@@ -349,6 +369,8 @@ async def _streaming() -> Verdicts:
                 )
             )
         console.print(table)
+        for failure in failures:  # why, so that a rare failure can be followed up
+            console.print(f"[red]failed[/]: {failure}")
     return verdicts
 
 
