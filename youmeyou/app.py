@@ -627,8 +627,9 @@ def _freeze_heap() -> None:
     Libraries, models and indexes leave ~650,000 objects on the heap, and every full
     collection walked all of them: a ~400 ms stall of the event loop, a few times a minute
     under load. Frozen, a collection walks only what requests have allocated since (~50 ms
-    at 100 streams). Only a process that owns its models does this (tests build many apps
-    in one process, and would keep each other's garbage).
+    at 100 streams), for the price of one such pause, once, as warming ends. Only a process
+    that owns its models does this (tests build many apps in one process, and would keep
+    each other's garbage).
     """
     gc.collect()
     gc.freeze()
