@@ -175,6 +175,8 @@ class _TaskSlot:
         self.holding = False
 
     async def take(self) -> None:
+        """Take the slot (if this task does not hold it), after new streams have answered."""
+        await yield_to_new_requests()
         async with self._taking:
             if not self.holding:
                 await self._slots.acquire()
@@ -199,7 +201,6 @@ async def work_slot() -> AsyncIterator[None]:
         yield
         return
     held = _TaskSlot(_loop_slots())
-    await yield_to_new_requests()
     await held.take()
     token = _HELD.set(held)
     try:
@@ -231,5 +232,4 @@ async def lending_slot(patience_s: float = LEND_AFTER_S) -> AsyncIterator[None]:
         if lending is not None:
             lending.cancel()
     if not held.holding:  # lent, by this wait or a sibling's
-        await yield_to_new_requests()
         await held.take()

@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,7 +285,6 @@ def _routing_figures() -> dict[str, tuple[float, float]]:
 
 
 Verdicts = list[tuple[str, bool]]
-SECTIONS = ("streaming", "routing", "cache", "gateway", "memory")
 DATA_DIR = ROOT / "var" / "bench"
 # Both servers run the SDK with its OpenTelemetry spans off, as youmeyou does by default,
 # so the comparison measures what youmeyou adds, not a tracing difference.
@@ -407,22 +406,24 @@ async def _memory() -> Verdicts:
     return _print_memory(await memory_figures(DATA_DIR / "models"))
 
 
+SECTIONS: dict[str, Callable[[], Awaitable[Verdicts]]] = {
+    "streaming": _streaming,
+    "routing": _routing,
+    "cache": _cache,
+    "gateway": _gateway,
+    "memory": _memory,
+}
+
+
 async def _main(sections: list[str]) -> int:
     """Run the named sections (all by default): ``python -m bench streaming routing``."""
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         console.print(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
         return 2
-    runs = {
-        "streaming": _streaming,
-        "routing": _routing,
-        "cache": _cache,
-        "gateway": _gateway,
-        "memory": _memory,
-    }
     verdicts: Verdicts = []
     for section in sections or SECTIONS:
-        verdicts += await runs[section]()
+        verdicts += await SECTIONS[section]()
     for text, ok in verdicts:
         console.print(f"[{'green' if ok else 'red'}]{'met' if ok else 'missed'}[/]: {text}")
     return 0
