@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from agents.base import SpecialistExecutor, Work
-from agents.components import SERVICES, Component, canvas, services_for, system_for
+from agents.components import canvas
+from agents.specialist import SpecialistExecutor, Work
+from memory.catalogue import SERVICES, Component, services_for, system_for
 
 DEFAULT_STACK = ["Python 3.11", "FastAPI", "PostgreSQL", "Redis"]
 
@@ -33,7 +34,7 @@ class ArchitectureExecutor(SpecialistExecutor):
     title = "The architecture agent"
 
     async def work(self, work: Work) -> str:
-        kind = work.step.get("kind")
+        kind = work.order.kind
         if kind == "analysis":
             return await self._analysis(work)
         if kind == "planning":
@@ -41,7 +42,7 @@ class ArchitectureExecutor(SpecialistExecutor):
         return await self._design(work)
 
     async def _analysis(self, work: Work) -> str:
-        request = work.request.text
+        request = work.order.request
         components = services_for(request)
         outline = _outline(components)
         await work.say(f"Analysing the request: {len(components)} components in scope.")
@@ -53,13 +54,11 @@ class ArchitectureExecutor(SpecialistExecutor):
         return f"Analysis ready: {len(components)} components in scope."
 
     async def _planning(self, work: Work) -> str:
-        request = work.request.text
-        plan = work.request.data.get("plan")
-        plan = plan if isinstance(plan, dict) else {}
-        wanted = [str(c) for c in plan.get("components", [])]
+        request = work.order.request
+        wanted = work.order.components
         components = [c for c in services_for(request, limit=len(SERVICES)) if c.module in wanted]
         components = components or services_for(request)
-        stack = [str(t) for t in plan.get("techStack", [])] or DEFAULT_STACK
+        stack = list(work.order.tech_stack) or DEFAULT_STACK
         tasks = "\n".join(
             f"{n}. **{c.name}** (`{c.module}`): {c.responsibility}"
             + (f" Tables: {', '.join(t.name for t in c.tables)}." if c.tables else "")
@@ -77,7 +76,7 @@ class ArchitectureExecutor(SpecialistExecutor):
         return f"Plan ready: {len(components)} components."
 
     async def _design(self, work: Work) -> str:
-        request = work.request.text
+        request = work.order.request
         components = system_for(request)
         outline = _outline(components)
         await work.say(f"Designing a system of {len(components)} components.")

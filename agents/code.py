@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from agents.base import SpecialistExecutor, Work
-from agents.components import SERVICES, services_for
+from agents.kit import Repair
+from agents.specialist import SpecialistExecutor, Work
 from inference.gateway import StreamChunk
+from memory.catalogue import SERVICES, services_for
 
 SYSTEM_PROMPT = (
     "You are a senior Python engineer. Write only Python code, no explanations and no "
@@ -20,11 +21,11 @@ class CodeExecutor(SpecialistExecutor):
     title = "The code agent"
 
     async def work(self, work: Work) -> str:
-        repair = work.request.data.get("repair")
-        if isinstance(repair, dict):
-            return await self._repair(work, repair)
-        component = work.step.get("component")
-        request = work.request.text
+        if work.order.repair is not None:
+            return await self._repair(work, work.order.repair)
+        step = work.order.step
+        component = step.component if step is not None else None
+        request = work.order.request
         services = services_for(request)[:MAX_FILES]
         if isinstance(component, str):
             services = [c for c in SERVICES if c.module == component]
@@ -46,15 +47,10 @@ class CodeExecutor(SpecialistExecutor):
             )
         return f"Code ready: {', '.join(paths)}."
 
-    async def _repair(self, work: Work, repair: dict[str, object]) -> str:
+    async def _repair(self, work: Work, repair: Repair) -> str:
         """Rewrite one file so that the validator's findings go away."""
-        path, text = str(repair.get("file", "")), str(repair.get("text", ""))
-        issues = repair.get("issues")
-        findings = "\n".join(
-            f"- line {i.get('line')}: {i.get('rule')}: {i.get('message')}"
-            for i in (issues if isinstance(issues, list) else [])
-            if isinstance(i, dict)
-        )
+        path, text = repair.file.name, repair.file.text
+        findings = "\n".join(f"- line {f.line}: {f.rule}: {f.message}" for f in repair.findings)
         if not path.endswith(".py"):
             raise ValueError(f"the code agent repairs Python files, not {path!r}")
         await work.say(f"Repairing {path}: {len(findings.splitlines())} finding(s).")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from agents.base import SpecialistExecutor, Work
-from agents.components import SERVICES, schema_sql, services_for
+from agents.components import schema_sql
+from agents.specialist import SpecialistExecutor, Work
+from memory.catalogue import SERVICES, services_for
 
 SYSTEM_PROMPT = (
     "You are a senior database engineer. Given a request and a PostgreSQL schema, write short "
@@ -17,10 +18,10 @@ class DatabaseExecutor(SpecialistExecutor):
     title = "The database agent"
 
     async def work(self, work: Work) -> str:
-        component = work.step.get("component")
-        if isinstance(component, str):
-            return await self._component(work, component)
-        request = work.request.text
+        step = work.order.step
+        if step is not None and step.component is not None:
+            return await self._component(work, step.component)
+        request = work.order.request
         services = services_for(request)
         schema = schema_sql(services)
         tables = [table.name for service in services for table in service.tables]

@@ -8,6 +8,7 @@ prompt tells the model to treat as reference material, never as instructions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 PERSONAS = {
@@ -29,13 +30,13 @@ def persona(role: str, skill_level: str | None) -> str:
     return template.format(role=role)
 
 
-def system_prompt(base: str, role: str, context: dict[str, Any] | None) -> str:
+def system_prompt(base: str, role: str, context: Mapping[str, Any] | None) -> str:
     if not context:
         return base
     return f"{persona(role, context.get('skill_level'))} {base}\n\n{DATA_RULE}"
 
 
-def context_block(context: dict[str, Any] | None) -> str:
+def context_block(context: Mapping[str, Any] | None) -> str:
     """The context as a delimited block to append to the user prompt ('' when empty)."""
     if not context:
         return ""
@@ -67,7 +68,7 @@ def context_block(context: dict[str, Any] | None) -> str:
     return "\n\n" + "\n".join([_OPEN, *lines, _CLOSE])
 
 
-def references(context: dict[str, Any] | None) -> str:
+def references(context: Mapping[str, Any] | None) -> str:
     """A Markdown list citing the knowledge entries the work drew on ('' when none)."""
     knowledge = (context or {}).get("knowledge") or []
     if not knowledge:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
-from agents.base import SpecialistExecutor, Work
 from agents.checks import (
     DEFAULT_DIALECT,
     FileReport,
@@ -22,6 +20,8 @@ from agents.checks import (
     kind_of,
     validate,
 )
+from agents.kit import WorkOrder
+from agents.specialist import SpecialistExecutor, Work
 
 __all__ = ["FileReport", "Report", "ValidatorExecutor", "check", "files_in", "kind_of", "validate"]
 
@@ -43,18 +43,20 @@ _KIND_SUFFIX: dict[Kind, str] = {
 }
 
 
-def files_in(request_text: str, data: dict[str, Any]) -> list[tuple[str, str]]:
-    """The files to check: a data part's ``files``, else fenced blocks, else the whole text."""
-    files = data.get("files")
-    if isinstance(files, list):
-        named = [
-            (str(f.get("name") or f"file-{i + 1}"), str(f.get("text") or ""))
-            for i, f in enumerate(files)
-            if isinstance(f, dict)
-        ]
-        if named:
-            return named
-    blocks = _FENCE.findall(request_text)
+def files_in(order: WorkOrder) -> list[tuple[str, str]]:
+    """The files to check: the user's own (fenced blocks, or code written inline after an
+    instruction) and those the order carries (a caller's files, a team's output); the whole
+    text when there is nothing else."""
+    sent = [(f.name, f.text) for f in order.files]
+    # Beside files to check, prose is only prose: only clear code counts as the user's own.
+    own = _written_in(order.request, strict=bool(sent))
+    if own or sent:
+        return own + sent
+    return [("input", order.request)]
+
+
+def _written_in(text: str, *, strict: bool) -> list[tuple[str, str]]:
+    blocks = _FENCE.findall(text)
     if blocks:
         names = []
         for i, (language, body) in enumerate(blocks, start=1):
@@ -62,24 +64,47 @@ def files_in(request_text: str, data: dict[str, Any]) -> list[tuple[str, str]]:
             suffix = _KIND_SUFFIX.get(kind, ".txt")
             names.append((f"snippet-{i}{suffix}", body))
         return names
-    embedded = _embedded_code(request_text)
-    return [embedded] if embedded else [("input", request_text)]
+    embedded = _embedded_code(text, _STRICT if strict else _LOOSE)
+    return [embedded] if embedded else []
 
 
-_EMBEDDED = (
+_Patterns = tuple[tuple[str, re.Pattern[str]], ...]
+_LOOSE: _Patterns = (
     ("snippet.json", re.compile(r"[{\[].*", re.DOTALL)),
     (
         "snippet.sql",
         re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE|ALTER|DROP|WITH)\b.*", re.DOTALL),
     ),
-    ("snippet.py", re.compile(r"^[ \t]*(?:def|class|import|from|async def)\s.*", re.DOTALL | re.M)),
+    (
+        "snippet.py",
+        re.compile(r"(?:^[ \t]*|(?<=: ))(?:def|class|import|from|async def)\s.*", re.DOTALL | re.M),
+    ),
+)
+_STRICT: _Patterns = (
+    ("snippet.json", re.compile(r"(?:\{\s*[\"}]|\[\s*[\"\[{\d\]-]).*", re.DOTALL)),
+    (
+        "snippet.sql",
+        re.compile(
+            r"\b(?:CREATE\s+(?:TABLE|(?:UNIQUE\s+)?INDEX|VIEW)|SELECT\s.+?\sFROM|INSERT\s+INTO"
+            r"|UPDATE\s+\w+\s+SET|DELETE\s+FROM|ALTER\s+TABLE|DROP\s+TABLE)\b.*",
+            re.DOTALL | re.I,
+        ),
+    ),
+    (
+        "snippet.py",
+        re.compile(
+            r"(?:^[ \t]*|(?<=: ))(?:(?:async\s+)?def\s+\w+\s*\(|class\s+\w+\s*[:(]|import\s+\w"
+            r"|from\s+[\w.]+\s+import\s).*",
+            re.DOTALL | re.M,
+        ),
+    ),
 )
 
 
-def _embedded_code(text: str) -> tuple[str, str] | None:
+def _embedded_code(text: str, patterns: _Patterns) -> tuple[str, str] | None:
     """Code written inline after an instruction ("Check this JSON: {...}")."""
     found = [
-        (m.start(), name, m.group(0)) for name, pattern in _EMBEDDED if (m := pattern.search(text))
+        (m.start(), name, m.group(0)) for name, pattern in patterns if (m := pattern.search(text))
     ]
     if not found:
         return None
@@ -87,9 +112,9 @@ def _embedded_code(text: str) -> tuple[str, str] | None:
     return name, code.strip()
 
 
-def dialect_in(data: dict[str, Any]) -> str | None:
-    """The SQL dialect a data part names, the default if it names none, None if unknown."""
-    dialect = data.get("dialect")
+def dialect_in(order: WorkOrder) -> str | None:
+    """The SQL dialect the order names, the default if it names none, None if unknown."""
+    dialect = order.dialect
     if dialect is None or dialect == "":
         return DEFAULT_DIALECT
     if isinstance(dialect, str) and is_dialect(dialect.lower()):
@@ -113,8 +138,8 @@ class ValidatorExecutor(SpecialistExecutor):
     title = "The validator"
 
     async def work(self, work: Work) -> str:
-        files = files_in(work.request.text, work.request.data)
-        dialect = dialect_in(work.request.data)
+        files = files_in(work.order)
+        dialect = dialect_in(work.order)
         if dialect is None:
             dialect = DEFAULT_DIALECT
             await work.say(f"Unknown SQL dialect; reading SQL as {DEFAULT_DIALECT}.")

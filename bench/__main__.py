@@ -35,6 +35,7 @@ from bench.gateway import (
     gateway_figures,
 )
 from bench.memory import CONTEXT_TARGET_MS, ROUTING_TARGET_MS, memory_figures
+from bench.routing import ROUTE_TARGET_MS, routing_figures
 from bench.wire import streaming_message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,6 @@ ROUNDS = 5
 STREAMS_PER_ROUND = {1: 40, 10: 100, 100: 200}
 YOUMEYOU_QUERY = 'Check this JSON: {"order": 42, "items": [1, 2, 3]}'
 TTFE_TARGET_RATIO = 1.25
-ROUTE_TARGET_MS = {"4 cards": 25.0, "1,000 skills": 60.0}
 
 
 def _fresh_data_dir(models: Path, prefix: str) -> str:
@@ -183,107 +183,6 @@ async def _compare(servers: dict[str, tuple[str, str]], concurrency: int) -> dic
     return pooled
 
 
-def _routing_figures() -> dict[str, tuple[float, float]]:
-    from agents.cards import load_cards
-    from inference.embeddings import Embedder
-    from orchestrator.registry import AgentRegistry
-    from orchestrator.scoring import Router
-    from youmeyou.settings import Settings
-
-    embedder = Embedder()
-    embedder.load()
-    cards = load_cards(Settings().cards_dir)
-    queries = [
-        f"{verb} {thing} for a {domain} app"
-        for verb in ("Design", "Write", "Validate", "Optimise", "Plan")
-        for thing in ("the schema", "an endpoint", "the architecture", "a caching layer")
-        for domain in ("ecommerce", "chat", "banking", "travel", "fitness")
-    ]
-    figures = {}
-
-    def measure(router: Router) -> tuple[float, float]:
-        router.warm()
-        timings = []
-        for query in queries:
-            embedder._cache.clear()  # each query pays for its own embedding, as a new one would
-            started = time.perf_counter()
-            router.route(query)
-            timings.append((time.perf_counter() - started) * 1000)
-        timings.sort()
-        return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))]
-
-    registry = AgentRegistry()
-    for agent_id, card in cards.items():
-        if agent_id != "orchestrator":
-            registry.add(agent_id, card.served_at(f"http://bench/{agent_id}"))
-    figures["4 cards"] = measure(Router(registry, embedder))
-
-    from a2a.types import AgentCapabilities, AgentCard, AgentSkill
-
-    big = AgentRegistry()
-    topics = [
-        "payments",
-        "search",
-        "maps",
-        "email",
-        "images",
-        "billing",
-        "auth",
-        "chat",
-        "video",
-        "reports",
-        "crm",
-        "inventory",
-        "shipping",
-        "analytics",
-        "forms",
-        "calendar",
-        "iot",
-        "ml",
-        "docs",
-        "audit",
-    ]
-    actions = [
-        "design",
-        "implement",
-        "test",
-        "review",
-        "document",
-        "deploy",
-        "monitor",
-        "migrate",
-        "optimise",
-        "secure",
-    ]
-    for a in range(250):
-        skills = []
-        for s in range(4):
-            topic = topics[(a * 4 + s) % len(topics)]
-            action = actions[(a + s * 3) % len(actions)]
-            skills.append(
-                AgentSkill(
-                    id=f"s{s}",
-                    name=f"{action} {topic}",
-                    description=f"{action.title()} {topic} features for agent {a}.",
-                    tags=[topic, action],
-                    examples=[
-                        f"{action} the {topic} module",
-                        f"help me {action} {topic}",
-                        f"{topic}: {action} it for team {a}",
-                        f"can you {action} our {topic} flow",
-                    ],
-                )
-            )
-        big.add(
-            f"agent-{a}",
-            AgentCard(
-                name=f"agent {a}", capabilities=AgentCapabilities(streaming=True), skills=skills
-            ),
-        )
-    figures["1,000 skills"] = measure(Router(big, embedder))
-    return figures
-
-
 Verdicts = list[tuple[str, bool]]
 DATA_DIR = ROOT / "var" / "bench"
 # Both servers run the SDK with its OpenTelemetry spans off, as youmeyou does by default,
@@ -374,7 +273,7 @@ async def _streaming() -> Verdicts:
 
 
 async def _routing() -> Verdicts:
-    routing = _routing_figures()
+    routing = routing_figures()
     table = Table(title="Routing decision, warm (ms)")
     for column in ("registry", "p50", "p95", "target p95"):
         table.add_column(column, justify="right")

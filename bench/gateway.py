@@ -22,7 +22,7 @@ from typing import Any
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import Price, PriceTable
 from inference.embeddings import Embedder
-from inference.gateway import GenerationRequest, StreamChunk, Usage, collect
+from inference.gateway import GenerationRequest, StreamChunk, Usage
 from inference.limits import InProcessLimiter
 from inference.local import MODEL_NAME, LocalModel
 from inference.routing import ModelGateway, Policy, Quotas
@@ -98,8 +98,11 @@ async def _gateway_tokens_per_second(gateway: ModelGateway) -> float:
     rates = []
     for _ in range(RUNS):
         started = time.perf_counter()
-        generation = await collect(gateway.stream(_request()))
-        rates.append(generation.usage.tokens_out / (time.perf_counter() - started))
+        tokens_out = 0
+        async for chunk in gateway.stream(_request()):
+            if chunk.usage is not None:
+                tokens_out = chunk.usage.tokens_out
+        rates.append(tokens_out / (time.perf_counter() - started))
     return statistics.median(rates)
 
 

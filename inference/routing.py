@@ -23,15 +23,7 @@ from typing import Literal, Protocol
 from inference.breaker import CircuitBreaker
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import PriceTable, UsageRecorder
-from inference.gateway import (
-    Complexity,
-    Generation,
-    GenerationRequest,
-    Step,
-    StreamChunk,
-    Usage,
-    collect,
-)
+from inference.gateway import Complexity, GenerationRequest, Step, StreamChunk, Usage
 from inference.limits import Limiter, Rate
 from inference.providers import Provider, ProviderError, RateLimited
 
@@ -123,9 +115,6 @@ class ModelGateway:
         self._enterprise = frozenset(enterprise_users)
         self.breaker = CircuitBreaker(failures=breaker_failures, reset_s=breaker_reset_s)
         self._cooling: dict[tuple[str, str], float] = {}  # (credential scope, model) -> until
-
-    async def generate(self, request: GenerationRequest) -> Generation:
-        return await collect(self.stream(request))
 
     async def access(self, user_id: str) -> Access:
         own = await self._keys.get(user_id, "gemini") if self._keys else None

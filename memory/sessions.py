@@ -7,44 +7,34 @@ by user: a context id names a conversation only together with its user, so user 
 reads user A's context even with the same id. A session expires after ``ttl_s`` without
 a write; reads do not keep it alive.
 
-``ResilientSessionStore`` puts Redis in front of an in-process fallback: while Redis is
-unreachable it serves from memory and tries Redis again every ``retry_after_s``. Turns
-written during an outage stay in the fallback; they are not copied back to Redis.
+``ResilientSessionStore`` puts Redis in front of an in-process fallback (``Failover``):
+while Redis is unreachable it serves from memory and tries Redis again every
+``retry_after_s``. Turns written during an outage stay in the fallback; they are not
+copied back to Redis.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
-from urllib.parse import quote, urlsplit, urlunsplit
+from typing import Any, Literal, Protocol, runtime_checkable
+from urllib.parse import quote
 
 import redis.exceptions
 from cachetools import TLRUCache, TTLCache
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+
+from memory.failover import Failover
+from memory.redis import DEFAULT_RETRIES, redact, redact_url, redis_client
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_TURNS = 50
 DEFAULT_TTL_S = 7 * 24 * 3600.0
 DEFAULT_NAMESPACE = "ymy:session:"
-
-# What makes the resilient store fall back: the store is unreachable, not the request wrong.
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    TimeoutError,
-    OSError,
-)
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,19 +219,11 @@ class RedisSessionStore:
         max_turns: int = DEFAULT_MAX_TURNS,
         ttl_s: float = DEFAULT_TTL_S,
         socket_timeout_s: float = 2.0,
-        retries: int = 1,
+        retries: int = DEFAULT_RETRIES,
     ) -> RedisSessionStore:
-        """A store on a client for ``url`` that gives up quickly when Redis is away.
-
-        redis-py's default retries ten times with backoff; a session read should rather
-        fail fast and let ``ResilientSessionStore`` answer from memory.
-        """
-        client = Redis.from_url(
-            url,
-            socket_timeout=socket_timeout_s,
-            socket_connect_timeout=socket_timeout_s,
-            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), retries),
-        )
+        """A store on a client for ``url`` that gives up quickly when Redis is away, so
+        that ``ResilientSessionStore`` answers from memory instead."""
+        client = redis_client(url, timeout_s=socket_timeout_s, retries=retries)
         return cls(client, namespace=namespace, max_turns=max_turns, ttl_s=ttl_s)
 
     def _context_key(self, user_id: str, context_id: str, kind: str) -> str:
@@ -252,7 +234,7 @@ class RedisSessionStore:
         try:
             return bool(await self._redis.ping())
         except (redis.exceptions.RedisError, OSError) as error:  # TimeoutError is an OSError
-            logger.debug("Redis session store did not answer: %s", _redact(str(error)))
+            logger.debug("Redis session store did not answer: %s", redact(str(error)))
             return False
 
     async def append(self, user_id: str, context_id: str, turn: Turn) -> None:
@@ -304,24 +286,6 @@ class RedisSessionStore:
         await self._redis.aclose()
 
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^@/\s]*@", re.IGNORECASE)
-
-
-def _redact(text: str) -> str:
-    """``text`` with the credentials of any URL in it replaced by ``***``."""
-    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, fit for a log line."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:" if parts.username else ":"
-    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))
-
-
 class ResilientSessionStore:
     """``primary`` while it is reachable, ``fallback`` while it is not.
 
@@ -338,89 +302,45 @@ class ResilientSessionStore:
         retry_after_s: float = 30.0,
         name: str = "primary session store",
     ) -> None:
-        self._primary = primary
-        self._fallback = fallback
-        self._retry_after_s = retry_after_s
-        self._name = name
-        self._down = False
-        self._retry_at = 0.0  # time.monotonic() after which the primary is tried again
-
-    @property
-    def degraded(self) -> bool:
-        """Whether calls are being served by the fallback."""
-        return self._down
-
-    def mark_down(self, reason: str) -> None:
-        """Serve from the fallback for ``retry_after_s``; warn if this starts an outage."""
-        self._retry_at = time.monotonic() + self._retry_after_s
-        if not self._down:
-            self._down = True
-            logger.warning(
-                "%s unavailable (%s); serving sessions from the in-process fallback and "
-                "retrying every %g s",
-                self._name,
-                _redact(reason),
-                self._retry_after_s,
-            )
-
-    def _mark_up(self) -> None:
-        if self._down:
-            self._down = False
-            logger.info("%s is back; serving sessions from it again", self._name)
+        self._failover = Failover(
+            primary,
+            fallback,
+            name=name,
+            fallback_name="in-process sessions",
+            retry_after_s=retry_after_s,
+            logger=logger,
+        )
 
     async def check(self, *, reason: str = "did not answer a check") -> bool:
         """Whether the primary answers its ``check()`` (if it has one); if not, fall back."""
-        if not isinstance(self._primary, Checkable):
+        primary = self._failover.primary
+        if not isinstance(primary, Checkable):
             return True
-        if await self._primary.check():
-            self._mark_up()
-            return True
-        self.mark_down(reason)
-        return False
-
-    async def _call(self, op: Callable[[SessionStore], Awaitable[_T]]) -> _T:
-        probing = self._down
-        if probing:
-            if time.monotonic() < self._retry_at:
-                return await op(self._fallback)
-            # This call probes the primary; calls meanwhile keep to the fallback.
-            self._retry_at = time.monotonic() + self._retry_after_s
-        try:
-            result = await op(self._primary)
-        except UNAVAILABLE as error:
-            self.mark_down(f"{type(error).__name__}: {error}")
-            return await op(self._fallback)
-        if probing:  # not a call that was already under way when the outage began
-            self._mark_up()
-        return result
+        return await self._failover.check(primary.check, reason=reason)
 
     async def append(self, user_id: str, context_id: str, turn: Turn) -> None:
-        await self._call(lambda store: store.append(user_id, context_id, turn))
+        await self._failover.call(lambda store: store.append(user_id, context_id, turn))
 
     async def history(self, user_id: str, context_id: str, limit: int = 20) -> list[Turn]:
-        return await self._call(lambda store: store.history(user_id, context_id, limit))
+        return await self._failover.call(lambda store: store.history(user_id, context_id, limit))
 
     async def set_active_task(self, user_id: str, context_id: str, task_id: str | None) -> None:
-        await self._call(lambda store: store.set_active_task(user_id, context_id, task_id))
+        await self._failover.call(lambda store: store.set_active_task(user_id, context_id, task_id))
 
     async def active_task(self, user_id: str, context_id: str) -> str | None:
-        return await self._call(lambda store: store.active_task(user_id, context_id))
+        return await self._failover.call(lambda store: store.active_task(user_id, context_id))
 
     async def cache_get(self, user_id: str, key: str) -> str | None:
-        return await self._call(lambda store: store.cache_get(user_id, key))
+        return await self._failover.call(lambda store: store.cache_get(user_id, key))
 
     async def cache_set(self, user_id: str, key: str, value: str, ttl_s: float) -> None:
-        await self._call(lambda store: store.cache_set(user_id, key, value, ttl_s))
+        await self._failover.call(lambda store: store.cache_set(user_id, key, value, ttl_s))
 
     async def clear(self, user_id: str, context_id: str) -> None:
-        await self._call(lambda store: store.clear(user_id, context_id))
+        await self._failover.call(lambda store: store.clear(user_id, context_id))
 
     async def close(self) -> None:
-        try:
-            await self._primary.close()
-        except UNAVAILABLE as error:
-            logger.debug("closing %s: %s", self._name, _redact(str(error)))
-        await self._fallback.close()
+        await self._failover.close(lambda store: store.close())
 
 
 def session_store(
@@ -436,7 +356,7 @@ def session_store(
     """The in-process store without ``redis_url``, else Redis with an in-process fallback.
 
     Synchronous and without I/O: nothing is asked of Redis until the first call (or
-    ``ResilientSessionStore.check()``). ``open_session_store`` also checks at once.
+    ``ResilientSessionStore.check()``, which the server runs at start).
     """
     fallback = InProcessSessionStore(max_turns, ttl_s, max_contexts=max_contexts)
     if not redis_url:
@@ -454,32 +374,3 @@ def session_store(
         retry_after_s=retry_after_s,
         name=f"Redis session store at {redact_url(redis_url)}",
     )
-
-
-async def open_session_store(
-    redis_url: str | None,
-    *,
-    namespace: str = DEFAULT_NAMESPACE,
-    max_turns: int = DEFAULT_MAX_TURNS,
-    ttl_s: float = DEFAULT_TTL_S,
-    retry_after_s: float = 30.0,
-    socket_timeout_s: float = 2.0,
-    max_contexts: int = 10_000,
-) -> SessionStore:
-    """``session_store(...)``, with Redis checked at once.
-
-    An unreachable Redis at start is logged (once) and the fallback serves until Redis
-    answers; the server starts either way.
-    """
-    store = session_store(
-        redis_url,
-        namespace=namespace,
-        max_turns=max_turns,
-        ttl_s=ttl_s,
-        retry_after_s=retry_after_s,
-        socket_timeout_s=socket_timeout_s,
-        max_contexts=max_contexts,
-    )
-    if isinstance(store, ResilientSessionStore):
-        await store.check(reason="unreachable at start")
-    return store

@@ -16,8 +16,7 @@ from a2a.client import A2AClientError, ClientCallContext, ClientConfig, ClientFa
 from a2a.types import Message, SendMessageRequest, StreamResponse
 from a2a.utils.constants import TransportProtocol
 
-from agents.first_events import lending_slot
-from agents.serving import USER_HEADER
+from agents.kit import USER_HEADER, FirstEventScheduler
 from orchestrator.registry import RegisteredAgent
 
 
@@ -26,7 +25,13 @@ class DelegationError(RuntimeError):
 
 
 class Delegator:
-    def __init__(self, http: httpx.AsyncClient, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        timeout_s: float,
+        scheduler: FirstEventScheduler | None = None,
+    ) -> None:
         config = ClientConfig(
             streaming=True,
             httpx_client=http,
@@ -37,6 +42,7 @@ class Delegator:
         )
         self._factory = ClientFactory(config)
         self.timeout_s = timeout_s
+        self._scheduler = scheduler or FirstEventScheduler()
 
     async def stream(
         self,
@@ -71,7 +77,7 @@ class Delegator:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
-                async with lending_slot():  # the agent works meanwhile, not this task
+                async with self._scheduler.lending():  # the agent works, not this task
                     event = await asyncio.wait_for(anext(events, None), remaining)
                 if event is None:  # the stream has ended
                     return

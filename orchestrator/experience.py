@@ -20,7 +20,7 @@ from memory.profiles import Profile, ProfileStore
 from memory.sessions import SessionStore, Turn
 from memory.vectors import Interaction, VectorMemory
 from orchestrator.learning import Learner
-from orchestrator.scoring import RoutingSignals
+from orchestrator.routing import RoutingSignals
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 
 from memory.profiles import Outcome, Profile, ProfileStore
-from orchestrator.scoring import RoutingSignals
+from orchestrator.routing import RoutingSignals
 
 _POPULATION_PRIOR = (2.0, 2.0)
 

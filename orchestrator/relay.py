@@ -16,10 +16,16 @@ from typing import Any, TypeVar
 
 from a2a.helpers import new_text_message
 from a2a.server.tasks import TaskUpdater
-from a2a.types import Message, Part, StreamResponse, TaskState
+from a2a.types import (
+    Message,
+    Part,
+    StreamResponse,
+    TaskArtifactUpdateEvent,
+    TaskState,
+    TaskStatusUpdateEvent,
+)
 from google.protobuf.json_format import MessageToDict
 
-from agents.first_events import yield_to_new_requests
 from inference.costs import CostSummary
 from memory.cache import CachedAnswer, CachedArtifact
 from orchestrator.registry import RegisteredAgent
@@ -27,8 +33,6 @@ from orchestrator.registry import RegisteredAgent
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-# The files the validator is sent: what it can check.
-CHECKED_SUFFIXES = (".py", ".sql", ".json", ".yaml", ".yml")
 # Memory informs a task but must never hold one up: past this, the task goes on without it.
 MEMORY_TIMEOUT_S = 5.0
 
@@ -105,72 +109,95 @@ async def relay_events(
     artifact_id: Callable[[str], str] | None = None,
 ) -> dict[str, str]:
     """Relay one delegated stream; returns the artifacts it produced, by name."""
-    provenance = {"agent": agent.agent_id, "step": step_meta["id"]}
-    produced: dict[str, str] = {}
+    step = _Step(updater, agent, relay, step_meta, artifact_id)
     async for event in events:
-        await yield_to_new_requests()
         kind = event.WhichOneof("payload")
         if kind == "artifact_update":
-            update = event.artifact_update
-            artifact = update.artifact
-            text = "".join(p.text for p in artifact.parts if p.HasField("text"))
-            media_type = next((p.media_type for p in artifact.parts if p.media_type), "")
-            name = relay.record(
-                artifact.artifact_id,
-                artifact.name,
-                text,
-                update.append,
-                agent=agent.agent_id,
-                media_type=media_type,
-            )
-            produced[name] = relay.artifacts[name]
-            await updater.add_artifact(
-                list(artifact.parts),
-                artifact_id=artifact_id(name) if artifact_id else artifact.artifact_id,
-                name=name,
-                metadata={**struct(artifact), **provenance},
-                append=update.append,
-                last_chunk=update.last_chunk,
-            )
+            await step.artifact(event.artifact_update)
         elif kind == "status_update":
-            status = event.status_update.status
-            said = message_text(status.message)
-            if status.state == TaskState.TASK_STATE_COMPLETED:
-                reported = struct(event.status_update).get("cost")
-                if isinstance(reported, dict):
-                    relay.cost.merge(reported, step=str(step_meta["id"]))
-            if status.state == TaskState.TASK_STATE_FAILED:
-                raise StepFailed(f"The {agent.name} failed: {said or 'no reason given'}")
-            if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):
-                raise StepFailed(
-                    f"The {agent.name} stopped ({TaskState.Name(status.state)}): {said}"
-                )
-            if status.state in (
-                TaskState.TASK_STATE_INPUT_REQUIRED,
-                TaskState.TASK_STATE_AUTH_REQUIRED,
-            ):
-                raise StepFailed(f"The {agent.name} needs more input: {said}")
-            if said and status.state == TaskState.TASK_STATE_WORKING:
-                await updater.update_status(
-                    TaskState.TASK_STATE_WORKING,
-                    message=agent_text(said),
-                    metadata={"step": step_meta, "agent": agent.agent_id},
-                )
+            await step.status(event.status_update)
         elif kind == "message":
-            # An agent may answer with a plain message instead of a task: keep it as text.
-            said = message_text(event.message)
-            name = f"{agent.agent_id}.md"
-            relay.record(name, name, said, False, agent=agent.agent_id)
-            produced[name] = said
-            await updater.add_artifact(
-                [Part(text=said, media_type="text/markdown")],
-                artifact_id=artifact_id(name) if artifact_id else f"{updater.task_id}-{name}",
-                name=name,
-                metadata=provenance,
-                append=False,
-                last_chunk=True,
+            await step.message(event.message)
+    return step.produced
+
+
+@dataclass
+class _Step:
+    """One delegated stream being relayed as a step of the orchestrator's task."""
+
+    updater: TaskUpdater
+    agent: RegisteredAgent
+    relay: Relay
+    meta: dict[str, Any]
+    artifact_id: Callable[[str], str] | None
+    produced: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return {"agent": self.agent.agent_id, "step": self.meta["id"]}
+
+    async def artifact(self, update: TaskArtifactUpdateEvent) -> None:
+        artifact = update.artifact
+        text = "".join(p.text for p in artifact.parts if p.HasField("text"))
+        media_type = next((p.media_type for p in artifact.parts if p.media_type), "")
+        name = self.relay.record(
+            artifact.artifact_id,
+            artifact.name,
+            text,
+            update.append,
+            agent=self.agent.agent_id,
+            media_type=media_type,
+        )
+        self.produced[name] = self.relay.artifacts[name]
+        await self.updater.add_artifact(
+            list(artifact.parts),
+            artifact_id=self.artifact_id(name) if self.artifact_id else artifact.artifact_id,
+            name=name,
+            metadata={**struct(artifact), **self.provenance},
+            append=update.append,
+            last_chunk=update.last_chunk,
+        )
+
+    async def status(self, update: TaskStatusUpdateEvent) -> None:
+        """The agent's status lines become the step's; any end but completed fails it."""
+        status, name = update.status, self.agent.name
+        said = message_text(status.message)
+        if status.state == TaskState.TASK_STATE_COMPLETED:
+            reported = struct(update).get("cost")
+            if isinstance(reported, dict):
+                self.relay.cost.merge(reported, step=str(self.meta["id"]))
+        if status.state == TaskState.TASK_STATE_FAILED:
+            raise StepFailed(f"The {name} failed: {said or 'no reason given'}")
+        if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):
+            raise StepFailed(f"The {name} stopped ({TaskState.Name(status.state)}): {said}")
+        if status.state in (
+            TaskState.TASK_STATE_INPUT_REQUIRED,
+            TaskState.TASK_STATE_AUTH_REQUIRED,
+        ):
+            raise StepFailed(f"The {name} needs more input: {said}")
+        if said and status.state == TaskState.TASK_STATE_WORKING:
+            await self.updater.update_status(
+                TaskState.TASK_STATE_WORKING,
+                message=agent_text(said),
+                metadata={"step": self.meta, "agent": self.agent.agent_id},
             )
-    return produced
+
+    async def message(self, message: Message) -> None:
+        """An agent may answer with a plain message instead of a task: keep it as text."""
+        said = message_text(message)
+        name = f"{self.agent.agent_id}.md"
+        self.relay.record(name, name, said, False, agent=self.agent.agent_id)
+        self.produced[name] = said
+        await self.updater.add_artifact(
+            [Part(text=said, media_type="text/markdown")],
+            artifact_id=self.artifact_id(name)
+            if self.artifact_id
+            else f"{self.updater.task_id}-{name}",
+            name=name,
+            metadata=self.provenance,
+            append=False,
+            last_chunk=True,
+        )
 
 
 def agent_text(text: str) -> Message:

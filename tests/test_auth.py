@@ -267,11 +267,11 @@ def test_default_auth_follows_the_bind_address() -> None:
     assert Settings(host="127.0.0.1", auth="jwt").resolved_auth == "jwt"
 
 
-def test_auth_without_keys_stops_start_up(tmp_path: Path) -> None:
+def test_auth_without_keys_stops_start_up(tmp_path: Path, models: Models) -> None:
     no_keys: dict[str, Any] = {"jwt_secret": None, "jwt_public_key": None, "jwt_jwks_file": None}
     settings = Settings(host="0.0.0.0", data_dir=tmp_path, auth=None, **no_keys)
     with pytest.raises(AuthConfigError, match="YMY_JWT_SECRET"):
-        build_app(settings)
+        build_app(settings, models)
     env: dict[str, str | None] = {
         name: None
         for name in ("YMY_AUTH", "YMY_JWT_SECRET", "YMY_JWT_PUBLIC_KEY", "YMY_JWT_JWKS_FILE")

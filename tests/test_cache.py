@@ -14,7 +14,7 @@ import pytest
 
 from inference.caching import CachedOutputs
 from inference.embeddings import Embedder
-from inference.gateway import GenerationRequest, collect
+from inference.gateway import GenerationRequest, StreamChunk, Usage
 from memory.cache import (
     AnswerKey,
     CachedAnswer,
@@ -212,17 +212,25 @@ async def test_an_unreachable_redis_is_a_miss_not_an_error(models: Models) -> No
 # Level 2: model work.
 
 
+async def drained(stream: AsyncIterator[StreamChunk]) -> tuple[str, Usage]:
+    """A stream's text and the usage its last chunk reports (no restarts happen here)."""
+    chunks = [chunk async for chunk in stream]
+    usage = chunks[-1].usage
+    assert usage is not None and not any(c.restart for c in chunks)
+    return "".join(c.text for c in chunks), usage
+
+
 async def test_identical_local_prompts_are_generated_once(models: Models) -> None:
     stats = CacheStats()
     local = CachedOutputs(models.local_model, InProcessCacheStore(), ttl_s=60, counter=stats)
     request = GenerationRequest.chat("Be brief.", "Name one SQL keyword.", max_tokens=8)
-    first = await collect(local.stream(request, model="local", api_key=None))
-    again = await collect(local.stream(request, model="local", api_key=None))
-    assert first.usage.tokens_out > 0 and not first.usage.cached
-    assert again.text == first.text
-    assert again.usage.cached and again.usage.tokens_in == again.usage.tokens_out == 0
+    text, first = await drained(local.stream(request, model="local", api_key=None))
+    text_again, again = await drained(local.stream(request, model="local", api_key=None))
+    assert first.tokens_out > 0 and not first.cached
+    assert text_again == text
+    assert again.cached and again.tokens_in == again.tokens_out == 0
     other = GenerationRequest.chat("Be brief.", "Name one SQL keyword.", max_tokens=9)
-    assert not (await collect(local.stream(other, model="local", api_key=None))).usage.cached
+    assert not (await drained(local.stream(other, model="local", api_key=None)))[1].cached
     assert (stats.hits["local_model"], stats.misses["local_model"]) == (1, 2)
 
 

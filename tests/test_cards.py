@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from agents.cards import CardError, load_card, load_cards
 from youmeyou.settings import Settings
+
+if TYPE_CHECKING:
+    from youmeyou.app import Models
 
 CARDS = Settings().cards_dir
 
@@ -89,14 +92,14 @@ def test_invalid_json_names_the_file(tmp_path: Path) -> None:
     assert caught.value.path == path
 
 
-def test_broken_card_stops_start_up(tmp_path: Path) -> None:
+def test_broken_card_stops_start_up(tmp_path: Path, models: Models) -> None:
     from youmeyou.app import build_app
 
     for name in ("architecture", "database", "code", "validator", "orchestrator"):
         (tmp_path / f"{name}.json").write_text((CARDS / f"{name}.json").read_text())
     _write(tmp_path, _mutate(skills__0__examples=[]), "database.json")
     with pytest.raises(CardError, match=r"database\.json.*skills\[0\]\.examples"):
-        build_app(Settings(cards_dir=tmp_path, data_dir=tmp_path / "var"))
+        build_app(Settings(cards_dir=tmp_path, data_dir=tmp_path / "var"), models)
 
 
 def test_empty_card_directory_is_an_error(tmp_path: Path) -> None:

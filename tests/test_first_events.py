@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from contextlib import suppress
 
 import httpx
@@ -15,18 +14,11 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from agents.first_events import (
-    DEFAULT_WORK_SLOTS,
-    HOLD_S,
-    FirstEventGate,
-    FirstEventPriority,
-    gate,
-    lending_slot,
-    not_a_stream,
-    set_work_slots,
-    work_slot,
-)
+from agents.kit import FirstEventScheduler, not_a_stream
+from agents.kit.scheduler import HOLD_S, FirstEventGate
 from youmeyou.settings import Settings
+
+SCHEDULER = FirstEventScheduler()
 
 
 async def test_heavy_work_waits_until_new_requests_have_answered() -> None:
@@ -68,18 +60,18 @@ async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:
     release, both_seen = asyncio.Event(), asyncio.Event()
 
     async def stream(_: Request) -> StreamingResponse:
-        seen.append(gate().waiting)  # counted while it has sent nothing
+        seen.append(SCHEDULER.waiting)  # counted while it has sent nothing
 
         async def body() -> object:
             yield b"first"
-            seen.append(gate().waiting)  # answered once the first bytes are out
+            seen.append(SCHEDULER.waiting)  # answered once the first bytes are out
             both_seen.set()
             await release.wait()
             yield b"second"
 
         return StreamingResponse(body())
 
-    app = FirstEventPriority(Starlette(routes=[Route("/", stream)]))
+    app = SCHEDULER.middleware(Starlette(routes=[Route("/", stream)]))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         task = asyncio.create_task(client.get("/"))
@@ -88,7 +80,7 @@ async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:
         response = await task
     assert response.text == "firstsecond"
     assert seen == [1, 0]
-    assert gate().waiting == 0
+    assert SCHEDULER.waiting == 0
 
 
 async def test_a_stream_that_says_nothing_stops_counting_after_the_hold() -> None:
@@ -96,12 +88,12 @@ async def test_a_stream_that_says_nothing_stops_counting_after_the_hold() -> Non
     counted: list[int] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        counted.append(gate().waiting)
+        counted.append(SCHEDULER.waiting)
         await asyncio.sleep(HOLD_S + 0.05)  # sends nothing for longer than the hold
-        counted.append(gate().waiting)
+        counted.append(SCHEDULER.waiting)
         silent.set()
 
-    await FirstEventPriority(app)({"type": "http"}, _no_receive, _no_send)
+    await SCHEDULER.middleware(app)({"type": "http"}, _no_receive, _no_send)
     assert silent.is_set()
     assert counted == [1, 0]
 
@@ -110,12 +102,12 @@ async def test_a_request_found_not_to_be_a_stream_stops_counting_at_once() -> No
     counted: list[int] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        counted.append(gate().waiting)
+        counted.append(SCHEDULER.waiting)
         not_a_stream(scope)  # what the request guard says of a blocking SendMessage
-        counted.append(gate().waiting)
-        await gate().clear(max_wait_s=5)  # its own work is not held back by itself
+        counted.append(SCHEDULER.waiting)
+        await SCHEDULER.yield_to_new_requests()  # its own work is not held back by itself
 
-    await asyncio.wait_for(FirstEventPriority(app)({"type": "http"}, _no_receive, _no_send), 1)
+    await asyncio.wait_for(SCHEDULER.middleware(app)({"type": "http"}, _no_receive, _no_send), 1)
     assert counted == [1, 0]
 
 
@@ -128,43 +120,38 @@ async def _no_send(message: object) -> None:
 
 
 @pytest.fixture
-async def one_slot() -> AsyncIterator[None]:
-    set_work_slots(1)
-    yield
-    set_work_slots(DEFAULT_WORK_SLOTS)
+def one_slot() -> FirstEventScheduler:
+    return FirstEventScheduler(work_slots=1)
 
 
 async def test_work_beyond_the_slots_waits_its_turn() -> None:
-    set_work_slots(2)
-    try:
-        working, most = 0, 0
+    slots = FirstEventScheduler(work_slots=2)
+    working, most = 0, 0
 
-        async def task() -> None:
-            nonlocal working, most
-            async with work_slot():
-                working += 1
-                most = max(most, working)
-                await asyncio.sleep(0.01)
-                working -= 1
+    async def task() -> None:
+        nonlocal working, most
+        async with slots.work_slot():
+            working += 1
+            most = max(most, working)
+            await asyncio.sleep(0.01)
+            working -= 1
 
-        await asyncio.wait_for(asyncio.gather(*(task() for _ in range(6))), 10)
-    finally:
-        set_work_slots(DEFAULT_WORK_SLOTS)
+    await asyncio.wait_for(asyncio.gather(*(task() for _ in range(6))), 10)
     assert most == 2
 
 
-async def test_a_long_io_wait_lends_the_slot(one_slot: None) -> None:
+async def test_a_long_io_wait_lends_the_slot(one_slot: FirstEventScheduler) -> None:
     order: list[str] = []
     reply = asyncio.Event()
 
     async def waits_on_io() -> None:
-        async with work_slot():
-            async with lending_slot(patience_s=0.01):
+        async with one_slot.work_slot():
+            async with one_slot.lending(patience_s=0.01):
                 await reply.wait()
             order.append("io task resumed")
 
     async def other() -> None:
-        async with work_slot():
+        async with one_slot.work_slot():
             order.append("other worked")
             reply.set()
             await asyncio.sleep(0.01)  # still in its slot: the io task waits for it
@@ -176,17 +163,17 @@ async def test_a_long_io_wait_lends_the_slot(one_slot: None) -> None:
     assert order == ["other worked", "other done", "io task resumed"]
 
 
-async def test_a_short_io_wait_keeps_the_slot(one_slot: None) -> None:
+async def test_a_short_io_wait_keeps_the_slot(one_slot: FirstEventScheduler) -> None:
     order: list[str] = []
 
     async def short_wait() -> None:
-        async with work_slot():
-            async with lending_slot(patience_s=5):
+        async with one_slot.work_slot():
+            async with one_slot.lending(patience_s=5):
                 await asyncio.sleep(0.02)
             order.append("short wait done")
 
     async def other() -> None:
-        async with work_slot():
+        async with one_slot.work_slot():
             order.append("other worked")
 
     first = asyncio.create_task(short_wait())
@@ -195,9 +182,11 @@ async def test_a_short_io_wait_keeps_the_slot(one_slot: None) -> None:
     assert order == ["short wait done", "other worked"]
 
 
-async def test_slots_come_back_after_errors_cancellation_and_nesting(one_slot: None) -> None:
+async def test_slots_come_back_after_errors_cancellation_and_nesting(
+    one_slot: FirstEventScheduler,
+) -> None:
     async def fails_while_lending() -> None:
-        async with work_slot(), lending_slot(patience_s=0):
+        async with one_slot.work_slot(), one_slot.lending(patience_s=0):
             await asyncio.sleep(0.01)
             raise RuntimeError("the agent went away")
 
@@ -205,13 +194,14 @@ async def test_slots_come_back_after_errors_cancellation_and_nesting(one_slot: N
         await fails_while_lending()
 
     async def nested() -> str:
-        async with work_slot(), work_slot():  # the inner one adds nothing: no deadlock
+        # The inner one adds nothing: no deadlock.
+        async with one_slot.work_slot(), one_slot.work_slot():
             return "nested"
 
     assert await asyncio.wait_for(nested(), 5) == "nested"
 
     async def holds(release: asyncio.Event) -> None:
-        async with work_slot():
+        async with one_slot.work_slot():
             await release.wait()
 
     release = asyncio.Event()
@@ -226,7 +216,7 @@ async def test_slots_come_back_after_errors_cancellation_and_nesting(one_slot: N
     await holder
 
     async def enters() -> bool:
-        async with work_slot():
+        async with one_slot.work_slot():
             return True
 
     # The one slot is free again: nothing above kept it or gave back more than it took.
@@ -242,3 +232,5 @@ async def test_slots_come_back_after_errors_cancellation_and_nesting(one_slot: N
 def test_work_slots_are_at_least_one() -> None:
     with pytest.raises(ValueError):
         Settings(work_slots=0)
+    with pytest.raises(ValueError):
+        FirstEventScheduler(work_slots=0)

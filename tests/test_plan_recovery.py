@@ -13,11 +13,12 @@ from a2a.server.tasks import TaskUpdater
 from a2a.types import StreamResponse
 from support import free_port
 
-from agents.base import UserRequest
 from agents.cards import load_cards
+from agents.kit import WorkOrder
 from orchestrator.delegation import Delegator
-from orchestrator.planning import plan
-from orchestrator.progressive import ProgressiveRun, summary
+from orchestrator.plan import PlanRun
+from orchestrator.plan.ledger import plan
+from orchestrator.plan.summary import summary
 from orchestrator.registry import AgentRegistry
 from orchestrator.relay import StepFailed
 from youmeyou.settings import Settings
@@ -62,10 +63,10 @@ async def run() -> Any:
         queue = RecordingQueue()
         ledger = plan(JOURNEY, "task-1", tier_for=TIERS)  # type: ignore[arg-type]
         yield (
-            ProgressiveRun(
+            PlanRun(
                 updater=TaskUpdater(queue, "task-1", "context-1"),
                 ledger=ledger,
-                request=UserRequest(text=JOURNEY),
+                base=WorkOrder(JOURNEY),
                 user_id="someone",
                 token=None,
                 registry=registry,

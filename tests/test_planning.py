@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agents.base import UserRequest
-from orchestrator.planning import Ledger, Version, components_for, plan
-from orchestrator.progressive import Approval, Modification, ModificationError, needs_approval
+from agents.kit import UserRequest
+from orchestrator.plan import Approval, Modification, ModificationError, needs_approval
+from orchestrator.plan.ledger import Ledger, Version, components_for, plan
 
 JOURNEY = (
     "Help me design a scalable ecommerce platform with user authentication, product catalog, "

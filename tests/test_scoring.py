@@ -7,7 +7,7 @@ import pytest
 from agents.cards import load_cards
 from inference.embeddings import Embedder
 from orchestrator.registry import AgentRegistry, UnknownAgentError
-from orchestrator.scoring import Router
+from orchestrator.routing import Router
 from youmeyou.app import Models
 from youmeyou.settings import Settings
 

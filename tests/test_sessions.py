@@ -17,7 +17,6 @@ from memory.sessions import (
     ResilientSessionStore,
     SessionStore,
     Turn,
-    open_session_store,
     session_store,
 )
 
@@ -174,18 +173,28 @@ def warnings_in(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     ]
 
 
-async def test_without_a_url_the_store_is_in_process() -> None:
-    store = await open_session_store(None)
-    assert isinstance(store, InProcessSessionStore)
+class Switchable(InProcessSessionStore):
+    """A primary whose reachability, as its ``check()`` reports it, the test decides."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = False
+
+    async def check(self) -> bool:
+        return self.up
+
+
+async def texts(store: SessionStore) -> list[str]:
+    return [t.text for t in await store.history("alice", "ctx")]
 
 
 async def test_a_reachable_redis_is_used(namespace: str) -> None:
-    store = await open_session_store(REDIS_URL, namespace=namespace)
+    store = session_store(REDIS_URL, namespace=namespace)
     assert isinstance(store, ResilientSessionStore)
-    assert not store.degraded
+    assert await store.check()
     await store.append("alice", "ctx", user("hi"))
     direct = RedisSessionStore.from_url(REDIS_URL, namespace=namespace)
-    assert [t.text for t in await direct.history("alice", "ctx")] == ["hi"]
+    assert await texts(direct) == ["hi"]
     await direct.close()
     await store.close()
 
@@ -195,14 +204,14 @@ async def test_an_unreachable_redis_at_start_serves_from_memory_and_warns_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger="memory.sessions")
     url = "redis://someone:s3cret@127.0.0.1:1/0"
-    store = await open_session_store(url, retry_after_s=0.05, socket_timeout_s=0.2)
+    store = session_store(url, retry_after_s=0.05, socket_timeout_s=0.2)
     assert isinstance(store, ResilientSessionStore)
-    assert store.degraded
+    assert not await store.check(reason="unreachable at start")  # as the server starts
     for n in range(3):
         await store.append("alice", "ctx", user(f"m{n}"))
         await asyncio.sleep(0.06)  # past retry_after_s: the next call probes Redis again
     await asyncio.gather(*(store.history("alice", "ctx") for _ in range(5)))
-    assert [t.text for t in await store.history("alice", "ctx")] == ["m0", "m1", "m2"]
+    assert await texts(store) == ["m0", "m1", "m2"]
     await store.set_active_task("alice", "ctx", "task-1")
     assert await store.active_task("alice", "ctx") == "task-1"
     assert len(warnings_in(caplog)) == 1
@@ -216,25 +225,25 @@ async def test_a_redis_failing_mid_run_falls_back_then_recovers(
 ) -> None:
     caplog.set_level(logging.INFO, logger="memory.sessions")
     primary = RedisSessionStore.from_url(REDIS_URL, namespace=namespace)
-    store = ResilientSessionStore(primary, InProcessSessionStore(), retry_after_s=0.2)
+    fallback = InProcessSessionStore()
+    store = ResilientSessionStore(primary, fallback, retry_after_s=0.2)
     await store.append("alice", "ctx", user("in redis"))
-    assert not store.degraded
+    assert await texts(fallback) == []
 
     # Redis goes away: the store's client now points at a port nothing listens on.
     dead = Redis.from_url(DEAD_URL, socket_connect_timeout=0.2, socket_timeout=0.2)
     monkeypatch.setattr(primary, "_redis", dead)
     await asyncio.gather(*(store.append("alice", "ctx", user(f"m{n}")) for n in range(3)))
     await store.append("alice", "ctx", user("in memory"))
-    assert store.degraded
-    assert [t.text for t in await store.history("alice", "ctx")][-1] == "in memory"
+    assert (await texts(fallback))[-1] == "in memory"
+    assert (await texts(store))[-1] == "in memory"
     assert len(warnings_in(caplog)) == 1
 
     monkeypatch.undo()  # Redis is back, but the store waits out retry_after_s
-    assert [t.text for t in await store.history("alice", "ctx")][-1] == "in memory"
+    assert (await texts(store))[-1] == "in memory"
     await asyncio.sleep(0.25)
     # The turns written during the outage stay in the fallback; Redis has its own.
-    assert [t.text for t in await store.history("alice", "ctx")] == ["in redis"]
-    assert not store.degraded
+    assert await texts(store) == ["in redis"]
     assert any("is back" in r.getMessage() for r in caplog.records)
     assert len(warnings_in(caplog)) == 1
     await dead.aclose()
@@ -248,35 +257,42 @@ async def test_the_synchronous_factory_finds_an_outage_on_first_use(
     assert isinstance(session_store(None), InProcessSessionStore)
     store = session_store(DEAD_URL, retry_after_s=60, socket_timeout_s=0.2)
     assert isinstance(store, ResilientSessionStore)
-    assert not store.degraded  # nothing has been asked of Redis yet
+    assert warnings_in(caplog) == []  # nothing has been asked of Redis yet
     await store.append("alice", "ctx", user("hi"))
-    assert store.degraded
-    assert [t.text for t in await store.history("alice", "ctx")] == ["hi"]
+    assert len(warnings_in(caplog)) == 1
+    assert await texts(store) == ["hi"]
     assert not await store.check()
     assert len(warnings_in(caplog)) == 1
     await store.close()
 
 
-async def test_check_brings_a_recovered_primary_back(
-    namespace: str, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_check_brings_a_recovered_primary_back(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="memory.sessions")
-    primary = RedisSessionStore.from_url(REDIS_URL, namespace=namespace)
-    store = ResilientSessionStore(primary, InProcessSessionStore(), retry_after_s=60)
-    store.mark_down("told so")
-    assert store.degraded
-    assert await store.check()
-    assert not store.degraded
+    primary, fallback = Switchable(), InProcessSessionStore()
+    store = ResilientSessionStore(primary, fallback, retry_after_s=60)
+    assert not await store.check()
+    await store.append("alice", "ctx", user("while down"))
+    assert (await texts(primary), await texts(fallback)) == ([], ["while down"])
+    primary.up = True
+    assert await store.check()  # at once, not after retry_after_s
+    await store.append("alice", "ctx", user("back"))
+    assert (await texts(primary), await texts(fallback)) == (["back"], ["while down"])
     assert any("is back" in r.getMessage() for r in caplog.records)
+    assert len(warnings_in(caplog)) == 1
     await store.close()
 
 
-async def test_other_errors_are_not_taken_for_an_outage() -> None:
+async def test_other_errors_are_not_taken_for_an_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Broken(InProcessSessionStore):
         async def history(self, user_id: str, context_id: str, limit: int = 20) -> list[Turn]:
             raise redis.exceptions.ResponseError("WRONGTYPE")
 
-    store = ResilientSessionStore(Broken(), InProcessSessionStore())
+    primary, fallback = Broken(), InProcessSessionStore()
+    store = ResilientSessionStore(primary, fallback)
     with pytest.raises(redis.exceptions.ResponseError):
         await store.history("alice", "ctx")
-    assert not store.degraded
+    await store.append("alice", "ctx", user("still the primary's"))
+    assert await texts(fallback) == []
+    assert warnings_in(caplog) == []

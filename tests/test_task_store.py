@@ -10,7 +10,7 @@ from a2a.server.tasks import DatabaseTaskStore
 from a2a.types import ListTasksRequest, Task, TaskState, TaskStatus
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from agents.serving import HeaderUser
+from agents.kit import HeaderUser
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 
 

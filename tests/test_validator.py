@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from agents.components import schema_sql, services_for
+from agents.components import schema_sql
+from agents.kit import File, WorkOrder
 from agents.validator import check, files_in
+from memory.catalogue import services_for
 
 
 def test_python_syntax_error_has_line_and_column() -> None:
@@ -38,9 +40,19 @@ def test_generated_schema_parses() -> None:
 
 
 def test_files_come_from_data_parts_fences_or_inline_text() -> None:
-    data = {"files": [{"name": "a.py", "text": "x = 1"}]}
-    assert files_in("check", data) == [("a.py", "x = 1")]
-    fenced = files_in("look:\n```sql\nSELECT 1\n```\n```python\nx=1\n```", {})
+    assert files_in(WorkOrder("check", files=(File("a.py", "x = 1"),))) == [("a.py", "x = 1")]
+    fenced = files_in(WorkOrder("look:\n```sql\nSELECT 1\n```\n```python\nx=1\n```"))
     assert [name for name, _ in fenced] == ["snippet-1.sql", "snippet-2.py"]
-    assert files_in('Check this JSON: {"a": 1}', {}) == [("snippet.json", '{"a": 1}')]
-    assert files_in("just words", {}) == [("input", "just words")]
+    assert files_in(WorkOrder('Check this JSON: {"a": 1}')) == [("snippet.json", '{"a": 1}')]
+    assert files_in(WorkOrder("just words")) == [("input", "just words")]
+
+
+def test_the_users_own_code_is_checked_beside_a_teams_files() -> None:
+    team = (File("src/slug.py", "def slug(s: str) -> str:\n    return s\n"),)
+    own = "Review this code: def total(xs):\n    return sum(xs"
+    found = files_in(WorkOrder(own, files=team))
+    assert ("snippet.py", "def total(xs):\n    return sum(xs") in found
+    assert ("src/slug.py", team[0].text) in found
+    # Prose beside a team's files is not code: a plan's request adds nothing to check.
+    prose = "Build a shop with [auth] and a cart, then check it; update the docs from the plan"
+    assert files_in(WorkOrder(prose, files=team)) == [("src/slug.py", team[0].text)]

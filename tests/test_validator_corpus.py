@@ -15,6 +15,7 @@ import pytest
 
 from agents.checks import Issue, Report, check, score, validate
 from agents.checks import ruff as ruff_check
+from agents.kit import WorkOrder
 from agents.validator import dialect_in, files_in, summary
 
 # Secret-looking values are built from parts so that this file itself holds no literal key.
@@ -533,12 +534,12 @@ def test_ruff_garbage_output_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_yaml_fences_and_dialect_from_the_data_part() -> None:
-    fenced = files_in("check:\n```yaml\na: 1\n```\n```yml\nb: [\n```", {})
+    fenced = files_in(WorkOrder("check:\n```yaml\na: 1\n```\n```yml\nb: [\n```"))
     assert [name for name, _ in fenced] == ["snippet-1.yaml", "snippet-2.yaml"]
     assert [f.valid for f in validate(fenced).files] == [True, False]
-    assert dialect_in({}) == "postgres"
-    assert dialect_in({"dialect": "MySQL"}) == "mysql"
-    assert dialect_in({"dialect": "klingon"}) is None
+    assert dialect_in(WorkOrder("x")) == "postgres"
+    assert dialect_in(WorkOrder("x", dialect="MySQL")) == "mysql"
+    assert dialect_in(WorkOrder("x", dialect="klingon")) is None
     with pytest.raises(ValueError, match="unknown SQL dialect"):
         validate([("s.sql", "SELECT 1")], "klingon")
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agents.serving import request_user
+from agents.kit import request_user
 from inference.costs import UsageRecorder
 from inference.gemini import GeminiProvider
 from inference.providers import InvalidKey, ProviderError
@@ -29,7 +29,7 @@ from memory.profiles import ProfileError, ProfileStore, parse_update
 from memory.usage import current_month
 from orchestrator.experience import Experience, Feedback, FeedbackError
 from orchestrator.registry import AgentRegistry, RegisteredAgent, UnknownAgentError
-from orchestrator.scoring import NO_SIGNALS, Router
+from orchestrator.routing import NO_SIGNALS, Router
 
 Endpoint = Callable[[Request], Awaitable[JSONResponse]]
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

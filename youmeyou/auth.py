@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agents.serving import AUTH_USER_STATE, USER_HEADER, AuthenticatedUser
+from agents.kit import AUTH_USER_STATE, USER_HEADER, AuthenticatedUser
 from youmeyou.middleware import send_error
 from youmeyou.settings import Settings
 

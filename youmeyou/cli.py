@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,7 +53,8 @@ def _settings(host: str | None, port: int | None, data_dir: Path | None) -> Sett
     return Settings(**overrides)
 
 
-def _serve(build: Any, settings: Settings) -> None:
+def _serve(build: Callable[[Any], Any], settings: Settings) -> None:
+    """Serve the app ``build(models)`` makes; this process owns the models and closes them."""
     import uvicorn
 
     from youmeyou.auth import AuthConfigError, JwtVerifier
@@ -67,9 +69,18 @@ def _serve(build: Any, settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
-        build(), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
-    )
+    from youmeyou.app import Models  # imported after settings reach the process
+
+    models = Models.create(settings)
+    try:
+        uvicorn.run(
+            build(models),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        models.close()
 
 
 @app.command()
@@ -83,10 +94,10 @@ def serve(
     """Serve the orchestrator at / and every specialist under /agents/<id>/."""
     settings = _settings(host, port, data_dir)
 
-    def build() -> Any:
-        from youmeyou.app import build_app  # imported after settings reach the process
+    def build(models: Any) -> Any:
+        from youmeyou.app import build_app, freeze_heap
 
-        return build_app(settings)
+        return build_app(settings, models, after_warming=freeze_heap)
 
     _serve(build, settings)
 
@@ -104,10 +115,10 @@ def agent(
         raise typer.BadParameter(f"unknown agent '{name}'; choose one of {known}")
     settings = _settings(host, port, data_dir)
 
-    def build() -> Any:
-        from youmeyou.app import build_agent_app  # imported after settings reach the process
+    def build(models: Any) -> Any:
+        from youmeyou.app import build_agent_app, freeze_heap
 
-        return build_agent_app(settings, name)
+        return build_agent_app(settings, name, models, after_warming=freeze_heap)
 
     _serve(build, settings)
 

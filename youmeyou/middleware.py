@@ -9,8 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agents.first_events import not_a_stream
-from agents.serving import USER_HEADER, request_user, valid_user_id
+from agents.kit import USER_HEADER, not_a_stream, request_user, valid_user_id
 
 # Query parameters the SDK's REST handlers convert with int(); anything else made a 500.
 _INTEGER_PARAMETERS = frozenset({"historyLength", "pageSize", "history_length", "page_size"})
@@ -197,7 +196,7 @@ V1_METHODS = frozenset(
     }
 )
 # The SDK's v0.3 REST routes live under /rest/v1/, its v1.0 ones under /rest/ and, as an alias
-# (see agents.serving.agent_routes), at each agent's root: /message:send, /tasks/{id}, ...
+# (see agents.kit.routes.agent_routes), at each agent's root: /message:send, /tasks/{id}, ...
 _V03_REST_PATH = re.compile(r"/rest/v1/")
 _V1_REST_PATH = re.compile(
     r"/rest/|/(?:message:(?:send|stream)|tasks(?:/[^/]+)*|extendedAgentCard)$"

@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from agents.first_events import DEFAULT_WORK_SLOTS
-from inference.gateway import Complexity
-from inference.local import MODEL_NAME as LOCAL_MODEL_NAME
-from inference.routing import ModelTier
+# Settings import nothing from the other packages: these mirror the gateway's names for its
+# tiers and complexities (mypy checks they agree where the two meet).
+ModelTier = Literal["local", "flash", "pro"]
+Complexity = Literal["simple", "medium", "complex"]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         default=50, description="Artifacts a task may produce; more fails the task."
     )
     work_slots: int = Field(
-        default=DEFAULT_WORK_SLOTS,
+        default=4,
         ge=1,
         description="Tasks that may work at once past their first events (the rest wait, "
         "so new streams answer at once under load); a task waiting on I/O lends its slot.",
@@ -275,14 +275,6 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
-
-    @property
-    def model_names(self) -> dict[ModelTier, str]:
-        return {
-            "local": LOCAL_MODEL_NAME,
-            "flash": self.gemini_flash_model,
-            "pro": self.gemini_pro_model,
-        }
 
     @property
     def encryption_key_file(self) -> Path:

@@ -14,6 +14,11 @@ from typing import Protocol
 import redis
 import redis.asyncio as aioredis
 
+from memory.redis import redis_client, sync_redis_client
+
+# Short timeouts: a slow cache must cost a request less than the miss it saves.
+_TIMEOUT_S = 0.5
+
 
 class CacheStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
@@ -110,9 +115,7 @@ class RedisCacheStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "ymy:cache:") -> RedisCacheStore:
-        # Short timeouts: a slow cache must cost a request less than the miss it saves.
-        client = aioredis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return cls(client, prefix)
+        return cls(redis_client(url, timeout_s=_TIMEOUT_S), prefix)
 
     def _key(self, key: str) -> str:
         return self._prefix + key
@@ -160,7 +163,7 @@ class SyncRedisBytes:
     """Plain get/set on Redis for callers that run in worker threads (the embedder)."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._redis: redis.Redis = sync_redis_client(url, timeout_s=_TIMEOUT_S)
         self._prefix = prefix
 
     def get_many(self, keys: list[str]) -> list[bytes | None]:

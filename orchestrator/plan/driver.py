@@ -1,4 +1,4 @@
-"""The orchestrator's side of the progressive protocol: start, approve, modify.
+"""A plan's life: start, approve, modify (the progressive protocol).
 
 - A complex request (several components, several agents) is planned and run step by step;
   a plan with more than one implementation step stops in ``input-required`` after planning
@@ -19,28 +19,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from a2a.helpers import get_data_parts
 from a2a.server.agent_execution import RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskStore, TaskUpdater
-from a2a.types import Message, TaskState
+from a2a.types import TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
-from agents.base import UserRequest, open_task
+from agents.kit import StepKind, UserRequest, WorkOrder, open_task
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience
-from orchestrator.planning import Ledger, StepKind, components_for, plan
-from orchestrator.progressive import (
-    Approval,
-    Modification,
-    ModificationError,
-    ProgressiveRun,
-    needs_approval,
-    read_ledger,
-)
+from orchestrator.plan.ledger import Ledger, components_for, plan
+from orchestrator.plan.replies import Approval, Modification, ModificationError
+from orchestrator.plan.runner import PlanRun, needs_approval, read_ledger
 from orchestrator.registry import AgentRegistry
 from orchestrator.relay import Relay, StepFailed, agent_text, recall
-from orchestrator.scoring import RoutingDecision
+from orchestrator.routing import RoutingDecision
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +84,7 @@ class PlanDriver:
             tier_for=self._options.tier_for,
             project=project if isinstance(project, str) and project else None,
         )
-        run = self._run(updater, ledger, request, user_id, token)
+        run = self._run(updater, ledger, user_id, token)
         outline = ", ".join(f"{s.id} ({s.agent}, {s.tier})" for s in ledger.active())
         await updater.update_status(
             TaskState.TASK_STATE_WORKING,
@@ -101,7 +94,8 @@ class PlanDriver:
             ),
             metadata={"plan": {"steps": outline, "components": ledger.components}},
         )
-        await self._guarded(run, self._first_steps(run))
+        auto = request.metadata.get("autoApprove") is True
+        await self._guarded(run, self._first_steps(run, auto=auto))
 
     async def resume(
         self,
@@ -115,7 +109,7 @@ class PlanDriver:
         request = UserRequest.from_message(context.message, require_text=False)
         raw = request.data.get("modifyStep")
         updater = await open_task(context, event_queue)
-        run = self._run(updater, ledger, request, user_id, token)
+        run = self._run(updater, ledger, user_id, token)
         try:
             modification = Modification.parse(raw, ledger) if raw is not None else None
             if modification is not None and not ledger.steps[modification.step].versions:
@@ -171,28 +165,27 @@ class PlanDriver:
             modification = Modification.parse(raw, ledger)
         except ModificationError as error:
             raise InvalidParamsError(message=str(error)) from None
-        request = UserRequest.from_message(context.message, require_text=False)
+        UserRequest.from_message(context.message, require_text=False)  # refuses bad input
         updater = await open_task(context, event_queue)
-        run = self._run(updater, ledger, request, user_id, token)
+        run = self._run(updater, ledger, user_id, token)
         await self._guarded(run, self._modify_after(run, modification))
 
     # The phases
 
-    async def _first_steps(self, run: ProgressiveRun) -> None:
+    async def _first_steps(self, run: PlanRun, *, auto: bool) -> None:
         await run.save()
         await run.run(["analysis", "planning"])
         ledger = run.ledger
-        auto = run.request.metadata.get("autoApprove") is True
         if needs_approval(ledger) and self._options.approval and not auto:
             await self._ask(run)
             return
         await self._implement(run)
 
-    async def _replan(self, run: ProgressiveRun) -> None:
+    async def _replan(self, run: PlanRun) -> None:
         await run.run(["planning"])
         await self._ask(run)
 
-    async def _ask(self, run: ProgressiveRun) -> None:
+    async def _ask(self, run: PlanRun) -> None:
         ledger = run.ledger
         ledger.phase = "awaiting-approval"
         await run.save()
@@ -215,7 +208,7 @@ class PlanDriver:
             },
         )
 
-    async def _implement(self, run: ProgressiveRun) -> None:
+    async def _implement(self, run: PlanRun) -> None:
         ledger = run.ledger
         ledger.phase = "implementing"
         building = [s.id for s in ledger.active() if s.kind == "implementation"]
@@ -235,9 +228,7 @@ class PlanDriver:
             metadata={"cost": run.relay.cost.to_dict()},
         )
 
-    async def _modify_before_approval(
-        self, run: ProgressiveRun, modification: Modification
-    ) -> None:
+    async def _modify_before_approval(self, run: PlanRun, modification: Modification) -> None:
         ledger = run.ledger
         done = {s.id for s in ledger.steps.values() if s.versions}
         if modification.step not in done:
@@ -245,7 +236,7 @@ class PlanDriver:
         await run.modify(modification, within=done)
         await self._ask(run)
 
-    async def _modify_after(self, run: ProgressiveRun, modification: Modification) -> None:
+    async def _modify_after(self, run: PlanRun, modification: Modification) -> None:
         await run.updater.start_work(
             agent_text(f"Modifying step {modification.step} ({modification.mode}).")
         )
@@ -264,7 +255,7 @@ class PlanDriver:
 
     # Helpers
 
-    async def _guarded(self, run: ProgressiveRun, phase: Awaitable[None]) -> None:
+    async def _guarded(self, run: PlanRun, phase: Awaitable[None]) -> None:
         """Run a phase; a failure ends the task ``failed`` with the ledger kept."""
         try:
             await phase
@@ -280,10 +271,9 @@ class PlanDriver:
         self,
         updater: TaskUpdater,
         ledger: Ledger,
-        request: UserRequest,
         user_id: str,
         token: str | None,
-    ) -> ProgressiveRun:
+    ) -> PlanRun:
         experience = self._experience
 
         async def context(agent: str) -> dict[str, Any] | None:
@@ -298,10 +288,10 @@ class PlanDriver:
             )
             return await recall(lookup, None, "context")
 
-        return ProgressiveRun(
+        return PlanRun(
             updater=updater,
             ledger=ledger,
-            request=request,
+            base=WorkOrder(ledger.query),
             user_id=user_id,
             token=token,
             registry=self._registry,
@@ -312,7 +302,7 @@ class PlanDriver:
             relay=Relay(max_artifacts=self._options.max_artifacts),
         )
 
-    async def _remember_plan(self, run: ProgressiveRun) -> None:
+    async def _remember_plan(self, run: PlanRun) -> None:
         """The conversation's latest plan: where a later ``modifyStep`` applies by default."""
         if self._experience is None:
             return
@@ -334,14 +324,3 @@ class PlanDriver:
         except Exception:
             logger.warning("could not look up the conversation's plan", exc_info=True)
             return None
-
-
-def data_item(message: Message | None, key: str) -> object | None:
-    """``key`` of the first data part that has it."""
-    if message is None:
-        return None
-    for item in get_data_parts(message.parts):
-        if isinstance(item, dict) and key in item:
-            value: object = item[key]
-            return value
-    return None

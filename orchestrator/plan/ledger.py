@@ -1,7 +1,8 @@
-"""The progressive protocol's plan: a DAG of small steps, and the ledger that keeps them.
+"""A plan: a DAG of small steps, and the ledger that keeps them.
 
-A complex request becomes analysis → planning → implementation (one step per component and
-kind of work) → validation → synthesis. Each step has an agent, a model tier (the
+A one-agent answer is a one-step plan, and a team's answer a chain of steps, one per agent
+(``answer``). A complex request becomes analysis → planning → implementation (one step per
+component and kind of work) → validation → synthesis. Each step has an agent, a model tier (the
 gateway's policy for its kind) and the steps it depends on; steps whose dependencies are
 done may run together. The ledger records every version a step produced, and travels with
 the task as its ``steps.json`` artifact: the task store keeps it, so a restart, an approval
@@ -16,18 +17,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from agents.components import Component, services_for
+from agents.kit import StepKind
+from memory.catalogue import Component, services_for
 
-StepKind = Literal["analysis", "planning", "implementation", "validation", "synthesis"]
 StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
 Phase = Literal["awaiting-approval", "implementing", "done"]
 
 LEDGER_ARTIFACT = "steps.json"
-# Which failures a task survives: without an implementation step the others still stand
-# (the summary names the gap); without analysis, a plan, validation or a summary there is
-# no trustworthy result, so the task fails.
-OPTIONAL_KINDS: frozenset[StepKind] = frozenset({"implementation"})
 _TITLES: dict[StepKind, str] = {
+    "answer": "answering",
     "analysis": "analysing the request",
     "planning": "planning the implementation",
     "implementation": "implementing",
@@ -53,6 +51,9 @@ class Step:
     depends_on: list[str] = field(default_factory=list)
     component: str | None = None
     work: str = ""  # schema | code, for implementation steps
+    skill: str = ""  # the agent's skill routing chose, for answer steps
+    part: str = ""  # what the agent is asked to do of the request; "" is all of it
+    checks: bool = False  # it checks what the steps before it produced
     status: StepStatus = "pending"
     attempts: int = 0
     error: str | None = None
@@ -172,7 +173,14 @@ def plan(
             steps.append(step)
             implementation.append(step.id)
     steps.append(
-        Step("validation", "validation", "validator", tier_for["validation"], implementation)
+        Step(
+            "validation",
+            "validation",
+            "validator",
+            tier_for["validation"],
+            implementation,
+            checks=True,
+        )
     )
     steps.append(
         Step("synthesis", "synthesis", "orchestrator", tier_for["synthesis"], ["validation"])
@@ -180,6 +188,48 @@ def plan(
     names = [c.module for c in chosen]
     steps_by_id = {s.id: s for s in steps}
     return Ledger(query, root_task, names, list(names), steps_by_id, project=project)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One agent's part of a direct answer, as routing chose it."""
+
+    agent: str
+    skill: str
+    part: str = ""  # "" is the whole request
+    checks: bool = False
+
+
+def answer_plan(query: str, root_task: str, team: list[Assignment], *, tier: str) -> Ledger:
+    """A direct answer: one step per agent, each after the one before (work flows on)."""
+    steps: dict[str, Step] = {}
+    previous: list[str] = []
+    for index, assignment in enumerate(team, start=1):
+        step = Step(
+            f"step-{index}",
+            "answer",
+            assignment.agent,
+            tier,
+            previous,
+            skill=assignment.skill,
+            part=assignment.part,
+            checks=assignment.checks,
+        )
+        steps[step.id] = step
+        previous = [step.id]
+    agents = [a.agent for a in team]
+    return Ledger(query, root_task, agents, list(agents), steps, phase="implementing")
+
+
+def upstream(ledger: Ledger, step_id: str) -> list[str]:
+    """Every active step ``step_id`` depends on, directly or not, in plan order."""
+    active = {s.id for s in ledger.active()}
+    found: set[str] = set()
+    frontier = set(ledger.steps[step_id].depends_on)
+    while frontier:
+        found |= frontier
+        frontier = {d for s in frontier for d in ledger.steps[s].depends_on} - found
+    return [s for s in ledger.order if s in found and s in active]
 
 
 def implementation_count(ledger: Ledger) -> int:

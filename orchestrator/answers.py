@@ -15,7 +15,7 @@ from inference.embeddings import Embedder
 from memory.cache import AnswerKey, CachedAnswer, CacheHit, ResponseCache
 from memory.cache.matching import digest
 from memory.profiles import ProfileStore
-from orchestrator.scoring import RoutingDecision
+from orchestrator.routing import RoutingDecision
 
 # The step kind of a one-agent answer, for its time to live.
 _AGENT_STEP = {"architecture": "analysis", "validator": "validation"}
@@ -70,16 +70,3 @@ class AnswerCache:
 def cacheable(data: Mapping[str, Any], metadata: Mapping[str, Any]) -> bool:
     """Whether a request may be answered from, and saved to, the cache."""
     return not data and metadata.get("cache", True) is not False
-
-
-def private(context: Mapping[str, Any] | None) -> bool:
-    """Whether a built context holds anything personal (it then stays in the user's scope)."""
-    if not context:
-        return False
-    preferences = context.get("preferences") or {}
-    return bool(
-        context.get("conversation")
-        or context.get("examples")
-        or context.get("project")
-        or any(preferences.values())
-    )

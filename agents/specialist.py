@@ -1,77 +1,31 @@
-"""What every specialist shares: reading the request, the task lifecycle, clean failure."""
+"""What every specialist shares: reading its work order, the task lifecycle, clean failure."""
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from a2a.helpers import get_data_parts, get_text_parts, new_task_from_user_message, new_text_message
+from a2a.helpers import new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
-from a2a.types import Message, Part, TaskState
-from a2a.utils.errors import InvalidParamsError
-from google.protobuf.json_format import MessageToDict
+from a2a.types import Part, TaskState
 
-from agents.first_events import yield_to_new_requests
+from agents.kit import (
+    DEFAULT_MAX_PARTS,
+    DEFAULT_MAX_TEXT_CHARS,
+    ArtifactWriter,
+    WorkOrder,
+    open_task,
+    send_artifact,
+)
 from agents.prompting import context_block, references, system_prompt
-from agents.streaming import ArtifactWriter, send_artifact
 from inference.costs import CostSummary
 from inference.gateway import Gateway, GenerationRequest, StreamChunk
 
 logger = logging.getLogger(__name__)
-
-_STEP_KINDS = ("analysis", "planning", "implementation", "validation", "synthesis")
-_COMPLEXITIES = ("simple", "medium", "complex")
-DEFAULT_MAX_TEXT_CHARS = 20_000
-DEFAULT_MAX_PARTS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class UserRequest:
-    """The parts of an incoming A2A message an agent works from."""
-
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_message(
-        cls,
-        message: Message | None,
-        *,
-        max_chars: int = DEFAULT_MAX_TEXT_CHARS,
-        max_parts: int = DEFAULT_MAX_PARTS,
-        require_text: bool = True,
-    ) -> UserRequest:
-        """Validate and read a message; bad input raises the protocol's InvalidParams error.
-
-        Control messages (a plan's approval, a step modification) may carry only data.
-        """
-        if message is None or not message.parts:
-            raise InvalidParamsError(message="The message has no parts; send a text part.")
-        if len(message.parts) > max_parts:
-            raise InvalidParamsError(
-                message=f"The message has {len(message.parts)} parts; the limit is {max_parts}."
-            )
-        text = "\n".join(t for t in get_text_parts(message.parts) if t.strip()).strip()
-        data: dict[str, Any] = {}
-        for item in get_data_parts(message.parts):
-            if isinstance(item, dict):
-                data.update(item)
-        if not text and require_text:
-            raise InvalidParamsError(
-                message="The message has no text: send a text part describing the task."
-            )
-        if len(text) > max_chars:
-            raise InvalidParamsError(
-                message=f"The text is {len(text)} characters long; the limit is {max_chars}."
-            )
-        metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
-        return cls(text=text, data=data, metadata=metadata)
 
 
 class Work:
@@ -84,24 +38,23 @@ class Work:
         self,
         updater: TaskUpdater,
         agent_id: str,
-        request: UserRequest,
+        order: WorkOrder,
         *,
         gateway: Gateway,
         user_id: str,
     ) -> None:
         self.updater = updater
         self.agent_id = agent_id
-        self.request = request
+        self.order = order
         self.gateway = gateway
         self.user_id = user_id
         self.cost = CostSummary()
         self._notices: set[str] = set()
 
     @property
-    def context(self) -> dict[str, Any] | None:
+    def context(self) -> Mapping[str, Any] | None:
         """What the orchestrator sent about the user (``memory.context``), if anything."""
-        context = self.request.data.get("context")
-        return context if isinstance(context, dict) else None
+        return self.order.context
 
     @property
     def references(self) -> str:
@@ -114,31 +67,25 @@ class Work:
         """Generate for this task's user: the persona fits their skill level, their context
         comes along as delimited data, and the gateway picks the model."""
         context = self.context
-        step = self.step
+        order = self.order
+        part = f"\n\nYour part: {order.part}" if order.part else ""
         request = GenerationRequest.chat(
             system_prompt(system, f"{self.agent_id} specialist", context),
-            prompt + self.instructions + context_block(context),
+            prompt + part + self.instructions + context_block(context),
             max_tokens=max_tokens,
             user_id=self.user_id,
-            query=self.request.text,
-            step=step.get("kind", "answer") if step.get("kind") in _STEP_KINDS else "answer",
-            complexity=step.get("complexity") if step.get("complexity") in _COMPLEXITIES else None,
+            query=order.request,
+            step=order.kind,
+            complexity=order.complexity,
         )
         return self.gateway.stream(request)
 
     @property
-    def step(self) -> dict[str, Any]:
-        """The progressive step this work is (``{"id", "kind", "component", ...}``), or {}."""
-        step = self.request.data.get("step")
-        return step if isinstance(step, dict) else {}
-
-    @property
     def instructions(self) -> str:
         """The user's changes to this step (a step modification), as a prompt section."""
-        changes = self.step.get("changes")
-        if not isinstance(changes, dict) or not changes:
-            return ""
-        lines = [f"- {key}: {value}" for key, value in changes.items() if key != "complexity"]
+        lines = [
+            f"- {key}: {value}" for key, value in self.order.changes.items() if key != "complexity"
+        ]
         return "\n\nThe user changed this step:\n" + "\n".join(lines) if lines else ""
 
     @property
@@ -196,20 +143,6 @@ class Work:
         return writer.text
 
 
-async def open_task(context: RequestContext, event_queue: EventQueue) -> TaskUpdater:
-    """Publish the task as the first event, or continue the one the message belongs to.
-
-    Callers validate the request before this, so bad input gets the protocol's error and
-    no task at all.
-    """
-    task = context.current_task
-    if task is None:
-        assert context.message is not None
-        task = new_task_from_user_message(context.message)
-        await event_queue.enqueue_event(task)
-    return TaskUpdater(event_queue, task.id, task.context_id)
-
-
 class SpecialistExecutor(AgentExecutor, ABC):
     """An A2A agent executor that owns the task lifecycle; subclasses do the work."""
 
@@ -232,15 +165,14 @@ class SpecialistExecutor(AgentExecutor, ABC):
         """Do the task, streaming artifacts; return the closing sentence."""
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
-        request = UserRequest.from_message(
+        order = WorkOrder.from_message(
             context.message, max_chars=self.max_text_chars, max_parts=self.max_parts
         )
         updater = await open_task(context, event_queue)
         task_id, context_id = updater.task_id, updater.context_id
         user_id = context.call_context.user.user_name or "anonymous"
-        work = Work(updater, self.agent_id, request, gateway=self.gateway, user_id=user_id)
+        work = Work(updater, self.agent_id, order, gateway=self.gateway, user_id=user_id)
         await work.say(f"{self.title} is on it.")
-        await yield_to_new_requests()
         try:
             closing = await self.work(work)
         except Exception as error:  # any failure ends the task 'failed', never a hung stream

@@ -236,6 +236,9 @@ class Router:
 
         parts = index.signal_terms(signals, self.weights)
         ranking = self._rank(index, skill_scores[0], bonus, parts, allowed, self.weights)
+        if candidates is not None and ranking:
+            # The caller named the agents: they answer, together, however far the words are.
+            return self._pinned(query, ranking, candidates)
         if (
             not ranking
             or ranking[0].breakdown["semantic"] + ranking[0].breakdown["tags"] < self.threshold
@@ -260,6 +263,14 @@ class Router:
         members = sorted(team, key=lambda a: _flow_position(a, ranking))
         plan = [
             PlanStep(i, agent, next(s.skill for s in ranking if s.agent == agent), team[agent])
+            for i, agent in enumerate(members, start=1)
+        ]
+        return RoutingDecision(query, ranking, members, plan, self.threshold)
+
+    def _pinned(self, query: str, ranking: list[AgentScore], pinned: list[str]) -> RoutingDecision:
+        members = sorted(dict.fromkeys(pinned), key=lambda a: _flow_position(a, ranking))
+        plan = [
+            PlanStep(i, agent, next(s.skill for s in ranking if s.agent == agent), query)
             for i, agent in enumerate(members, start=1)
         ]
         return RoutingDecision(query, ranking, members, plan, self.threshold)

@@ -1,0 +1,65 @@
+"""The A2A kit: what serves one agent, and the contract an agent is given its work in.
+
+Specialists and the orchestrator import this face, never the modules behind it.
+"""
+
+from agents.kit.artifacts import ArtifactWriter, artifact_id_for, send_artifact
+from agents.kit.identity import (
+    ANONYMOUS,
+    AUTH_USER_STATE,
+    USER_HEADER,
+    AuthenticatedUser,
+    HeaderUser,
+    authenticated_user,
+    bearer_token,
+    request_user,
+    valid_user_id,
+)
+from agents.kit.requests import (
+    DEFAULT_MAX_PARTS,
+    DEFAULT_MAX_TEXT_CHARS,
+    UserRequest,
+    data_item,
+    open_task,
+)
+from agents.kit.routes import agent_routes
+from agents.kit.scheduler import FirstEventScheduler, not_a_stream
+from agents.kit.work_order import (
+    Complexity,
+    File,
+    Finding,
+    Repair,
+    StepKind,
+    StepRef,
+    WorkOrder,
+)
+
+__all__ = [
+    "ANONYMOUS",
+    "AUTH_USER_STATE",
+    "DEFAULT_MAX_PARTS",
+    "DEFAULT_MAX_TEXT_CHARS",
+    "USER_HEADER",
+    "ArtifactWriter",
+    "AuthenticatedUser",
+    "Complexity",
+    "File",
+    "Finding",
+    "FirstEventScheduler",
+    "HeaderUser",
+    "Repair",
+    "StepKind",
+    "StepRef",
+    "UserRequest",
+    "WorkOrder",
+    "agent_routes",
+    "artifact_id_for",
+    "authenticated_user",
+    "bearer_token",
+    "data_item",
+    "not_a_stream",
+    "open_task",
+    "request_user",
+    "send_artifact",
+    "valid_user_id",
+]

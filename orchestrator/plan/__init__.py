@@ -1,0 +1,32 @@
+"""Plans: the ledger of steps, the one engine that runs them, and a plan's life."""
+
+from orchestrator.plan.driver import PlanDriver, PlanOptions
+from orchestrator.plan.ledger import Assignment, Ledger, Step, answer_plan, plan
+from orchestrator.plan.replies import Approval, Modification, ModificationError
+from orchestrator.plan.runner import (
+    DEFAULT_POLICY,
+    FailurePolicy,
+    PlanRun,
+    needs_approval,
+    price_estimator,
+    read_ledger,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "Approval",
+    "Assignment",
+    "FailurePolicy",
+    "Ledger",
+    "Modification",
+    "ModificationError",
+    "PlanDriver",
+    "PlanOptions",
+    "PlanRun",
+    "Step",
+    "answer_plan",
+    "needs_approval",
+    "plan",
+    "price_estimator",
+    "read_ledger",
+]

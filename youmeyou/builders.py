@@ -1,0 +1,196 @@
+"""Building a server: the orchestrator with its specialists, or one specialist alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import get_args
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+
+from agents.cards import ORCHESTRATOR_ID
+from agents.kit import StepKind
+from inference.routing import Policy
+from memory.tasks import WriteBehindTaskStore
+from orchestrator.answer import NewRequests
+from orchestrator.answers import AnswerCache
+from orchestrator.delegation import Delegator
+from orchestrator.executor import OrchestratorExecutor
+from orchestrator.plan import PlanDriver, PlanOptions, price_estimator
+from orchestrator.registry import UnknownAgentError
+from orchestrator.routing import Router, RoutingWeights
+from youmeyou.api import account_routes, cache_routes, memory_routes, routing_routes
+from youmeyou.parts import Models, model_names, price_table
+from youmeyou.runtime import SPECIALISTS, Runtime
+from youmeyou.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def build_app(
+    settings: Settings,
+    models: Models,
+    *,
+    after_warming: Callable[[], None] | None = None,
+) -> Starlette:
+    """The full server: the orchestrator at ``/``, each specialist under ``/agents/<id>/``."""
+    runtime = Runtime.create(settings, models, after_warming=after_warming)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.specialist_timeout_s, connect=5.0))
+    router = _router(runtime)
+    routes: list[BaseRoute] = []
+    for agent_id in SPECIALISTS:
+        card = runtime.card(agent_id, f"{settings.base_url}/agents/{agent_id}")
+        runtime.registry.add(agent_id, card)
+        executor = runtime.specialist(agent_id)
+        routes.append(
+            Mount(f"/agents/{agent_id}", routes=runtime.agent_routes(agent_id, card, executor))
+        )
+    orchestrator_tasks = runtime.task_store(ORCHESTRATOR_ID)
+    orchestrator = _orchestrator(runtime, router, http, orchestrator_tasks)
+    routes += [
+        *_api_routes(runtime, router),
+        *runtime.agent_routes(
+            ORCHESTRATOR_ID,
+            runtime.card(ORCHESTRATOR_ID, settings.base_url),
+            orchestrator,
+            orchestrator_tasks,
+            root=True,
+        ),
+    ]
+
+    async def register_remote_agents() -> None:
+        for url in settings.remote_agents:
+            try:
+                async with asyncio.timeout(settings.remote_card_timeout_s):
+                    await runtime.registry.add_remote(
+                        url, http, allow_private=settings.resolved_allow_private_agent_urls
+                    )
+            except Exception as error:  # an unreachable remote agent must not stop the server
+                runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
+                logger.warning("Remote agent %s not registered: %s", url, error)
+
+    warm = [
+        router.warm,
+        runtime.memory.index_knowledge,
+        models.analyzer.warm,
+        models.local_model.load,
+    ]
+    return runtime.app(routes, warm=warm, on_start=register_remote_agents, on_stop=http.aclose)
+
+
+def _router(runtime: Runtime) -> Router:
+    settings = runtime.settings
+    return Router(
+        runtime.registry,
+        runtime.embedder,
+        threshold=settings.route_threshold,
+        team_margin=settings.team_margin,
+        weights=RoutingWeights(
+            history=settings.route_weight_history,
+            preference=settings.route_weight_preference,
+            project=settings.route_weight_project,
+        ),
+    )
+
+
+def _orchestrator(
+    runtime: Runtime, router: Router, http: httpx.AsyncClient, tasks: WriteBehindTaskStore
+) -> OrchestratorExecutor:
+    settings = runtime.settings
+    experience = runtime.memory.experience
+    delegator = Delegator(
+        http, timeout_s=settings.specialist_timeout_s, scheduler=runtime.scheduler
+    )
+    responses = runtime.caches.responses
+    answers = (
+        AnswerCache(
+            responses, runtime.embedder, runtime.memory.profiles, tier_of=runtime.accounts.tier_of
+        )
+        if responses is not None
+        else None
+    )
+    plans = (
+        PlanDriver(runtime.registry, delegator, plan_options(runtime, tasks), experience=experience)
+        if settings.progressive_plans
+        else None
+    )
+    requests = NewRequests(
+        runtime.registry,
+        router,
+        delegator,
+        experience=experience,
+        answers=answers,
+        plans=plans,
+        max_artifacts=settings.max_artifacts_per_task,
+    )
+    return OrchestratorExecutor(
+        runtime.registry,
+        requests,
+        experience=experience,
+        plans=plans,
+        max_text_chars=settings.max_text_chars,
+        max_parts=settings.max_parts,
+    )
+
+
+def _api_routes(runtime: Runtime, router: Router) -> list[BaseRoute]:
+    """The server's own API beside A2A (``/v1/...``)."""
+    settings, accounts, caches = runtime.settings, runtime.accounts, runtime.caches
+    experience = runtime.memory.experience
+    return [
+        *routing_routes(
+            runtime.registry, router, max_chars=settings.max_text_chars, experience=experience
+        ),
+        *memory_routes(experience, runtime.memory.profiles),
+        *cache_routes(caches.responses, caches.stats),
+        *account_routes(
+            accounts.gateway,
+            accounts.usage,
+            accounts.keys,
+            accounts.gemini,
+            check_model=settings.gemini_flash_model,
+        ),
+    ]
+
+
+def plan_options(runtime: Runtime, tasks: WriteBehindTaskStore) -> PlanOptions:
+    """How plans run: step tiers from the model policy (plans are for complex requests)."""
+    settings = runtime.settings
+    policy = Policy(settings.model_policy)
+    kinds: tuple[StepKind, ...] = get_args(StepKind)
+    analyzer = runtime.models.analyzer
+
+    async def assess(text: str) -> str:
+        return (await analyzer.aassess(text)).level
+
+    return PlanOptions(
+        tier_for={kind: policy.tier_for(kind, "complex") for kind in kinds if kind != "answer"},
+        prices=price_estimator(price_table(settings), dict(model_names(settings).items())),
+        assess=assess,
+        tasks=tasks,
+        approval=settings.plan_approval,
+        concurrency=settings.plan_concurrency,
+        max_artifacts=settings.max_artifacts_per_task,
+    )
+
+
+def build_agent_app(
+    settings: Settings,
+    agent_id: str,
+    models: Models,
+    *,
+    after_warming: Callable[[], None] | None = None,
+) -> Starlette:
+    """One specialist as a standalone A2A server at ``/``."""
+    if agent_id not in SPECIALISTS:
+        raise UnknownAgentError(agent_id, list(SPECIALISTS))
+    runtime = Runtime.create(settings, models, after_warming=after_warming)
+    card = runtime.card(agent_id, settings.base_url)
+    runtime.registry.add(agent_id, card)
+    executor = runtime.specialist(agent_id)
+    # A standalone specialist routes nothing: only what generation needs is worth warming.
+    warm = [] if agent_id == "validator" else [models.analyzer.warm, models.local_model.load]
+    return runtime.app(runtime.agent_routes(agent_id, card, executor, root=True), warm=warm)

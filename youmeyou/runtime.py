@@ -1,0 +1,289 @@
+"""A running server: its parts, its Starlette app, its start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import gc
+import logging
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2a.server.agent_execution import AgentExecutor
+from a2a.server.models import create_task_model
+from a2a.types import AgentCard
+from sqlalchemy import event
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from agents import SPECIALIST_IDS
+from agents.architecture import ArchitectureExecutor
+from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
+from agents.code import CodeExecutor
+from agents.database import DatabaseExecutor
+from agents.kit import FirstEventScheduler, agent_routes
+from agents.specialist import SpecialistExecutor
+from agents.validator import ValidatorExecutor
+from inference.embeddings import Embedder
+from inference.local import LocalModel
+from memory.sql import create_tables
+from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
+from orchestrator.registry import AgentRegistry
+from youmeyou.auth import BearerAuth, JwtVerifier
+from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
+from youmeyou.parts import Accounts, Caches, Memory, Models
+from youmeyou.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SPECIALISTS: dict[str, type[SpecialistExecutor]] = {
+    executor.agent_id: executor
+    for executor in (ArchitectureExecutor, DatabaseExecutor, CodeExecutor, ValidatorExecutor)
+}
+assert tuple(SPECIALISTS) == SPECIALIST_IDS
+
+
+@dataclass
+class Runtime:
+    """The long-lived parts of a running server."""
+
+    settings: Settings
+    cards: dict[str, CardFile]
+    engine: AsyncEngine
+    models: Models
+    accounts: Accounts
+    memory: Memory
+    caches: Caches
+    scheduler: FirstEventScheduler
+    verifier: JwtVerifier | None = None  # None: authentication is off
+    registry: AgentRegistry = field(default_factory=AgentRegistry)
+    remote_errors: dict[str, str] = field(default_factory=dict)
+    task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
+    warming: bool = False
+    after_warming: Callable[[], None] | None = None  # e.g. ``freeze_heap``, in a server process
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        models: Models,
+        *,
+        after_warming: Callable[[], None] | None = None,
+    ) -> Runtime:
+        # No keys with authentication on stops start-up here, before anything is opened.
+        verifier = JwtVerifier.from_settings(settings) if settings.resolved_auth == "jwt" else None
+        cards = load_cards(settings.cards_dir)  # a broken card stops start-up here
+        missing = [agent for agent in SPECIALISTS if agent not in cards]
+        if missing:
+            raise RuntimeError(f"no agent card for {', '.join(missing)} in {settings.cards_dir}")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = _task_engine(settings.resolved_task_store_url)
+        caches = Caches.create(settings)
+        scheduler = FirstEventScheduler(work_slots=settings.work_slots)
+        models.embedder.share(caches.shared_embeddings, caches.stats)
+        return cls(
+            settings=settings,
+            cards=cards,
+            engine=engine,
+            models=models,
+            accounts=Accounts.create(settings, models, engine, caches),
+            memory=Memory.create(settings, models, engine, caches, scheduler),
+            caches=caches,
+            scheduler=scheduler,
+            verifier=verifier,
+            after_warming=after_warming,
+        )
+
+    def card(self, agent_id: str, base_url: str) -> AgentCard:
+        """An agent's card served at ``base_url``, declaring bearer auth when it is on."""
+        return self.cards[agent_id].served_at(base_url, bearer_auth=self.verifier is not None)
+
+    @property
+    def local_model(self) -> LocalModel:
+        return self.models.local_model
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.models.embedder
+
+    def task_store(self, agent_id: str) -> WriteBehindTaskStore:
+        # One table per agent: a specialist's task id means nothing to the orchestrator.
+        durable = BatchingDatabaseTaskStore(self.engine)
+        durable.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
+        store = WriteBehindTaskStore(
+            durable,
+            delay_s=self.settings.task_write_delay_s,
+            before_write=self.scheduler.yield_to_new_requests,
+        )
+        self.task_stores.append(store)
+        return store
+
+    def specialist(self, agent_id: str) -> SpecialistExecutor:
+        gateway = self.accounts.gateway
+        settings = self.settings
+        return SPECIALISTS[agent_id](
+            gateway, max_text_chars=settings.max_text_chars, max_parts=settings.max_parts
+        )
+
+    async def health(self, _: Request) -> JSONResponse:
+        def state(loaded: bool) -> str:
+            return "ready" if loaded else "loading" if self.warming else "loads on first use"
+
+        models = {
+            "embeddings": state(self.embedder.loaded),
+            "local_llm": state(self.local_model.loaded),
+        }
+        gemini = {
+            "platform_key": self.settings.gemini_api_key is not None,
+            "breaker": self.accounts.gateway.breaker.state,
+        }
+        return JSONResponse(
+            {
+                "status": "ok",
+                "warming": self.warming,
+                "models": models,
+                "gemini": gemini,
+                "agents": self.registry.ids(),
+                "remote_errors": self.remote_errors,
+            }
+        )
+
+    def agent_routes(
+        self,
+        agent_id: str,
+        card: AgentCard,
+        executor: AgentExecutor,
+        store: WriteBehindTaskStore | None = None,
+        *,
+        root: bool = False,
+    ) -> list[BaseRoute]:
+        """The agent's routes; ``root`` for the agent at the host's root, the one the TCK
+        reads and so the only one its test mode changes (specialists the orchestrator
+        delegates to keep the product's behaviour)."""
+        store = store or self.task_store(agent_id)
+        hold = self.settings.tck_hold_s if self.settings.tck_mode and root else None
+        # Orchestrator tasks work in the loop's work slots; a specialist's work is already
+        # inside the slot of the orchestrator task that delegated it (or is a direct call).
+        scheduled = self.scheduler.schedule(executor, work_slot=agent_id == ORCHESTRATOR_ID)
+        return agent_routes(card, scheduled, store, task_ids=store.task_ids, tck_hold_s=hold)
+
+    def app(
+        self,
+        routes: list[BaseRoute],
+        *,
+        warm: Sequence[Callable[[], object]],
+        on_start: Callable[[], Awaitable[None]] | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
+    ) -> Starlette:
+        """A Starlette app with ``/health``, the guards, and a lifespan that warms ``warm``
+        (model loads, run in threads) in the background and closes everything on the way out.
+        """
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            await create_tables(self.engine)
+            await self.memory.start()
+            if on_start is not None:
+                await on_start()
+            self.warming = bool(warm)  # before the task runs, so /health never says otherwise
+            warming = asyncio.create_task(self._warm(warm))
+            try:
+                yield
+            finally:
+                warming.cancel()
+                if on_stop is not None:
+                    await on_stop()
+                await self.close()
+
+        settings = self.settings
+        # Authentication first: a request without a valid token is refused before its body
+        # is read, and with authentication on no X-User-Id header reaches the guards.
+        guards = [] if self.verifier is None else [Middleware(BearerAuth, verifier=self.verifier)]
+        return Starlette(
+            routes=[Route("/health", self.health, methods=["GET"]), *routes],
+            lifespan=lifespan,
+            middleware=[
+                # Outermost: a request waits from the moment it arrives (see first_events).
+                Middleware(self.scheduler.middleware),
+                *guards,
+                Middleware(
+                    RequestGuard,
+                    max_body_bytes=settings.max_request_bytes,
+                    max_streams_per_user=settings.max_streams_per_user,
+                ),
+                Middleware(DefaultProtocolVersion),
+            ],
+        )
+
+    async def _warm(self, loads: Sequence[Callable[[], object]]) -> None:
+        """Load models in the background so the first request does not pay for it."""
+        try:
+            for load in loads:
+                await asyncio.to_thread(load)
+        except Exception:
+            logger.exception("warming the models failed; requests will retry the load")
+        finally:
+            if self.after_warming is not None:
+                self.after_warming()
+            self.warming = False
+
+    async def close(self) -> None:
+        for store in self.task_stores:
+            await store.close()
+        await self.accounts.limiter.close()
+        await self.memory.close()
+        await self.caches.close()
+        await self.engine.dispose()
+
+
+def freeze_heap() -> None:
+    """Put what start-up built out of the garbage collector's reach.
+
+    Libraries, models and indexes leave ~650,000 objects on the heap, and every full
+    collection walked all of them: a ~400 ms stall of the event loop, a few times a minute
+    under load. Frozen, a collection walks only what requests have allocated since (~50 ms
+    at 100 streams), for the price of one such pause, once, as warming ends. It is for a
+    process that serves one app (``youmeyou serve``); tests build many apps in one process,
+    and would keep each other's garbage.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _task_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _tune(connection: Any, _: Any) -> None:
+            # WAL lets readers run beside the writer; NORMAL syncs at checkpoints rather
+            # than on every commit, which stays durable across a process crash (WAL is
+            # replayed on open) and costs a few ms less on every task event.
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
+
+
+@functools.cache
+def _task_model(table_name: str) -> Any:
+    """The SDK's task model for a table, declared once per process.
+
+    The SDK declares its models on one shared SQLAlchemy metadata, which refuses a second
+    declaration of the same table; a process that builds two apps (a restart in the tests)
+    must reuse the first. Each declaration also warns that the class name ``TaskModel``
+    repeats across tables; the tables are distinct, so that warning is noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*TaskModel.*", category=SAWarning)
+        return create_task_model(table_name)
