@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from agents.kit import Repair
 from agents.specialist import SpecialistExecutor, Work
-from inference.gateway import StreamChunk
+from inference.generation import StreamChunk
 from memory.catalogue import SERVICES, services_for
 
 SYSTEM_PROMPT = (

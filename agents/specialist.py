@@ -23,7 +23,7 @@ from agents.kit import (
 )
 from agents.prompting import context_block, references, system_prompt
 from inference.costs import CostSummary
-from inference.gateway import Gateway, GenerationRequest, StreamChunk
+from inference.generation import Gateway, GenerationRequest, StreamChunk
 
 logger = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from typing import Any
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import Price, PriceTable
 from inference.embeddings import Embedder
-from inference.gateway import GenerationRequest, StreamChunk, Usage
+from inference.gateway import ModelGateway, Policy, Quotas
+from inference.generation import GenerationRequest, StreamChunk, Usage
 from inference.limits import InProcessLimiter
 from inference.local import MODEL_NAME, LocalModel
-from inference.routing import ModelGateway, Policy, Quotas
 from youmeyou.settings import DEFAULT_MODEL_POLICY, DEFAULT_PRICES
 
 PROMPT = "Describe a REST API for a library: books, members and loans."

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from inference.gateway import GenerationRequest, StreamChunk, Usage
+from inference.generation import GenerationRequest, StreamChunk, Usage
 from inference.providers import Provider
 
 logger = logging.getLogger(__name__)

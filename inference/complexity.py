@@ -17,7 +17,7 @@ from typing import get_args
 import numpy as np
 
 from inference.embeddings import Embedder
-from inference.gateway import Complexity
+from inference.generation import Complexity
 
 LEVELS: tuple[Complexity, ...] = get_args(Complexity)
 

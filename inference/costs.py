@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from inference.gateway import Usage
+from inference.generation import Usage
 
 _PER_MILLION = 1_000_000
 

@@ -1,106 +1,288 @@
-"""The gateway's public surface: what a caller asks for and what it gets back.
+"""The gateway that picks the model: by step and complexity, within the user's tier.
 
-Specialists and the orchestrator depend on ``Gateway`` only; which model answers (the
-local SmolLM2 or a Gemini tier, chosen by step, complexity, the user's tier and quotas)
-is the gateway's business.
+For each request: assess its complexity (unless the caller knows it), look up the model
+tier the policy wants for that step, then walk the fallback chain (pro → flash → local)
+until a model is allowed and answers. A model is skipped when there is no key for it, the
+user's quota or the provider's rate is spent, the provider told us to wait (429), or its
+circuit breaker is open; a model that fails before or during its answer hands over to the
+next. The local model always answers, so a quota never turns into an error: the stream
+says, as a notice, which model answers and why it is not the one wanted.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import dataclasses
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
-Complexity = Literal["simple", "medium", "complex"]
-# "answer" is the short path (one agent, no plan); the others are the progressive
-# protocol's steps.
-Step = Literal["answer", "analysis", "planning", "implementation", "validation", "synthesis"]
+from inference.breaker import CircuitBreaker
+from inference.complexity import ComplexityAnalyzer
+from inference.costs import PriceTable, UsageRecorder
+from inference.generation import Complexity, GenerationRequest, Step, StreamChunk, Usage
+from inference.limits import Limiter, Rate
+from inference.providers import Provider, ProviderError, RateLimited
+
+logger = logging.getLogger(__name__)
+
+ModelTier = Literal["local", "flash", "pro"]
+UserTier = Literal["free", "premium", "enterprise"]
+_FALLBACK: dict[ModelTier, ModelTier | None] = {"pro": "flash", "flash": "local", "local": None}
+_MONTH_TTL_S = 32 * 24 * 3600
+
+
+class Policy:
+    """Which model tier each step wants, per complexity (the seed's routing table)."""
+
+    def __init__(self, table: Mapping[str, ModelTier | Mapping[Complexity, ModelTier]]) -> None:
+        self._table = dict(table)
+
+    def tier_for(self, step: Step, complexity: Complexity) -> ModelTier:
+        choice = self._table.get(step, "local")
+        return choice if isinstance(choice, str) else choice.get(complexity, "local")
 
 
 @dataclass(frozen=True, slots=True)
-class ChatMessage:
-    role: Role
-    content: str
+class Quotas:
+    """The free tier's share of the platform key, and the platform key's own rate."""
+
+    free_requests_per_minute: float = 5.0
+    free_tokens_per_month: int = 100_000
+    platform_requests_per_minute: float = 60.0
+
+
+class KeyLookup(Protocol):
+    """Where a user's own (BYOK) provider key is kept."""
+
+    async def get(self, user_id: str, provider: str) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
-class GenerationRequest:
-    """What to generate, and for whom: the user and step decide which model may answer."""
+class Access:
+    """What a user may call Gemini with. ``repr`` leaves the key out."""
 
-    messages: tuple[ChatMessage, ...]
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stop: tuple[str, ...] = ()
-    user_id: str = "anonymous"
-    step: Step = "answer"
-    complexity: Complexity | None = None  # None: the gateway analyses ``query``
-    query: str | None = None  # the user's own words; defaults to the last user message
+    tier: UserTier
+    api_key: str | None = dataclasses.field(default=None, repr=False)
 
-    @classmethod
-    def chat(
-        cls,
-        system: str,
-        user: str,
+    @property
+    def scope(self) -> str:
+        return "own-key" if self.tier == "premium" else "platform"
+
+
+class _Skip(Exception):
+    """A model tier is not allowed for this call; the message says why, for the user."""
+
+
+class ModelGateway:
+    """``Gateway`` over the local model and Gemini: policy, tiers, quotas, fallbacks, costs."""
+
+    def __init__(
+        self,
         *,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stop: tuple[str, ...] = (),
-        user_id: str = "anonymous",
-        step: Step = "answer",
-        complexity: Complexity | None = None,
-        query: str | None = None,
-    ) -> GenerationRequest:
-        messages = (ChatMessage("system", system), ChatMessage("user", user))
-        return cls(messages, max_tokens, temperature, stop, user_id, step, complexity, query)
+        local: Provider,
+        gemini: Provider | None,
+        models: Mapping[ModelTier, str],
+        policy: Policy,
+        analyzer: ComplexityAnalyzer,
+        limiter: Limiter,
+        prices: PriceTable,
+        usage: UsageRecorder | None = None,
+        keys: KeyLookup | None = None,
+        platform_key: str | None = None,
+        quotas: Quotas | None = None,
+        enterprise_users: Collection[str] = (),
+        breaker_failures: int = 3,
+        breaker_reset_s: float = 30.0,
+    ) -> None:
+        self._providers: dict[ModelTier, Provider | None] = {
+            "local": local,
+            "flash": gemini,
+            "pro": gemini,
+        }
+        self._models = dict(models)
+        self._policy = policy
+        self._analyzer = analyzer
+        self._limiter = limiter
+        self._prices = prices
+        self._usage = usage
+        self._keys = keys
+        self._platform_key = platform_key
+        self._quotas = quotas or Quotas()
+        self._enterprise = frozenset(enterprise_users)
+        self.breaker = CircuitBreaker(failures=breaker_failures, reset_s=breaker_reset_s)
+        self._cooling: dict[tuple[str, str], float] = {}  # (credential scope, model) -> until
 
-    @property
-    def system(self) -> str:
-        return "\n\n".join(m.content for m in self.messages if m.role == "system")
+    async def access(self, user_id: str) -> Access:
+        own = await self._keys.get(user_id, "gemini") if self._keys else None
+        if own:
+            return Access("premium", own)
+        tier: UserTier = "enterprise" if user_id in self._enterprise else "free"
+        return Access(tier, self._platform_key)
 
-    @property
-    def subject(self) -> str:
-        """The text whose complexity decides the model."""
-        if self.query is not None:
-            return self.query
-        users = [m.content for m in self.messages if m.role == "user"]
-        return users[-1] if users else ""
+    async def quota(self, user_id: str) -> dict[str, object]:
+        """The user's tier and what is left of the free quota this month."""
+        access = await self.access(user_id)
+        report: dict[str, object] = {"tier": access.tier, "gemini": access.api_key is not None}
+        if access.tier == "free":
+            used = await self._limiter.used(_month_key(user_id))
+            report["tokens_per_month"] = self._quotas.free_tokens_per_month
+            report["tokens_used_this_month"] = used
+            report["requests_per_minute"] = self._quotas.free_requests_per_minute
+        return report
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]:
+        complexity = request.complexity
+        if complexity is None:
+            complexity = (await self._analyzer.aassess(request.subject)).level
+        wanted = self._policy.tier_for(request.step, complexity)
+        access = await self._access_if_needed(wanted, request.user_id)
+        fallbacks: list[str] = []
+        tier: ModelTier | None = wanted
+        streamed = False
+        while tier is not None:
+            model = self._models[tier]
+            try:
+                reserved = await self._admit(tier, model, access, request)
+            except _Skip as skip:
+                fallbacks.append(f"{model}: {skip}")
+                tier = _FALLBACK[tier]
+                continue
+            if fallbacks:
+                notice = f"Using {_model_phrase(tier, model)}: {_reason(fallbacks)}."
+                logger.info("%s (user %s, step %s)", notice, request.user_id, request.step)
+                yield StreamChunk("", notice=notice)
+            if streamed:  # a model failed mid-answer: what it said so far is void
+                yield StreamChunk("", restart=True)
+            try:
+                async for chunk in self._call(tier, model, access, request):
+                    if chunk.usage is None:
+                        streamed = streamed or bool(chunk.text)
+                        yield chunk
+                        continue
+                    usage = self._priced(chunk.usage, tuple(fallbacks))
+                    await self._settle(tier, access, request.user_id, reserved, usage)
+                    yield StreamChunk("", usage=usage)
+                return
+            except ProviderError as error:
+                await self._settle(tier, access, request.user_id, reserved, None)
+                self._note_failure(tier, model, access, error)
+                fallbacks.append(f"{model}: {error}")
+                logger.warning("Falling back from %s: %s", model, error)
+                tier = _FALLBACK[tier]
+        raise ProviderError("; ".join(fallbacks) or "no model could answer")
+
+    async def _access_if_needed(self, wanted: ModelTier, user_id: str) -> Access:
+        # The local path needs no key lookup: keep it free of storage round trips.
+        return Access("free") if wanted == "local" else await self.access(user_id)
+
+    async def _admit(
+        self, tier: ModelTier, model: str, access: Access, request: GenerationRequest
+    ) -> int:
+        """Check that ``tier`` may answer; returns the tokens reserved against a quota."""
+        if tier == "local":
+            return 0
+        if self._providers[tier] is None or not access.api_key:
+            raise _Skip("no Gemini API key is configured")
+        until = self._cooling.get((_scope_key(access), model), 0.0)
+        if time.monotonic() < until:
+            raise _Skip(f"Gemini quota reached (retry in {math.ceil(until - time.monotonic())} s)")
+        if not self.breaker.allow():
+            raise _Skip("Gemini is unavailable (circuit open)")
+        try:
+            return await self._within_quota(access, request)
+        except _Skip:
+            self.breaker.release()
+            raise
+
+    async def _within_quota(self, access: Access, request: GenerationRequest) -> int:
+        if access.tier == "premium":
+            return 0  # the user's own key: their budget, not ours
+        platform = await self._limiter.take(
+            "gemini:platform", Rate.per_minute(self._quotas.platform_requests_per_minute)
+        )
+        if not platform.allowed:
+            raise _Skip("Gemini quota reached (platform rate limit)")
+        if access.tier == "enterprise":
+            return 0
+        user_id = request.user_id
+        rate = await self._limiter.take(
+            f"gemini:user:{user_id}", Rate.per_minute(self._quotas.free_requests_per_minute)
+        )
+        if not rate.allowed:
+            raise _Skip("Gemini quota reached (free tier: requests per minute)")
+        estimate = _estimate_tokens(request)
+        if not await self._limiter.reserve(
+            _month_key(user_id), estimate, self._quotas.free_tokens_per_month, _MONTH_TTL_S
+        ):
+            raise _Skip("Gemini quota reached (free tier: tokens this month)")
+        return estimate
+
+    async def _settle(
+        self,
+        tier: ModelTier,
+        access: Access,
+        user_id: str,
+        reserved: int,
+        usage: Usage | None,
+    ) -> None:
+        spent = usage.tokens_in + usage.tokens_out if usage is not None else 0
+        if reserved and spent != reserved:
+            await self._limiter.settle(_month_key(user_id), spent - reserved, _MONTH_TTL_S)
+        if usage is None:
+            return
+        if tier != "local":
+            self.breaker.record_success()
+        if self._usage is not None:
+            await self._usage.record(user_id, usage)
+
+    def _call(
+        self, tier: ModelTier, model: str, access: Access, request: GenerationRequest
+    ) -> AsyncIterator[StreamChunk]:
+        provider = self._providers[tier]
+        assert provider is not None  # _admit refuses a tier without a provider
+        key = None if tier == "local" else access.api_key
+        return provider.stream(request, model=model, api_key=key)
+
+    def _note_failure(
+        self, tier: ModelTier, model: str, access: Access, error: ProviderError
+    ) -> None:
+        if tier == "local":
+            return
+        if isinstance(error, RateLimited):
+            wait = error.retry_after_s if error.retry_after_s is not None else 30.0
+            self._cooling[(_scope_key(access), model)] = time.monotonic() + wait
+        if error.trips_breaker:
+            self.breaker.record_failure()
+        else:
+            self.breaker.release()
+
+    def _priced(self, usage: Usage, fallbacks: tuple[str, ...]) -> Usage:
+        cost = self._prices.cost(usage.model, usage.tokens_in, usage.tokens_out)
+        return dataclasses.replace(usage, cost_usd=cost, fallbacks=fallbacks)
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """One call's account: which model answered, tokens both ways, time and cost."""
-
-    model: str
-    tokens_in: int
-    tokens_out: int
-    seconds: float = 0.0
-    provider: str = "local"
-    cost_usd: float = 0.0
-    fallbacks: tuple[str, ...] = ()  # each hop taken before this model answered, and why
-    cached: bool = False  # replayed from a cache: no model ran, no tokens were spent
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.tokens_out / self.seconds if self.seconds > 0 else 0.0
+def _scope_key(access: Access) -> str:
+    # A 429 on the platform key holds for everyone on it; on an own key, for its owner.
+    return "platform" if access.scope == "platform" else f"own:{hash(access.api_key)}"
 
 
-@dataclass(frozen=True, slots=True)
-class StreamChunk:
-    """A piece of generated text; the last chunk of a stream carries the usage.
-
-    ``notice`` is a sentence for the user about how the request is served ("using the
-    local model: Gemini quota reached"); ``restart`` says the text streamed so far is void
-    (a provider failed mid-stream and the next one starts over).
-    """
-
-    text: str
-    usage: Usage | None = None
-    notice: str | None = None
-    restart: bool = False
+def _month_key(user_id: str) -> str:
+    return f"gemini:tokens:{user_id}:{dt.datetime.now(dt.UTC):%Y-%m}"
 
 
-class Gateway(Protocol):
-    """Streams text for a request; the last chunk carries the usage."""
+def _estimate_tokens(request: GenerationRequest) -> int:
+    prompt = sum(len(m.content) for m in request.messages) // 4 + 1
+    return prompt + (request.max_tokens or 1024)
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]: ...
+
+def _model_phrase(tier: ModelTier, model: str) -> str:
+    return "the local model" if tier == "local" else model
+
+
+def _reason(fallbacks: list[str]) -> str:
+    # The first refusal is why the wanted model is not answering; later ones only repeat it.
+    return fallbacks[0].split(": ", 1)[1]

@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from google import genai
 from google.genai import errors, types
 
-from inference.gateway import GenerationRequest, StreamChunk, Usage
+from inference.generation import GenerationRequest, StreamChunk, Usage
 from inference.providers import InvalidKey, ProviderError, ProviderUnavailable, RateLimited
 
 logger = logging.getLogger(__name__)

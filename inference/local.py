@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from inference.gateway import GenerationRequest, StreamChunk, Usage
+from inference.generation import GenerationRequest, StreamChunk, Usage
 from inference.models import SMOLLM2_GGUF, smollm2_gguf
 
 logger = logging.getLogger(__name__)

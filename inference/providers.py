@@ -1,7 +1,7 @@
 """What the gateway needs from a model provider, and the failures it tells apart.
 
 A provider streams one request with one model and one credential; choosing the model,
-the credential and what to do on failure is the gateway's job (``inference.routing``).
+the credential and what to do on failure is the gateway's job (``inference.gateway``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from inference.gateway import GenerationRequest, StreamChunk
+from inference.generation import GenerationRequest, StreamChunk
 
 
 class Provider(Protocol):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, Float, Integer, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inference.gateway import Usage
+from inference.generation import Usage
 from memory.sql import metadata, upsert_for
 
 usage_table = Table(

@@ -14,7 +14,7 @@ import pytest
 
 from inference.caching import CachedOutputs
 from inference.embeddings import Embedder
-from inference.gateway import GenerationRequest, StreamChunk, Usage
+from inference.generation import GenerationRequest, StreamChunk, Usage
 from memory.cache import (
     AnswerKey,
     CachedAnswer,

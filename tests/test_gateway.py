@@ -23,11 +23,11 @@ from support import COMPLETED, LiveServer, artifacts, final_state, free_port, se
 from support import stream as stream_task
 
 from inference.costs import Price, PriceTable
-from inference.gateway import GenerationRequest, StreamChunk
+from inference.gateway import ModelGateway, Policy, Quotas
 from inference.gemini import GeminiProvider
+from inference.generation import GenerationRequest, StreamChunk
 from inference.limits import InProcessLimiter
 from inference.local import MODEL_NAME
-from inference.routing import ModelGateway, Policy, Quotas
 from youmeyou.app import Models, build_app
 from youmeyou.settings import DEFAULT_MODEL_POLICY, DEFAULT_PRICES
 

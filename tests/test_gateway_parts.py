@@ -7,8 +7,8 @@ import pytest
 from inference.breaker import CircuitBreaker
 from inference.complexity import ComplexityAnalyzer, text_features
 from inference.costs import CostSummary, Price, PriceTable
-from inference.gateway import Usage
-from inference.routing import Policy
+from inference.gateway import Policy
+from inference.generation import Usage
 from youmeyou.app import Models
 from youmeyou.settings import DEFAULT_MODEL_POLICY
 

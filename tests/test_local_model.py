@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.gateway import GenerationRequest, Usage
+from inference.generation import GenerationRequest, Usage
 from inference.local import MODEL_NAME, LocalModel, _cut_at_stop
 from inference.models import ModelNotInstalledError, package_dir
 from youmeyou.app import Models

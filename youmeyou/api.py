@@ -20,9 +20,9 @@ from starlette.routing import Route
 
 from agents.kit import request_user
 from inference.costs import UsageRecorder
+from inference.gateway import ModelGateway
 from inference.gemini import GeminiProvider
 from inference.providers import InvalidKey, ProviderError
-from inference.routing import ModelGateway
 from memory.cache import CacheStats, ResponseCache
 from memory.keys import EncryptedKeyStore
 from memory.profiles import ProfileError, ProfileStore, parse_update

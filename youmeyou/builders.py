@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount
 
 from agents.cards import ORCHESTRATOR_ID
 from agents.kit import StepKind
-from inference.routing import Policy
+from inference.gateway import Policy
 from memory.tasks import WriteBehindTaskStore
 from orchestrator.answer import NewRequests
 from orchestrator.answers import AnswerCache

@@ -11,12 +11,12 @@ from inference.caching import CachedOutputs
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import Price, PriceTable
 from inference.embeddings import Embedder
+from inference.gateway import ModelGateway, ModelTier, Policy, Quotas
 from inference.gemini import GeminiProvider
 from inference.limits import Limiter
 from inference.local import MODEL_NAME as LOCAL_MODEL_NAME
 from inference.local import LocalModel
 from inference.providers import Provider
-from inference.routing import ModelGateway, ModelTier, Policy, Quotas
 from memory.cache import (
     CacheStats,
     CacheStore,
