@@ -270,7 +270,8 @@ class Router:
     def _pinned(self, query: str, ranking: list[AgentScore], pinned: list[str]) -> RoutingDecision:
         members = sorted(dict.fromkeys(pinned), key=lambda a: _flow_position(a, ranking))
         plan = [
-            PlanStep(i, agent, next(s.skill for s in ranking if s.agent == agent), query)
+            # An agent whose card has no skills is not ranked, but may still be named.
+            PlanStep(i, agent, next((s.skill for s in ranking if s.agent == agent), ""), query)
             for i, agent in enumerate(members, start=1)
         ]
         return RoutingDecision(query, ranking, members, plan, self.threshold)
@@ -323,4 +324,5 @@ def _clauses(query: str) -> list[str]:
 def _flow_position(agent: str, ranking: list[AgentScore]) -> tuple[int, int]:
     if agent in FLOW_ORDER:
         return (FLOW_ORDER.index(agent), 0)
-    return (len(FLOW_ORDER), [s.agent for s in ranking].index(agent))
+    ranked = [s.agent for s in ranking]
+    return (len(FLOW_ORDER), ranked.index(agent) if agent in ranked else len(ranked))
