@@ -155,21 +155,9 @@ class NewRequests:
             )
             for step in decision.plan
         ]
-        ledger = answer_plan(asked.request.text, updater.task_id, team, tier="answer")
-        experience = self._experience
-
-        async def context(agent: str) -> dict[str, Any] | None:
-            if experience is None:
-                return None
-            lookup = experience.context(
-                user_id=asked.user_id,
-                context_id=updater.context_id,
-                query=asked.request.text,
-                agent=agent,
-                project=asked.project,
-            )
-            return await recall(lookup, None, "context")
-
+        ledger = answer_plan(
+            asked.request.text, updater.task_id, team, tier="answer", project=asked.project
+        )
         return PlanRun(
             updater=updater,
             ledger=ledger,
@@ -178,8 +166,8 @@ class NewRequests:
             token=asked.token,
             registry=self._registry,
             delegator=self._delegator,
-            recall=context,
             prices=lambda _tier, _in, _out: 0.0,  # a direct answer makes no estimates
+            experience=self._experience,
             concurrency=1,
             relay=Relay(max_artifacts=self._max_artifacts),
             journal=False,

@@ -2,8 +2,8 @@
 
 Artifact chunks keep their order and flags; the specialist's status lines become status
 lines of the step; its cost is added to the task's; any end but ``completed`` raises
-``StepFailed``. A caller may give artifacts ids of its own (the progressive protocol keeps
-one id per artifact name for the life of a plan, so a regenerated step replaces in place).
+``StepFailed``. The caller gives each artifact name its id (a plan keeps one id per name for
+its whole life, so a regenerated step replaces its artifacts in place).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ async def relay_events(
     relay: Relay,
     step_meta: dict[str, Any],
     *,
-    artifact_id: Callable[[str], str] | None = None,
+    artifact_id: Callable[[str], str],
 ) -> dict[str, str]:
     """Relay one delegated stream; returns the artifacts it produced, by name."""
     step = _Step(updater, agent, relay, step_meta, artifact_id)
@@ -129,7 +129,7 @@ class _Step:
     agent: RegisteredAgent
     relay: Relay
     meta: dict[str, Any]
-    artifact_id: Callable[[str], str] | None
+    artifact_id: Callable[[str], str]  # the id each artifact name goes out under
     produced: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -151,7 +151,7 @@ class _Step:
         self.produced[name] = self.relay.artifacts[name]
         await self.updater.add_artifact(
             list(artifact.parts),
-            artifact_id=self.artifact_id(name) if self.artifact_id else artifact.artifact_id,
+            artifact_id=self.artifact_id(name),
             name=name,
             metadata={**struct(artifact), **self.provenance},
             append=update.append,
@@ -190,9 +190,7 @@ class _Step:
         self.produced[name] = said
         await self.updater.add_artifact(
             [Part(text=said, media_type="text/markdown")],
-            artifact_id=self.artifact_id(name)
-            if self.artifact_id
-            else f"{self.updater.task_id}-{name}",
+            artifact_id=self.artifact_id(name),
             name=name,
             metadata=self.provenance,
             append=False,

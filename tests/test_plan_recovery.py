@@ -48,10 +48,6 @@ def said(queue: RecordingQueue) -> list[str]:
     return texts
 
 
-async def no_memory(agent: str) -> dict[str, Any] | None:
-    return None
-
-
 @pytest.fixture
 async def run() -> Any:
     closed = f"http://127.0.0.1:{free_port()}"
@@ -71,7 +67,7 @@ async def run() -> Any:
                 token=None,
                 registry=registry,
                 delegator=Delegator(http, timeout_s=5),
-                recall=no_memory,
+                experience=None,
                 prices=lambda tier, tokens_in, tokens_out: 0.0,
             ),
             queue,

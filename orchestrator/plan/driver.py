@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from a2a.server.agent_execution import RequestContext
 from a2a.server.events import EventQueue
@@ -32,7 +31,7 @@ from orchestrator.plan.ledger import Ledger, components_for, plan
 from orchestrator.plan.replies import Approval, Modification, ModificationError
 from orchestrator.plan.runner import PlanRun, needs_approval, read_ledger
 from orchestrator.registry import AgentRegistry
-from orchestrator.relay import Relay, StepFailed, agent_text, recall
+from orchestrator.relay import Relay, StepFailed, agent_text
 from orchestrator.routing import RoutingDecision
 
 logger = logging.getLogger(__name__)
@@ -274,20 +273,6 @@ class PlanDriver:
         user_id: str,
         token: str | None,
     ) -> PlanRun:
-        experience = self._experience
-
-        async def context(agent: str) -> dict[str, Any] | None:
-            if experience is None:
-                return None
-            lookup = experience.context(
-                user_id=user_id,
-                context_id=updater.context_id,
-                query=ledger.query,
-                agent=agent,
-                project=ledger.project,
-            )
-            return await recall(lookup, None, "context")
-
         return PlanRun(
             updater=updater,
             ledger=ledger,
@@ -296,7 +281,7 @@ class PlanDriver:
             token=token,
             registry=self._registry,
             delegator=self._delegator,
-            recall=context,
+            experience=self._experience,
             prices=self._options.prices,
             concurrency=self._options.concurrency,
             relay=Relay(max_artifacts=self._options.max_artifacts),

@@ -200,7 +200,9 @@ class Assignment:
     checks: bool = False
 
 
-def answer_plan(query: str, root_task: str, team: list[Assignment], *, tier: str) -> Ledger:
+def answer_plan(
+    query: str, root_task: str, team: list[Assignment], *, tier: str, project: str | None = None
+) -> Ledger:
     """A direct answer: one step per agent, each after the one before (work flows on)."""
     steps: dict[str, Step] = {}
     previous: list[str] = []
@@ -218,7 +220,9 @@ def answer_plan(query: str, root_task: str, team: list[Assignment], *, tier: str
         steps[step.id] = step
         previous = [step.id]
     agents = [a.agent for a in team]
-    return Ledger(query, root_task, agents, list(agents), steps, phase="implementing")
+    return Ledger(
+        query, root_task, agents, list(agents), steps, phase="implementing", project=project
+    )
 
 
 def upstream(ledger: Ledger, step_id: str) -> list[str]:

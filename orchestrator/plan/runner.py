@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from agents.kit import (
 )
 from inference.costs import PriceTable
 from orchestrator.delegation import DelegationError, Delegator
+from orchestrator.experience import Experience
 from orchestrator.plan.ledger import (
     LEDGER_ARTIFACT,
     Ledger,
@@ -45,7 +46,7 @@ from orchestrator.plan.ledger import (
 from orchestrator.plan.replies import Modification
 from orchestrator.plan.summary import broken_python, read_report, report_passed, summary
 from orchestrator.registry import AgentRegistry
-from orchestrator.relay import Relay, StepFailed, agent_text, relay_events
+from orchestrator.relay import Relay, StepFailed, agent_text, recall, relay_events
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -96,8 +97,8 @@ class PlanRun:
     token: str | None
     registry: AgentRegistry
     delegator: Delegator
-    recall: Callable[[str], Awaitable[dict[str, Any] | None]]  # agent -> its context
     prices: Callable[[str, int, int], float]  # tier, tokens in, out -> USD
+    experience: Experience | None = None  # where each step's context comes from
     concurrency: int = 2
     relay: Relay = field(default_factory=Relay)
     policy: FailurePolicy = DEFAULT_POLICY
@@ -200,7 +201,7 @@ class PlanRun:
         if step.agent == "orchestrator":
             return await self._synthesis(step)
         agent = self.registry.get(step.agent)
-        order = self.order(step, await self.recall(step.agent), repair)
+        order = self.order(step, await self._context(step.agent), repair)
         if order.context:
             self.relay.private = self.relay.private or _private(order.context)
         message = order.to_message()
@@ -208,6 +209,19 @@ class PlanRun:
         return await relay_events(
             self.updater, agent, events, self.relay, meta, artifact_id=self.artifact_id
         )
+
+    async def _context(self, agent: str) -> dict[str, Any] | None:
+        """What memory knows that bears on this step, for ``agent``; None without memory."""
+        if self.experience is None:
+            return None
+        lookup = self.experience.context(
+            user_id=self.user_id,
+            context_id=self.updater.context_id,
+            query=self.ledger.query,
+            agent=agent,
+            project=self.ledger.project,
+        )
+        return await recall(lookup, None, "context")
 
     def _title(self, step: Step) -> str:
         if step.kind == "answer":
