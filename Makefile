@@ -46,9 +46,9 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
 # The A2A conformance suite (a2a-tck, main branch) against fresh servers on spare ports:
-# `make tck TCK_DIR=/path/to/a2a-tck`. The orchestrator is `youmeyou serve`; the validator runs
-# standalone because the TCK reads the agent card at the host's root. Both run in TCK mode
-# (YMY_TCK_MODE, see agents/conformance.py), with short generations so that the TCK's many
+# `make tck TCK_DIR=/path/to/a2a-tck`. The orchestrator is served as `youmeyou serve` is; the
+# validator runs standalone because the TCK reads the agent card at the host's root. Both are
+# served through the TCK harness (tests/tck_harness.py), with short generations so that the TCK's many
 # tasks do not queue for the local model past its 30 s client timeout. Its Python deps go into
 # $(TCK_VENV), never into this project's venv. Logs: $(TCK_LOGS)/<agent>-<transport>-<category>.txt
 TCK_DIR        ?=
@@ -68,10 +68,10 @@ tck: install
 	trap 'st=$$?; kill $$pids 2>/dev/null || true; wait $$pids 2>/dev/null || true; rm -rf "$$data"; exit $$st' EXIT; \
 	port() { $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }; \
 	orch=$$(port); val=$$(port); \
-	export YMY_TCK_MODE=true YMY_LOCAL_MAX_NEW_TOKENS=32; \
-	$(VENV)/bin/youmeyou serve --host localhost --port $$orch --data-dir "$$data/serve" \
+	export YMY_LOCAL_MAX_NEW_TOKENS=32; \
+	$(PYTHON) tests/tck_harness.py serve --host localhost --port $$orch --data-dir "$$data/serve" \
 	  > "$$logs/server-orchestrator.log" 2>&1 & pids="$$pids $$!"; \
-	$(VENV)/bin/youmeyou agent validator --host localhost --port $$val --data-dir "$$data/validator" \
+	$(PYTHON) tests/tck_harness.py validator --host localhost --port $$val --data-dir "$$data/validator" \
 	  > "$$logs/server-validator.log" 2>&1 & pids="$$pids $$!"; \
 	for p in $$orch $$val; do \
 	  for _ in $$(seq 240); do curl -sf "http://localhost:$$p/health" > /dev/null && break; sleep 0.5; done; \

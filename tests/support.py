@@ -17,7 +17,7 @@ from a2a.types import Message, Part, Role, SendMessageRequest, StreamResponse, T
 from a2a.utils.constants import TransportProtocol
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.struct_pb2 import Struct
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 
 def free_port() -> int:
@@ -48,7 +48,7 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette, port: int) -> AsyncIterator[LiveServer]:
+async def serving(app: ASGIApp, port: int) -> AsyncIterator[LiveServer]:
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -21,6 +21,7 @@ import pytest
 from conftest import make_settings
 from starlette.applications import Starlette
 from support import LiveServer, free_port, serving
+from tck_harness import ReturnImmediately, holding
 
 from youmeyou.app import Models, build_agent_app, build_app
 from youmeyou.settings import Settings
@@ -219,9 +220,10 @@ async def test_rest_errors_carry_the_spec_http_status(server: LiveServer, prefix
 async def _in_tck_mode(
     directory: Path, build: Callable[[Settings], Starlette]
 ) -> AsyncIterator[LiveServer]:
+    """Served as ``make tck`` serves it: through the harness, composed from public parts."""
     port = free_port()
-    settings = make_settings(directory, port, tck_mode=True, tck_hold_s=3.0)
-    async with serving(build(settings), port) as live:
+    settings = make_settings(directory, port)
+    async with serving(ReturnImmediately(build(settings)), port) as live:
         yield live
 
 
@@ -231,7 +233,8 @@ async def tck_server(
 ) -> AsyncIterator[LiveServer]:
     """``youmeyou serve`` in TCK mode: the orchestrator at the root holds its tasks."""
     async with _in_tck_mode(
-        tmp_path_factory.mktemp("tck"), lambda settings: build_app(settings, models)
+        tmp_path_factory.mktemp("tck"),
+        lambda settings: build_app(settings, models, decorate_root=holding(3.0)),
     ) as live:
         yield live
 
@@ -243,7 +246,7 @@ async def tck_validator(
     """``youmeyou agent validator`` in TCK mode, as ``make tck`` runs it."""
     async with _in_tck_mode(
         tmp_path_factory.mktemp("tck-v"),
-        lambda settings: build_agent_app(settings, "validator", models),
+        lambda settings: build_agent_app(settings, "validator", models, decorate_root=holding(3.0)),
     ) as live:
         yield live
 

@@ -24,7 +24,7 @@ from orchestrator.registry import UnknownAgentError
 from orchestrator.routing import Router, RoutingWeights
 from youmeyou.api import account_routes, cache_routes, memory_routes, routing_routes
 from youmeyou.parts import Models, model_names, price_table
-from youmeyou.runtime import SPECIALISTS, Runtime
+from youmeyou.runtime import SPECIALISTS, Decorator, Runtime
 from youmeyou.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,11 @@ def build_app(
     models: Models,
     *,
     after_warming: Callable[[], None] | None = None,
+    decorate_root: Decorator | None = None,
 ) -> Starlette:
-    """The full server: the orchestrator at ``/``, each specialist under ``/agents/<id>/``."""
+    """The full server: the orchestrator at ``/``, each specialist under ``/agents/<id>/``.
+
+    ``decorate_root`` wraps the executor of the agent at the root (the orchestrator)."""
     runtime = Runtime.create(settings, models, after_warming=after_warming)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.specialist_timeout_s, connect=5.0))
     router = _router(runtime)
@@ -57,7 +60,7 @@ def build_app(
             runtime.card(ORCHESTRATOR_ID, settings.base_url),
             orchestrator,
             orchestrator_tasks,
-            root=True,
+            decorate=decorate_root,
         ),
     ]
 
@@ -183,8 +186,9 @@ def build_agent_app(
     models: Models,
     *,
     after_warming: Callable[[], None] | None = None,
+    decorate_root: Decorator | None = None,
 ) -> Starlette:
-    """One specialist as a standalone A2A server at ``/``."""
+    """One specialist as a standalone A2A server at ``/`` (``decorate_root`` wraps it)."""
     if agent_id not in SPECIALISTS:
         raise UnknownAgentError(agent_id, list(SPECIALISTS))
     runtime = Runtime.create(settings, models, after_warming=after_warming)
@@ -193,4 +197,5 @@ def build_agent_app(
     executor = runtime.specialist(agent_id)
     # A standalone specialist routes nothing: only what generation needs is worth warming.
     warm = [] if agent_id == "validator" else [models.analyzer.warm, models.local_model.load]
-    return runtime.app(runtime.agent_routes(agent_id, card, executor, root=True), warm=warm)
+    routes = runtime.agent_routes(agent_id, card, executor, decorate=decorate_root)
+    return runtime.app(routes, warm=warm)

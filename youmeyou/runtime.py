@@ -44,6 +44,9 @@ from youmeyou.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# Wraps an agent's executor: a conformance harness holds its tasks, a deployment might audit.
+Decorator = Callable[[AgentExecutor], AgentExecutor]
+
 SPECIALISTS: dict[str, type[SpecialistExecutor]] = {
     executor.agent_id: executor
     for executor in (ArchitectureExecutor, DatabaseExecutor, CodeExecutor, ValidatorExecutor)
@@ -163,17 +166,16 @@ class Runtime:
         executor: AgentExecutor,
         store: WriteBehindTaskStore | None = None,
         *,
-        root: bool = False,
+        decorate: Decorator | None = None,
     ) -> list[BaseRoute]:
-        """The agent's routes; ``root`` for the agent at the host's root, the one the TCK
-        reads and so the only one its test mode changes (specialists the orchestrator
-        delegates to keep the product's behaviour)."""
+        """The agent's routes, its executor scheduled and then, if given, ``decorate``d."""
         store = store or self.task_store(agent_id)
-        hold = self.settings.tck_hold_s if self.settings.tck_mode and root else None
         # Orchestrator tasks work in the loop's work slots; a specialist's work is already
         # inside the slot of the orchestrator task that delegated it (or is a direct call).
-        scheduled = self.scheduler.schedule(executor, work_slot=agent_id == ORCHESTRATOR_ID)
-        return agent_routes(card, scheduled, store, task_ids=store.task_ids, tck_hold_s=hold)
+        served = self.scheduler.schedule(executor, work_slot=agent_id == ORCHESTRATOR_ID)
+        if decorate is not None:
+            served = decorate(served)
+        return agent_routes(card, served, store, task_ids=store.task_ids)
 
     def app(
         self,

@@ -85,16 +85,6 @@ class Settings(BaseSettings):
         description="Tasks that may work at once past their first events (the rest wait, "
         "so new streams answer at once under load); a task waiting on I/O lends its slot.",
     )
-    tck_mode: bool = Field(
-        default=False,
-        description="Conformance-kit test mode, for running the A2A TCK only: SendMessage "
-        "returns once the task exists and each task holds in working for tck_hold_s first.",
-    )
-    tck_hold_s: float = Field(
-        default=4.0,
-        ge=0,
-        description="How long a task holds in working in TCK mode (2 x TCK_STREAMING_TIMEOUT).",
-    )
     log_level: str = "INFO"
     sdk_tracing: bool = Field(
         default=False,

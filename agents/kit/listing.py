@@ -19,9 +19,6 @@ from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.types import (
     ListTasksRequest,
     ListTasksResponse,
-    Message,
-    SendMessageRequest,
-    Task,
     TaskState,
 )
 from a2a.utils.errors import InvalidParamsError
@@ -79,26 +76,7 @@ async def sent_params(context: ServerCallContext) -> Mapping[str, Any]:
 
 
 class TaskListingHandler(DefaultRequestHandler):
-    """The SDK's request handler with ListTasks' status and pageSize handled per the spec.
-
-    ``return_immediately`` makes every ``SendMessage`` return once its task exists: the TCK
-    mode's behaviour (see ``agents.conformance``), never the product's.
-    """
-
-    def __init__(self, *args: Any, return_immediately: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._return_immediately = return_immediately
-
-    async def on_message_send(
-        self, params: SendMessageRequest, context: ServerCallContext
-    ) -> Message | Task:
-        if self._return_immediately and not params.configuration.return_immediately:
-            request = SendMessageRequest()
-            request.CopyFrom(params)
-            request.configuration.return_immediately = True
-            params = request
-        result: Message | Task = await super().on_message_send(params, context)
-        return result
+    """The SDK's request handler with ListTasks' status and pageSize handled per the spec."""
 
     async def on_list_tasks(
         self, params: ListTasksRequest, context: ServerCallContext

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from agents.conformance import HoldingExecutor
 from agents.kit.identity import HeaderUser, authenticated_user, request_user
 from agents.kit.listing import HTTP_REQUEST_KEY, TaskListingHandler
 
@@ -159,7 +158,6 @@ def agent_routes(
     task_store: TaskStore,
     *,
     task_ids: IDGenerator | None = None,
-    tck_hold_s: float | None = None,
 ) -> list[BaseRoute]:
     """Card at ``/.well-known/agent-card.json``, JSON-RPC at ``/``, REST under ``/rest``.
 
@@ -170,13 +168,8 @@ def agent_routes(
     The v1.0 REST routes also answer at the root (``POST /message:send``, ``GET /tasks``, ...)
     for clients that resolve REST paths against the host rather than the interface URL the
     card advertises (the A2A TCK's REST client does); they share nothing with ``POST /``.
-
-    ``tck_hold_s`` switches on the conformance kit's test mode (``agents.conformance``).
     """
-    if tck_hold_s is not None:
-        executor = HoldingExecutor(executor, tck_hold_s)
     handler = TaskListingHandler(
-        return_immediately=tck_hold_s is not None,
         agent_executor=executor,
         task_store=task_store,
         agent_card=card,
