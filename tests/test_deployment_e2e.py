@@ -209,3 +209,30 @@ async def test_one_work_slot_lends_itself_while_a_model_generates(
     assert "code" in {meta.get("agent") for _, _, meta in statuses(written)}
     assert all(final_state(events) == COMPLETED for events in quick_events)
     assert finished == ["quick", "quick", "quick", "generated"]
+
+
+async def test_a_remote_agent_takes_a_plan_step(models: Models, tmp_path: Path) -> None:
+    """The plan's crew is data: a registered remote validator checks the plan's files."""
+    remote_port, port = free_port(), free_port()
+    remote_settings = make_settings(tmp_path / "remote", remote_port)
+    async with serving(
+        build_agent_app(remote_settings, "validator", models), remote_port
+    ) as remote:
+        settings = make_settings(
+            tmp_path / "main",
+            port,
+            remote_agents=remote.url,
+            plan_agents={"validation": "validator-agent"},
+        )
+        async with serving(build_app(settings, models), port) as live:
+            events = await stream(
+                live.url,
+                "Build the user authentication and the shopping cart services",
+                metadata={"progressive": True, "autoApprove": True},
+            )
+    assert final_state(events) == COMPLETED, statuses(events)[-3:]
+    built = artifacts(events)
+    validation = built["validation.json"]
+    assert {m["agent"] for m in validation["metadata"]} == {"validator-agent"}
+    checked = {f["name"] for f in json.loads(validation["text"])["files"]}
+    assert {"src/auth/service.py", "src/cart/service.py"} <= checked, checked

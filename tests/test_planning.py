@@ -7,6 +7,7 @@ import pytest
 from agents.kit import UserRequest
 from orchestrator.plan import Approval, Modification, ModificationError, needs_approval
 from orchestrator.plan.ledger import Ledger, Version, components_for, plan
+from youmeyou.builders import plan_crew
 
 JOURNEY = (
     "Help me design a scalable ecommerce platform with user authentication, product catalog, "
@@ -143,3 +144,12 @@ def test_unknown_components_in_an_approval_are_refused() -> None:
         Approval.parse(
             UserRequest(text="", data={"approve": {"components": ["warp-drive"]}}), journey()
         )
+
+
+def test_the_plans_crew_is_data() -> None:
+    crew = plan_crew({"code": "remote-coder"})
+    ledger = plan(JOURNEY, "task-1", tier_for=TIERS, crew=crew)  # type: ignore[arg-type]
+    assert {s.agent for s in ledger.steps.values() if s.work == "code"} == {"remote-coder"}
+    assert ledger.steps["auth-schema"].agent == "database"
+    with pytest.raises(ValueError, match="coding"):
+        plan_crew({"coding": "remote-coder"})

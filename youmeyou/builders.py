@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import get_args
 
 import httpx
@@ -19,7 +19,7 @@ from orchestrator.answer import NewRequests
 from orchestrator.answers import AnswerCache
 from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
-from orchestrator.plan import PlanDriver, PlanOptions, price_estimator
+from orchestrator.plan import DEFAULT_CREW, PlanDriver, PlanOptions, Role, price_estimator
 from orchestrator.registry import UnknownAgentError
 from orchestrator.routing import Router, RoutingWeights
 from youmeyou.api import account_routes, cache_routes, memory_routes, routing_routes
@@ -177,7 +177,20 @@ def plan_options(runtime: Runtime, tasks: WriteBehindTaskStore) -> PlanOptions:
         approval=settings.plan_approval,
         concurrency=settings.plan_concurrency,
         max_artifacts=settings.max_artifacts_per_task,
+        crew=plan_crew(settings.plan_agents),
     )
+
+
+def plan_crew(overrides: Mapping[str, str]) -> dict[Role, str]:
+    """The default crew with the settings' changes; an unknown role stops start-up."""
+    unknown = sorted(set(overrides) - set(DEFAULT_CREW))
+    if unknown:
+        roles = ", ".join(DEFAULT_CREW)
+        raise ValueError(f"YMY_PLAN_AGENTS: unknown role(s) {', '.join(unknown)}; roles: {roles}")
+    crew: dict[Role, str] = dict(DEFAULT_CREW)
+    for role in DEFAULT_CREW:
+        crew[role] = overrides.get(role, crew[role])
+    return crew
 
 
 def build_agent_app(

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="Tasks that may work at once past their first events (the rest wait, "
         "so new streams answer at once under load); a task waiting on I/O lends its slot.",
     )
+    plan_agents: dict[str, str] = Field(
+        default_factory=dict,
+        description="Which agent does each kind of a plan's work, by role (analysis, planning, "
+        'schema, code, validation), over the defaults; e.g. {"code": "my-coder"} for a '
+        "registered remote agent.",
+    )
     log_level: str = "INFO"
     sdk_tracing: bool = Field(
         default=False,

@@ -1,7 +1,15 @@
 """Plans: the ledger of steps, the one engine that runs them, and a plan's life."""
 
 from orchestrator.plan.driver import PlanDriver, PlanOptions
-from orchestrator.plan.ledger import Assignment, Ledger, Step, answer_plan, plan
+from orchestrator.plan.ledger import (
+    DEFAULT_CREW,
+    Assignment,
+    Ledger,
+    Role,
+    Step,
+    answer_plan,
+    plan,
+)
 from orchestrator.plan.replies import Approval, Modification, ModificationError
 from orchestrator.plan.runner import (
     DEFAULT_POLICY,
@@ -13,6 +21,7 @@ from orchestrator.plan.runner import (
 )
 
 __all__ = [
+    "DEFAULT_CREW",
     "DEFAULT_POLICY",
     "Approval",
     "Assignment",
@@ -23,6 +32,7 @@ __all__ = [
     "PlanDriver",
     "PlanOptions",
     "PlanRun",
+    "Role",
     "Step",
     "answer_plan",
     "needs_approval",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from a2a.server.agent_execution import RequestContext
 from a2a.server.events import EventQueue
@@ -27,7 +27,7 @@ from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 from agents.kit import StepKind, UserRequest, WorkOrder, open_task
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience
-from orchestrator.plan.ledger import Ledger, components_for, plan
+from orchestrator.plan.ledger import DEFAULT_CREW, Ledger, Role, components_for, plan
 from orchestrator.plan.replies import Approval, Modification, ModificationError
 from orchestrator.plan.runner import PlanRun, needs_approval, read_ledger
 from orchestrator.registry import AgentRegistry
@@ -46,6 +46,7 @@ class PlanOptions:
     approval: bool = True
     concurrency: int = 2
     max_artifacts: int = 50
+    crew: Mapping[Role, str] = field(default_factory=lambda: dict(DEFAULT_CREW))
 
 
 class PlanDriver:
@@ -77,11 +78,19 @@ class PlanDriver:
         self, updater: TaskUpdater, request: UserRequest, user_id: str, token: str | None
     ) -> None:
         project = request.metadata.get("project")
+        crew = self._options.crew
+        absent = sorted({a for a in crew.values() if a not in self._registry.ids()})
+        if absent:
+            await updater.failed(
+                agent_text(f"This plan needs agents that are not registered: {', '.join(absent)}.")
+            )
+            return
         ledger = plan(
             request.text,
             updater.task_id,
             tier_for=self._options.tier_for,
             project=project if isinstance(project, str) and project else None,
+            crew=crew,
         )
         run = self._run(updater, ledger, user_id, token)
         outline = ", ".join(f"{s.id} ({s.agent}, {s.tier})" for s in ledger.active())

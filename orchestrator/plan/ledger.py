@@ -142,6 +142,17 @@ def components_for(query: str, changes: Mapping[str, Any] | None = None) -> list
     return services_for(text)
 
 
+Role = Literal["analysis", "planning", "schema", "code", "validation"]
+# Which agent does each kind of a plan's work: any registered agent may, a remote one too.
+DEFAULT_CREW: Mapping[Role, str] = {
+    "analysis": "architecture",
+    "planning": "architecture",
+    "schema": "database",
+    "code": "code",
+    "validation": "validator",
+}
+
+
 def plan(
     query: str,
     root_task: str,
@@ -149,22 +160,23 @@ def plan(
     tier_for: Mapping[StepKind, str],
     components: list[Component] | None = None,
     project: str | None = None,
+    crew: Mapping[Role, str] = DEFAULT_CREW,
 ) -> Ledger:
     """The full path for ``query``: a step per kind of work, one per component to build."""
     chosen = components if components is not None else components_for(query)
     steps: list[Step] = [
-        Step("analysis", "analysis", "architecture", tier_for["analysis"]),
-        Step("planning", "planning", "architecture", tier_for["planning"], ["analysis"]),
+        Step("analysis", "analysis", crew["analysis"], tier_for["analysis"]),
+        Step("planning", "planning", crew["planning"], tier_for["planning"], ["analysis"]),
     ]
     implementation: list[str] = []
     for component in chosen:
         # A component's schema and code need only the plan: they may run side by side.
-        works = [("schema", "database")] if component.tables else []
-        for work, agent in [*works, ("code", "code")]:
+        works: list[Role] = ["schema", "code"] if component.tables else ["code"]
+        for work in works:
             step = Step(
                 f"{component.module}-{work}",
                 "implementation",
-                agent,
+                crew[work],
                 tier_for["implementation"],
                 ["planning"],
                 component=component.module,
@@ -176,7 +188,7 @@ def plan(
         Step(
             "validation",
             "validation",
-            "validator",
+            crew["validation"],
             tier_for["validation"],
             implementation,
             checks=True,

@@ -284,7 +284,7 @@ class PlanRun:
             if step.kind == "implementation"
             for name in step.artifacts
         }
-        repairable = [name for name in broken if name in owners and owners[name].agent == "code"]
+        repairable = [name for name in broken if name in owners and owners[name].work == "code"]
         if not repairable:
             return
         await self._say(
