@@ -8,8 +8,7 @@ prompt tells the model to treat as reference material, never as instructions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from memory.context import BuiltContext
 
 PERSONAS = {
     "beginner": "You are a patient {role} who explains concepts step by step with examples.",
@@ -30,36 +29,35 @@ def persona(role: str, skill_level: str | None) -> str:
     return template.format(role=role)
 
 
-def system_prompt(base: str, role: str, context: Mapping[str, Any] | None) -> str:
-    if not context:
+def system_prompt(base: str, role: str, context: BuiltContext | None) -> str:
+    if context is None:
         return base
-    return f"{persona(role, context.get('skill_level'))} {base}\n\n{DATA_RULE}"
+    return f"{persona(role, context.skill_level)} {base}\n\n{DATA_RULE}"
 
 
-def context_block(context: Mapping[str, Any] | None) -> str:
+def context_block(context: BuiltContext | None) -> str:
     """The context as a delimited block to append to the user prompt ('' when empty)."""
-    if not context:
+    if context is None:
         return ""
     lines: list[str] = []
-    project = context.get("project") or {}
+    project = context.project
     if project:
         stack = ", ".join(project.get("tech_stack", []))
         lines.append(f"Project {project.get('name', '')}: {project.get('description', '')}")
         if stack:
             lines.append(f"Tech stack: {stack}")
-    preferences = context.get("preferences") or {}
-    preferred = [item for values in preferences.values() for item in values]
+    preferred = [item for values in context.preferences.values() for item in values]
     if preferred:
         lines.append(f"The user prefers: {', '.join(preferred)}")
-    conversation = list(reversed(context.get("conversation") or []))  # oldest first
+    conversation = list(reversed(context.conversation))  # oldest first
     if conversation:
         lines.append("Conversation so far:")
         lines += [f"- {turn['role']}: {_clean(turn['text'])}" for turn in conversation]
-    examples = context.get("examples") or []
+    examples = context.examples
     if examples:
         lines.append("Earlier requests of this user that went well:")
         lines += [f"- {_clean(e['query'])} -> {_clean(e['artifacts'])}" for e in examples]
-    knowledge = context.get("knowledge") or []
+    knowledge = context.knowledge
     if knowledge:
         lines.append("Knowledge base:")
         lines += [f"- [{k['id']}] {k['title']}: {_clean(k['excerpt'])}" for k in knowledge]
@@ -68,9 +66,9 @@ def context_block(context: Mapping[str, Any] | None) -> str:
     return "\n\n" + "\n".join([_OPEN, *lines, _CLOSE])
 
 
-def references(context: Mapping[str, Any] | None) -> str:
+def references(context: BuiltContext | None) -> str:
     """A Markdown list citing the knowledge entries the work drew on ('' when none)."""
-    knowledge = (context or {}).get("knowledge") or []
+    knowledge = context.knowledge if context is not None else []
     if not knowledge:
         return ""
     cited = "\n".join(f"- [{k['id']}] {k['title']}" for k in knowledge)

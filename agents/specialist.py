@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from a2a.helpers import new_text_message
@@ -24,6 +24,7 @@ from agents.kit import (
 from agents.prompting import context_block, references, system_prompt
 from inference.costs import CostSummary
 from inference.generation import Gateway, GenerationRequest, StreamChunk
+from memory.context import BuiltContext
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class Work:
         self._notices: set[str] = set()
 
     @property
-    def context(self) -> Mapping[str, Any] | None:
+    def context(self) -> BuiltContext | None:
         """What the orchestrator sent about the user (``memory.context``), if anything."""
         return self.order.context
 

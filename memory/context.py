@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,6 +44,38 @@ class BuiltContext:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> BuiltContext:
+        """A context read back from the wire; what is missing or malformed is left empty."""
+
+        def listed(key: str) -> list[Any]:
+            value = raw.get(key)
+            return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+        preferences = raw.get("preferences")
+        project = raw.get("project")
+        tokens = raw.get("tokens")
+        return cls(
+            skill_level=str(raw.get("skill_level") or "intermediate"),
+            preferences={
+                str(k): [str(i) for i in v]
+                for k, v in (preferences.items() if isinstance(preferences, dict) else ())
+                if isinstance(v, list)
+            },
+            project=project if isinstance(project, dict) else {},
+            conversation=listed("conversation"),
+            examples=listed("examples"),
+            knowledge=listed("knowledge"),
+            tokens=int(tokens) if isinstance(tokens, int | float) else 0,
+        )
+
+    @property
+    def private(self) -> bool:
+        """Whether it holds anything personal (work done with it stays in the user's scope)."""
+        return bool(
+            self.conversation or self.examples or self.project or any(self.preferences.values())
+        )
 
 
 @dataclass

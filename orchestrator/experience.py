@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from inference.embeddings import Embedder
 from memory.cache import ResponseCache
-from memory.context import ContextBuilder
+from memory.context import BuiltContext, ContextBuilder
 from memory.profiles import Profile, ProfileStore
 from memory.sessions import SessionStore, Turn
 from memory.vectors import Interaction, VectorMemory
@@ -94,11 +93,10 @@ class Experience:
         query: str,
         agent: str,
         project: str | None,
-    ) -> dict[str, Any]:
-        built = await self._contexts.build(
+    ) -> BuiltContext:
+        return await self._contexts.build(
             user_id=user_id, context_id=context_id, query=query, agent=agent, project=project
         )
-        return built.to_dict()
 
     async def remember(self, interaction: Interaction, *, answer: str) -> None:
         """Keep a finished task: the turns of its conversation and the interaction record."""

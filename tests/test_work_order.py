@@ -7,6 +7,7 @@ import json
 from support import COMPLETED, INPUT_REQUIRED, LiveServer, artifacts, final_state, stream
 
 from agents.kit import File, Finding, Repair, StepRef, WorkOrder
+from memory.context import BuiltContext
 
 
 def test_an_order_survives_the_wire_whole() -> None:
@@ -18,7 +19,7 @@ def test_an_order_survives_the_wire_whole() -> None:
         step=StepRef("auth-code", "implementation", "auth"),
         components=("auth", "cart"),
         tech_stack=("Python", "PostgreSQL"),
-        context={"preferences": {"languages": ["python"]}},
+        context=BuiltContext(preferences={"languages": ["python"]}, skill_level="expert"),
         complexity="complex",
         changes={"instructions": "add a last_login_at column"},
         repair=Repair(File("src/a.py", "x = (\n"), (Finding(1, "E999", "syntax error"),)),

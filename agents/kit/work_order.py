@@ -20,6 +20,7 @@ from a2a.helpers import new_data_part
 from a2a.types import Message, Part, Role
 
 from agents.kit.requests import DEFAULT_MAX_PARTS, DEFAULT_MAX_TEXT_CHARS, UserRequest
+from memory.context import BuiltContext
 
 __all__ = ["Complexity", "File", "Finding", "Repair", "StepKind", "StepRef", "WorkOrder"]
 
@@ -72,7 +73,7 @@ class WorkOrder:
     step: StepRef | None = None
     components: tuple[str, ...] = ()  # the plan's components, as approved
     tech_stack: tuple[str, ...] = ()
-    context: Mapping[str, Any] | None = None  # what memory knows that bears on this
+    context: BuiltContext | None = None  # what memory knows that bears on this
     complexity: Complexity | None = None
     changes: Mapping[str, str] = field(default_factory=dict)  # the user's changes to the step
     repair: Repair | None = None
@@ -114,7 +115,7 @@ class WorkOrder:
             step=_step(data.get("step")),
             components=_strings(plan.get("components")),
             tech_stack=_strings(plan.get("techStack")),
-            context=_mapping(data.get("context")) or None,
+            context=_context(data.get("context")),
             complexity=complexity if complexity in _COMPLEXITIES else None,
             changes={str(k): str(v) for k, v in changes.items()},
             repair=_repair(data.get("repair")),
@@ -134,8 +135,8 @@ def _order_data(order: WorkOrder) -> dict[str, Any]:
         data["step"] = {"id": step.id, "kind": step.kind, "component": step.component}
     if order.components or order.tech_stack:
         data["plan"] = {"components": list(order.components), "techStack": list(order.tech_stack)}
-    if order.context:
-        data["context"] = dict(order.context)
+    if order.context is not None:
+        data["context"] = order.context.to_dict()
     if order.complexity is not None:
         data["complexity"] = order.complexity
     if order.changes:
@@ -150,6 +151,10 @@ def _order_data(order: WorkOrder) -> dict[str, Any]:
             ],
         }
     return data
+
+
+def _context(raw: object) -> BuiltContext | None:
+    return BuiltContext.from_dict(raw) if isinstance(raw, dict) else None
 
 
 def _mapping(raw: object) -> dict[str, Any]:

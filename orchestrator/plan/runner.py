@@ -33,6 +33,7 @@ from agents.kit import (
     send_artifact,
 )
 from inference.costs import PriceTable
+from memory.context import BuiltContext
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience
 from orchestrator.plan.ledger import (
@@ -202,15 +203,15 @@ class PlanRun:
             return await self._synthesis(step)
         agent = self.registry.get(step.agent)
         order = self.order(step, await self._context(step.agent), repair)
-        if order.context:
-            self.relay.private = self.relay.private or _private(order.context)
+        if order.context is not None:
+            self.relay.private = self.relay.private or order.context.private
         message = order.to_message()
         events = self.delegator.stream(agent, message, user_id=self.user_id, token=self.token)
         return await relay_events(
             self.updater, agent, events, self.relay, meta, artifact_id=self.artifact_id
         )
 
-    async def _context(self, agent: str) -> dict[str, Any] | None:
+    async def _context(self, agent: str) -> BuiltContext | None:
         """What memory knows that bears on this step, for ``agent``; None without memory."""
         if self.experience is None:
             return None
@@ -229,7 +230,7 @@ class PlanRun:
         return step.title
 
     def order(
-        self, step: Step, context: Mapping[str, Any] | None, repair: Repair | None = None
+        self, step: Step, context: BuiltContext | None, repair: Repair | None = None
     ) -> WorkOrder:
         """What the step's agent is sent: the user's request whole, and its own part."""
         ledger = self.ledger
@@ -249,7 +250,7 @@ class PlanRun:
             step=StepRef(step.id, step.kind, step.component),
             components=tuple(ledger.selected) if step.kind != "answer" else (),
             tech_stack=_tech_stack(ledger),
-            context=context or None,
+            context=context,
             complexity=complexity if complexity in ("simple", "medium", "complex") else None,
             changes={k: str(v) for k, v in step.changes.items()},
             repair=repair,
@@ -420,15 +421,4 @@ def _findings(issues: list[dict[str, Any]]) -> tuple[Finding, ...]:
             str(issue.get("message", "")),
         )
         for issue in issues
-    )
-
-
-def _private(context: Mapping[str, Any]) -> bool:
-    """Whether a built context holds anything personal (the answer then stays the user's)."""
-    preferences = context.get("preferences") or {}
-    return bool(
-        context.get("conversation")
-        or context.get("examples")
-        or context.get("project")
-        or any(preferences.values())
     )
