@@ -50,6 +50,8 @@ class Work:
         self.gateway = gateway
         self.user_id = user_id
         self.cost = CostSummary()
+        # What the final status carries beside the cost (the validator's verdict, say).
+        self.outcome: dict[str, Any] = {}
         self._notices: set[str] = set()
 
     @property
@@ -63,7 +65,12 @@ class Work:
         return references(self.context)
 
     def generate(
-        self, system: str, prompt: str, *, max_tokens: int | None = None
+        self,
+        system: str,
+        prompt: str,
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> AsyncIterator[StreamChunk]:
         """Generate for this task's user: the persona fits their skill level, their context
         comes along as delimited data, and the gateway picks the model."""
@@ -74,6 +81,7 @@ class Work:
             system_prompt(system, f"{self.agent_id} specialist", context),
             prompt + part + self.instructions + context_block(context),
             max_tokens=max_tokens,
+            temperature=temperature,
             user_id=self.user_id,
             query=order.request,
             step=order.kind,
@@ -184,7 +192,7 @@ class SpecialistExecutor(AgentExecutor, ABC):
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=new_text_message(closing, task_id=task_id, context_id=context_id),
-            metadata={"cost": work.cost.to_dict()},
+            metadata={**work.outcome, "cost": work.cost.to_dict()},
         )
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:

@@ -7,34 +7,25 @@ secrets scan; nothing is executed); the report is ``validation.json``.
 from __future__ import annotations
 
 import json
-import re
 
 from agents.checks import (
     DEFAULT_DIALECT,
+    REPORT_NAME,
     FileReport,
     Kind,
     Report,
+    Verdict,
     avalidate,
     check,
     is_dialect,
     kind_of,
     validate,
 )
-from agents.kit import WorkOrder
+from agents.kit import WorkOrder, material_in
 from agents.specialist import SpecialistExecutor, Work
 
 __all__ = ["FileReport", "Report", "ValidatorExecutor", "check", "files_in", "kind_of", "validate"]
 
-_FENCE = re.compile(r"```([\w+-]*)[ \t]*\n(.*?)```", re.DOTALL)
-_FENCE_KIND: dict[str, Kind] = {
-    "python": "python",
-    "py": "python",
-    "sql": "sql",
-    "postgresql": "sql",
-    "json": "json",
-    "yaml": "yaml",
-    "yml": "yaml",
-}
 _KIND_SUFFIX: dict[Kind, str] = {
     "python": ".py",
     "sql": ".sql",
@@ -49,67 +40,19 @@ def files_in(order: WorkOrder) -> list[tuple[str, str]]:
     text when there is nothing else."""
     sent = [(f.name, f.text) for f in order.files]
     # Beside files to check, prose is only prose: only clear code counts as the user's own.
-    own = _written_in(order.request, strict=bool(sent))
+    own = [
+        _named(name, text) for name, text in material_in(order.request, strict=bool(sent)).pieces
+    ]
     if own or sent:
         return own + sent
     return [("input", order.request)]
 
 
-def _written_in(text: str, *, strict: bool) -> list[tuple[str, str]]:
-    blocks = _FENCE.findall(text)
-    if blocks:
-        names = []
-        for i, (language, body) in enumerate(blocks, start=1):
-            kind = _FENCE_KIND.get(language.lower(), kind_of("", body))
-            suffix = _KIND_SUFFIX.get(kind, ".txt")
-            names.append((f"snippet-{i}{suffix}", body))
-        return names
-    embedded = _embedded_code(text, _STRICT if strict else _LOOSE)
-    return [embedded] if embedded else []
-
-
-_Patterns = tuple[tuple[str, re.Pattern[str]], ...]
-_LOOSE: _Patterns = (
-    ("snippet.json", re.compile(r"[{\[].*", re.DOTALL)),
-    (
-        "snippet.sql",
-        re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE|ALTER|DROP|WITH)\b.*", re.DOTALL),
-    ),
-    (
-        "snippet.py",
-        re.compile(r"(?:^[ \t]*|(?<=: ))(?:def|class|import|from|async def)\s.*", re.DOTALL | re.M),
-    ),
-)
-_STRICT: _Patterns = (
-    ("snippet.json", re.compile(r"(?:\{\s*[\"}]|\[\s*[\"\[{\d\]-]).*", re.DOTALL)),
-    (
-        "snippet.sql",
-        re.compile(
-            r"\b(?:CREATE\s+(?:TABLE|(?:UNIQUE\s+)?INDEX|VIEW)|SELECT\s.+?\sFROM|INSERT\s+INTO"
-            r"|UPDATE\s+\w+\s+SET|DELETE\s+FROM|ALTER\s+TABLE|DROP\s+TABLE)\b.*",
-            re.DOTALL | re.I,
-        ),
-    ),
-    (
-        "snippet.py",
-        re.compile(
-            r"(?:^[ \t]*|(?<=: ))(?:(?:async\s+)?def\s+\w+\s*\(|class\s+\w+\s*[:(]|import\s+\w"
-            r"|from\s+[\w.]+\s+import\s).*",
-            re.DOTALL | re.M,
-        ),
-    ),
-)
-
-
-def _embedded_code(text: str, patterns: _Patterns) -> tuple[str, str] | None:
-    """Code written inline after an instruction ("Check this JSON: {...}")."""
-    found = [
-        (m.start(), name, m.group(0)) for name, pattern in patterns if (m := pattern.search(text))
-    ]
-    if not found:
-        return None
-    _, name, code = min(found)
-    return name, code.strip()
+def _named(name: str, text: str) -> tuple[str, str]:
+    """A piece whose kind its fence did not say is named for what its text parses as."""
+    if "." in name:
+        return name, text
+    return f"{name}{_KIND_SUFFIX.get(kind_of('', text), '.txt')}", text
 
 
 def dialect_in(order: WorkOrder) -> str | None:
@@ -145,6 +88,9 @@ class ValidatorExecutor(SpecialistExecutor):
             await work.say(f"Unknown SQL dialect; reading SQL as {DEFAULT_DIALECT}.")
         await work.say(f"Checking {len(files)} file(s) with real parsers, ruff and a secrets scan.")
         report = await avalidate(files, dialect)
-        document = report.to_dict()
-        await work.send("validation.json", json.dumps(document, indent=2), "application/json")
+        text = json.dumps(report.to_dict(), indent=2)
+        await work.send(REPORT_NAME, text, "application/json")
+        verdict = Verdict.read(text)
+        if verdict is not None:
+            work.outcome["validation"] = verdict.to_metadata()
         return summary(report)

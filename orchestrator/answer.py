@@ -15,6 +15,7 @@ from typing import Any
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Part, TaskState
 
+from agents.checks import Verdict
 from agents.kit import UserRequest, WorkOrder, artifact_id_for
 from inference.costs import CostSummary
 from memory.cache import CacheHit
@@ -128,6 +129,11 @@ class NewRequests:
             return
         relay = run.relay
         closing = f"Done: {len(relay.artifacts)} artifact(s) from {self._team(decision)}."
+        verdict = Verdict.of(relay.artifacts)
+        outcome: dict[str, Any] = {}
+        if verdict is not None:
+            closing = f"{closing} {verdict.sentence()}"
+            outcome["validation"] = verdict.to_metadata()
         await self._remember(asked, decision, relay, "completed", closing)
         if answers is not None and key is not None:
             answer = relay.answer(
@@ -141,7 +147,7 @@ class NewRequests:
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=agent_text(closing),
-            metadata={"cost": relay.cost.to_dict()},
+            metadata={**outcome, "cost": relay.cost.to_dict()},
         )
 
     def _run(self, asked: Asked, decision: RoutingDecision) -> PlanRun:
@@ -199,13 +205,15 @@ class NewRequests:
                 last_chunk=True,
             )
         closing = f"{hit.answer.closing} (from the cache)"
+        verdict = Verdict.of(relay.artifacts)
+        outcome = {"validation": verdict.to_metadata()} if verdict is not None else {}
         if self._answers is not None:
             await recall(self._answers.served(user_id, updater.task_id, hit), None, "cache")
         await self._remember(asked, decision, relay, "completed", closing)
         await updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=agent_text(closing),
-            metadata={"cost": CostSummary().to_dict(), "cached": cached},
+            metadata={**outcome, "cost": CostSummary().to_dict(), "cached": cached},
         )
 
     async def _remember(

@@ -8,7 +8,9 @@ skill differ from everyone's, whether it speaks the user's preferred languages, 
 and databases, and whether it fits the project's stack. An agent's score is its best
 skill's. Whether a request is placed at all depends on the semantic part alone: history
 never pushes small talk onto an agent. A request whose clauses land on different agents
-gets a team, ordered as the work flows (architecture, database, code, validator).
+gets a team, ordered as the work flows (architecture, database, code, validator). A
+request to check the user's own code, SQL, JSON or YAML goes to the validator
+(``orchestrator.reviews``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from agents import SPECIALIST_IDS
 from inference.embeddings import Embedder
 from orchestrator.registry import AgentRegistry
+from orchestrator.reviews import asks_for_review
 
 TAG_WEIGHT = 0.05
 # The order work flows through a team; agents not listed (remote ones) come after, by score.
@@ -239,6 +242,9 @@ class Router:
         if candidates is not None and ranking:
             # The caller named the agents: they answer, together, however far the words are.
             return self._pinned(query, ranking, candidates)
+        if VALIDATOR in allowed and asks_for_review(query):
+            # The user's own material to check: the validator reads it, whatever it is about.
+            return self._review(query, ranking)
         if (
             not ranking
             or ranking[0].breakdown["semantic"] + ranking[0].breakdown["tags"] < self.threshold
@@ -266,6 +272,12 @@ class Router:
             for i, agent in enumerate(members, start=1)
         ]
         return RoutingDecision(query, ranking, members, plan, self.threshold)
+
+    def _review(self, query: str, ranking: list[AgentScore]) -> RoutingDecision:
+        ranked = sorted(ranking, key=lambda s: s.agent != VALIDATOR)
+        skill = next((s.skill for s in ranked if s.agent == VALIDATOR), "")
+        plan = [PlanStep(1, VALIDATOR, skill, query)]
+        return RoutingDecision(query, ranked, [VALIDATOR], plan, self.threshold)
 
     def _pinned(self, query: str, ranking: list[AgentScore], pinned: list[str]) -> RoutingDecision:
         members = sorted(dict.fromkeys(pinned), key=lambda a: _flow_position(a, ranking))

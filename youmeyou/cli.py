@@ -27,6 +27,7 @@ console = Console()
 
 Url = Annotated[str, typer.Option("--url", help="Base URL of a running youmeyou server.")]
 DEFAULT_URL = "http://127.0.0.1:8000"
+EXIT_VALIDATION_FAILED = 3  # a task done whose validation did not pass, as a linter exits
 Token = Annotated[
     str | None,
     typer.Option("--token", help="Bearer token to send (default: YMY_TOKEN).", show_default=False),
@@ -178,7 +179,11 @@ def ask(
     agent: Annotated[str | None, typer.Option(help="Skip routing and use this agent.")] = None,
     token: Token = None,
 ) -> None:
-    """Stream a task from a running server, showing status, routing and artifacts live."""
+    """Stream a task from a running server, showing status, routing and artifacts live.
+
+    Exits 0 when the task completed (and any validation passed), 1 when it did not
+    complete, 3 when it completed but its validation did not pass.
+    """
     code = asyncio.run(_ask(text, url, user, agent, _auth_headers(token)))
     raise typer.Exit(code)
 
@@ -237,6 +242,7 @@ async def _ask(text: str, url: str, user: str, agent: str | None, headers: dict[
     statuses: list[Text] = []
     artifacts: dict[str, tuple[str, str]] = {}  # id -> (name, text)
     state = "submitted"
+    validation: dict[str, Any] = {}
 
     def view() -> Group:
         panels = [Panel(t, title=name, border_style="cyan") for name, t in artifacts.values()]
@@ -255,6 +261,7 @@ async def _ask(text: str, url: str, user: str, agent: str | None, headers: dict[
                     state = TaskState.Name(status.state).removeprefix("TASK_STATE_").lower()
                     said = " ".join(p.text for p in status.message.parts if p.HasField("text"))
                     meta = MessageToDict(event.status_update.metadata)
+                    validation = meta.get("validation", validation)
                     line = Text(f"[{state}] {said}")
                     if "routing" in meta and meta["routing"].get("scores"):
                         scores = ", ".join(
@@ -276,7 +283,14 @@ async def _ask(text: str, url: str, user: str, agent: str | None, headers: dict[
     for name, body in artifacts.values():
         console.rule(name)
         console.print(body)
-    return 0 if state == "completed" else 1
+    return _exit_code(state, validation)
+
+
+def _exit_code(state: str, validation: dict[str, Any]) -> int:
+    """0 done and checked clean; 1 the task did not complete; 3 its validation did not pass."""
+    if state != "completed":
+        return 1
+    return EXIT_VALIDATION_FAILED if validation.get("passed") is False else 0
 
 
 def _call(method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -15,6 +15,7 @@ from agents.kit.identity import (
     request_user,
     valid_user_id,
 )
+from agents.kit.material import Material, material_in
 from agents.kit.requests import (
     DEFAULT_MAX_PARTS,
     DEFAULT_MAX_TEXT_CHARS,
@@ -47,6 +48,7 @@ __all__ = [
     "Finding",
     "FirstEventScheduler",
     "HeaderUser",
+    "Material",
     "Repair",
     "StepKind",
     "StepRef",
@@ -57,6 +59,7 @@ __all__ = [
     "authenticated_user",
     "bearer_token",
     "data_item",
+    "material_in",
     "not_a_stream",
     "open_task",
     "request_user",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from a2a.server.agent_execution import RequestContext
 from a2a.server.events import EventQueue
@@ -24,6 +25,7 @@ from a2a.server.tasks import TaskStore, TaskUpdater
 from a2a.types import TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
+from agents.checks import Verdict
 from agents.kit import StepKind, UserRequest, WorkOrder, open_task
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience
@@ -230,10 +232,15 @@ class PlanDriver:
         gaps = [s.id for s in ledger.active() if s.status == "failed"]
         closing = f"Done: {len(done)} of {run.total} steps"
         closing += f"; not done: {', '.join(gaps)}." if gaps else "."
+        verdict = Verdict.of(ledger.steps["validation"].artifacts)
+        outcome: dict[str, Any] = {}
+        if verdict is not None:
+            closing = f"{closing} {verdict.sentence()}"
+            outcome["validation"] = verdict.to_metadata()
         await run.updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=agent_text(closing),
-            metadata={"cost": run.relay.cost.to_dict()},
+            metadata={**outcome, "cost": run.relay.cost.to_dict()},
         )
 
     async def _modify_before_approval(self, run: PlanRun, modification: Modification) -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from agents.checks import Verdict
 from orchestrator.plan.ledger import Ledger
 from orchestrator.relay import Relay
 
@@ -24,22 +25,7 @@ def summary(ledger: Ledger, relay: Relay, *, spent_s: float) -> str:
             if name != "summary.md":
                 version = len(step.versions)
                 lines.append(f"- `{name}`: {step.title} ({step.agent}, v{version})")
-    report = read_report(ledger.steps["validation"].artifacts)
-    lines.append("\n## Validation\n")
-    if report is None:
-        lines.append("No validation report.")
-    else:
-        issues = report.get("issues", [])
-        errors = [i for i in issues if i.get("severity") == "error"]
-        outcome = "passed" if report_passed(report) else "failed"
-        lines.append(
-            f"{outcome.capitalize()}: score {report.get('score', '-')}, {len(errors)} error(s), "
-            f"{len(issues) - len(errors)} other finding(s), "
-            f"{len(ledger.steps['validation'].versions)} validation round(s)."
-        )
-        repaired = [s.id for s in ledger.active() if "repair" in s.changes]
-        if repaired:
-            lines.append(f"Repaired: {', '.join(repaired)}.")
+    lines += _validation(ledger)
     gaps = [s for s in ledger.active() if s.status in ("failed", "skipped")]
     if gaps:
         lines.append("\n## Not done\n")
@@ -56,6 +42,25 @@ def summary(ledger: Ledger, relay: Relay, *, spent_s: float) -> str:
         f"{cost.tokens_out} tokens out, {spent_s:.1f} s."
     )
     return "\n".join(lines) + "\n"
+
+
+def _validation(ledger: Ledger, max_listed: int = 10) -> list[str]:
+    """The validation section: the outcome, and every error still standing, by file."""
+    step = ledger.steps["validation"]
+    verdict = Verdict.of(step.artifacts)
+    lines = ["\n## Validation\n"]
+    if verdict is None:
+        return [*lines, "No validation report."]
+    lines.append(f"{verdict.sentence()} {len(step.versions)} validation round(s).")
+    repaired = [s.id for s in ledger.active() if "repair" in s.changes]
+    if repaired:
+        lines.append(f"Repaired: {', '.join(repaired)}.")
+    if verdict.errors:
+        lines.append("\nWhat failed:\n")
+        lines += [f"- {error}" for error in verdict.errors[:max_listed]]
+        if len(verdict.errors) > max_listed:
+            lines.append(f"- … and {len(verdict.errors) - max_listed} more in validation.json.")
+    return lines
 
 
 def read_report(artifacts: Mapping[str, str]) -> dict[str, Any] | None:
