@@ -284,6 +284,17 @@ def services_for(request: str, limit: int = 6) -> list[Component]:
     return found[:limit] or [GENERIC_SERVICE]
 
 
+def services_named(text: str) -> list[Component]:
+    """The domain services ``text`` names in whole words ("shopping cart" names the cart,
+    not the shop's orders), in catalog order; none when it names none."""
+    lowered = text.lower()
+    return [
+        c
+        for c in SERVICES
+        if any(re.search(rf"\b{re.escape(t)}(?:s|es)?\b", lowered) for t in (c.module, *c.triggers))
+    ]
+
+
 def system_for(request: str) -> list[Component]:
     """Every component of the system: client, gateway, services, and supporting stores."""
     text = request.lower()

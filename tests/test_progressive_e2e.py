@@ -370,3 +370,36 @@ async def test_a_plan_waiting_for_approval_survives_a_restart(
     assert len(ledger["steps"]["analysis"]["versions"]) == 1  # not run again
     assert ledger["selected"] == ["auth"]
     assert {"src/auth/service.py", "db/auth.sql", "summary.md"} <= artifacts(built).keys()
+
+
+async def test_a_plan_change_re_plans_without_what_was_dropped_and_with_what_was_added(
+    plan_server: LiveServer,
+) -> None:
+    url = plan_server.url
+    planned = await send(
+        url,
+        message(
+            "Help me design a scalable online bookshop platform with user authentication, "
+            "full-text search and payment processing"
+        ),
+    )
+    task_id, context_id = planned[0].task.id, planned[0].task.context_id
+    assert "search" in statuses(planned)[-1][2]["plan"]["components"]
+    analysis = artifacts(planned)["analysis.md"]["text"]
+
+    changed = await send(
+        url,
+        message("drop search and add a shopping cart", task_id=task_id, context_id=context_id),
+    )
+    state, question, meta = statuses(changed)[-1]
+    assert state == INPUT_REQUIRED, statuses(changed)[-3:]
+    components = meta["plan"]["components"]
+    assert "search" not in components and "cart" in components
+    assert {"auth", "payment"} <= set(components)
+    assert "cart" in question and "search" not in question
+    ledger = ledger_of(changed)
+    assert "cart-code" in ledger["steps"] and "search-code" not in ledger["steps"]
+    # The analysis already done is kept; the plan itself was written again for the new set.
+    assert ledger["steps"]["analysis"]["versions"][0]["artifacts"]["analysis.md"] == analysis
+    plan_md = artifacts(changed)["plan.md"]["text"]
+    assert "`cart`" in plan_md and "`search`" not in plan_md

@@ -31,6 +31,7 @@ from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience
 from orchestrator.plan.ledger import DEFAULT_CREW, Ledger, Role, components_for, plan
 from orchestrator.plan.replies import Approval, Modification, ModificationError
+from orchestrator.plan.revision import PlanChange, revise
 from orchestrator.plan.runner import PlanRun, needs_approval, read_ledger
 from orchestrator.registry import AgentRegistry
 from orchestrator.relay import Relay, StepFailed, agent_text
@@ -138,8 +139,13 @@ class PlanDriver:
         if modification is not None:
             await self._guarded(run, self._modify_before_approval(run, modification))
         elif approval is not None and approval.change is not None:
-            ledger.steps["planning"].changes["instructions"] = approval.change
-            await updater.start_work(agent_text("Changing the plan as asked."))
+            change = PlanChange.read(approval.change)
+            if change:
+                options = self._options
+                run.ledger = revise(ledger, change, tier_for=options.tier_for, crew=options.crew)
+            run.ledger.steps["planning"].changes["instructions"] = approval.change
+            said = f" ({change.sentence()})" if change else ""
+            await updater.start_work(agent_text(f"Changing the plan as asked{said}."))
             await self._guarded(run, self._replan(run))
         else:
             assert approval is not None
