@@ -10,18 +10,16 @@ import json
 
 from agents.checks import (
     DEFAULT_DIALECT,
-    REPORT_NAME,
     FileReport,
     Kind,
     Report,
-    Verdict,
     avalidate,
     check,
     is_dialect,
     kind_of,
     validate,
 )
-from agents.kit import WorkOrder, material_in
+from agents.kit import REPORT_NAME, Verdict, WorkOrder, material_in
 from agents.specialist import SpecialistExecutor, Work
 
 __all__ = ["FileReport", "Report", "ValidatorExecutor", "check", "files_in", "kind_of", "validate"]

@@ -15,8 +15,7 @@ from typing import Any
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Part, TaskState
 
-from agents.checks import Verdict
-from agents.kit import UserRequest, WorkOrder, artifact_id_for
+from agents.kit import UserRequest, Verdict, WorkOrder, artifact_id_for
 from inference.costs import CostSummary
 from memory.cache import CacheHit
 from memory.vectors import Interaction

@@ -12,7 +12,8 @@ import json
 import pytest
 from support import LiveServer, artifacts, final_state, statuses, stream
 
-from agents.checks import Verdict, validate
+from agents.checks import validate
+from agents.kit import Verdict
 from bench.routing import card_registry
 from inference.embeddings import Embedder
 from orchestrator.reviews import asks_for_review

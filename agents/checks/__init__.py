@@ -19,17 +19,14 @@ from agents.checks.python import check_python
 from agents.checks.ruff import aruff_issues
 from agents.checks.secrets import scan_secrets
 from agents.checks.sql import DEFAULT_DIALECT, check_sql, is_dialect
-from agents.checks.verdict import REPORT_NAME, Verdict
 
 __all__ = [
     "DEFAULT_DIALECT",
-    "REPORT_NAME",
     "FileReport",
     "Issue",
     "Kind",
     "Report",
     "Severity",
-    "Verdict",
     "check",
     "is_dialect",
     "kind_of",

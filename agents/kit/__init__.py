@@ -25,6 +25,7 @@ from agents.kit.requests import (
 )
 from agents.kit.routes import agent_routes
 from agents.kit.scheduler import FirstEventScheduler, not_a_stream
+from agents.kit.verdict import REPORT_NAME, Verdict
 from agents.kit.work_order import (
     Complexity,
     File,
@@ -40,6 +41,7 @@ __all__ = [
     "AUTH_USER_STATE",
     "DEFAULT_MAX_PARTS",
     "DEFAULT_MAX_TEXT_CHARS",
+    "REPORT_NAME",
     "USER_HEADER",
     "ArtifactWriter",
     "AuthenticatedUser",
@@ -53,6 +55,7 @@ __all__ = [
     "StepKind",
     "StepRef",
     "UserRequest",
+    "Verdict",
     "WorkOrder",
     "agent_routes",
     "artifact_id_for",

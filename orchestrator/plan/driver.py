@@ -25,8 +25,7 @@ from a2a.server.tasks import TaskStore, TaskUpdater
 from a2a.types import TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
-from agents.checks import Verdict
-from agents.kit import StepKind, UserRequest, WorkOrder, open_task
+from agents.kit import StepKind, UserRequest, Verdict, WorkOrder, open_task
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience
 from orchestrator.plan.ledger import DEFAULT_CREW, Ledger, Role, components_for, plan

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from agents.checks import Verdict
+from agents.kit import Verdict
 from orchestrator.plan.ledger import Ledger
 from orchestrator.relay import Relay
 
