@@ -1,17 +1,21 @@
-"""Drawing a design from catalogue components: the canvas diagram and the schema DDL."""
+"""Drawing a design: the canvas diagram of a system design, the schema DDL of services."""
 
 from __future__ import annotations
 
+from agents.design.blueprint import SystemDesign
 from memory.catalogue import Component
 
 
-def canvas(components: list[Component]) -> dict[str, object]:
-    """The nodes and edges of the system diagram, laid out in columns by kind."""
-    columns = {"client": 0, "gateway": 1, "service": 2, "cache": 3, "queue": 3, "datastore": 3}
+def canvas(design: SystemDesign) -> dict[str, object]:
+    """The nodes and edges of the system diagram, laid out in columns by kind.
+
+    Drawn from the same design as ``architecture.md``: one node per component, one edge per
+    connection, each edge between two of the nodes.
+    """
     rows: dict[int, int] = {}
     nodes = []
-    for component in components:
-        column = columns[component.kind]
+    for component in design.components:
+        column = _COLUMNS.get(component.kind, _COLUMNS["service"])
         row = rows.get(column, 0)
         rows[column] = row + 1
         nodes.append(
@@ -23,35 +27,28 @@ def canvas(components: list[Component]) -> dict[str, object]:
                 "position": {"x": 80 + 280 * column, "y": 80 + 140 * row},
             }
         )
-    by_kind: dict[str, list[Component]] = {}
-    for component in components:
-        by_kind.setdefault(component.kind, []).append(component)
-    edges: list[dict[str, str]] = []
-
-    def connect(source: Component, target: Component, label: str) -> None:
-        edges.append(
-            {
-                "id": f"{source.id}->{target.id}",
-                "source": source.id,
-                "target": target.id,
-                "label": label,
-            }
-        )
-
-    for client in by_kind.get("client", []):
-        for gateway in by_kind.get("gateway", []):
-            connect(client, gateway, "HTTPS")
-    for gateway in by_kind.get("gateway", []):
-        for service in by_kind.get("service", []):
-            connect(gateway, service, "REST")
-    for service in by_kind.get("service", []):
-        for store in by_kind.get("datastore", []):
-            connect(service, store, "SQL")
-        for cache in by_kind.get("cache", []):
-            connect(service, cache, "reads")
-        for queue in by_kind.get("queue", []):
-            connect(service, queue, "events")
+    edges = [
+        {
+            "id": f"{c.source}->{c.target}",
+            "source": c.source,
+            "target": c.target,
+            "label": c.label,
+        }
+        for c in design.connections
+    ]
     return {"version": 1, "nodes": nodes, "edges": edges}
+
+
+_COLUMNS = {
+    "client": 0,
+    "gateway": 1,
+    "service": 2,
+    "worker": 3,
+    "cache": 4,
+    "queue": 4,
+    "datastore": 5,
+    "external": 6,
+}
 
 
 def schema_sql(services: list[Component]) -> str:
