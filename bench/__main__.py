@@ -35,6 +35,7 @@ from bench.gateway import (
     gateway_figures,
 )
 from bench.memory import CONTEXT_TARGET_MS, ROUTING_TARGET_MS, memory_figures
+from bench.quality import QUALITY_MAX_NEW_TOKENS, measure, print_quality
 from bench.routing import ROUTE_TARGET_MS, routing_figures
 from bench.wire import streaming_message
 
@@ -305,12 +306,25 @@ async def _memory() -> Verdicts:
     return _print_memory(await memory_figures(DATA_DIR / "models"))
 
 
+async def _quality() -> Verdicts:
+    # Every answer computed (no cache), at a realistic generation length.
+    env = _serve_env(
+        "ymy-quality-bench-",
+        YMY_CACHE_ENABLED="false",
+        YMY_LOCAL_MAX_NEW_TOKENS=QUALITY_MAX_NEW_TOKENS,
+    )
+    console.print("Sending the quality cases (tuning and hold-out), one at a time...")
+    with _serve(env) as url:
+        return print_quality(await measure(url, console), console)
+
+
 SECTIONS: dict[str, Callable[[], Awaitable[Verdicts]]] = {
     "streaming": _streaming,
     "routing": _routing,
     "cache": _cache,
     "gateway": _gateway,
     "memory": _memory,
+    "quality": _quality,
 }
 
 
