@@ -48,7 +48,6 @@ SERVICES: tuple[Component, ...] = (
             "signup",
             "sign-up",
             "user",
-            "account",
             "jwt",
             "password",
             "session",
@@ -83,7 +82,7 @@ SERVICES: tuple[Component, ...] = (
         "Catalog Service",
         "service",
         "Products, categories, prices and stock levels.",
-        ("catalog", "product", "inventory", "item", "stock", "category", "sku"),
+        ("catalog", "product", "inventory", "stock", "category", "sku"),
         (
             Table("categories", (_ID, "name TEXT NOT NULL UNIQUE")),
             Table(
@@ -174,14 +173,14 @@ SERVICES: tuple[Component, ...] = (
         "Search Service",
         "service",
         "Full-text search and filtering.",
-        ("search", "filter", "full-text"),
+        ("search", "full-text"),
     ),
     Component(
         "messaging-service",
         "Messaging Service",
         "service",
         "Conversations and real-time message delivery.",
-        ("chat", "message", "messaging", "conversation", "real-time", "realtime"),
+        ("chat", "message", "messaging", "conversation"),
         (
             Table("conversations", (_ID, "title TEXT", _CREATED)),
             Table(
@@ -201,7 +200,7 @@ SERVICES: tuple[Component, ...] = (
         "Notification Service",
         "service",
         "Email, SMS and push notifications.",
-        ("notification", "notify", "email", "sms", "push"),
+        ("notification", "notify", "email", "sms", "push notification"),
     ),
     Component(
         "media-service",

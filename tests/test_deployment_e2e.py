@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -155,16 +157,22 @@ def test_cli_reports_an_unreachable_server() -> None:
     assert "Cannot reach" in result.output
 
 
-@pytest.mark.parametrize("agent", ["architecture", "database", "code"])
-async def test_generating_specialists_stream_model_text(server: LiveServer, agent: str) -> None:
-    events = await stream(
-        f"{server.url}/agents/{agent}",
-        "An online shop with user accounts, a product catalog and payments",
-    )
-    assert final_state(events) == COMPLETED
-    built = artifacts(events)
-    streamed = [a for a in built.values() if len(a["chunks"]) > 2]
-    assert streamed, f"{agent} streams at least one artifact in chunks: {list(built)}"
+SHOP = "An online shop with user accounts, a product catalog and payments"
+
+
+async def test_each_served_specialist_answers_the_request_it_was_sent(server: LiveServer) -> None:
+    design = artifacts(await stream(f"{server.url}/agents/architecture", SHOP))
+    labels = [n["label"] for n in json.loads(design["architecture.canvas.json"]["text"])["nodes"]]
+    assert all(any(word in label for label in labels) for word in ("Catalog", "Payment"))
+    assert all(label in design["architecture.md"]["text"] for label in labels)
+    schema = artifacts(await stream(f"{server.url}/agents/database", SHOP))["schema.sql"]
+    assert len(schema["chunks"]) > 2  # one chunk per table, as a canvas redraws
+    for table in ("user", "product", "payment"):  # "user accounts" may be user_accounts
+        assert re.search(rf"CREATE TABLE {table}\w*s \(", schema["text"]), table
+    code = artifacts(await stream(f"{server.url}/agents/code", "Write slugify(text: str) -> str"))
+    module = code["src/slugify.py"]["text"]
+    assert "def slugify(text: str) -> str" in module
+    ast.parse(module)
 
 
 async def test_one_work_slot_lends_itself_while_a_model_generates(

@@ -61,7 +61,14 @@ async def test_a_remote_cards_injection_never_reaches_a_prompt(
                     ("Design a microservice architecture for a video streaming service", None),
                     ("Design the architecture of a chat service", {"agent": remote_id}),
                     ("Design a database schema for a blog with posts", None),
-                    ("Write a Python function that paginates a list", None),
+                    # Complex, so that Gemini (the stub) writes it: the code agent is the one
+                    # specialist that asks a model, for the function's body.
+                    (
+                        "Write `paginate(items: list, size: int) -> list` for a scalable "
+                        "ecommerce platform with user authentication, product catalog, "
+                        "shopping cart, and payment processing",
+                        {"agent": "code"},
+                    ),
                 ]
                 for text, metadata in requests:
                     events = await stream(live.url, text, user="ent", metadata=metadata)
@@ -69,6 +76,6 @@ async def test_a_remote_cards_injection_never_reaches_a_prompt(
                     # The card's words do not come back in the stream either.
                     assert INJECTION not in str(events)
         calls = stub.calls()
-    assert len(calls) >= len(requests)  # the models were really asked
+    assert calls  # a model was really asked
     for call in calls:
         assert INJECTION not in json.dumps(call.body)
