@@ -113,9 +113,23 @@ def architecture_markdown(
         "No knowledge-base pattern applies beyond the components above."
     )
     return (
-        f"# Architecture\n\n{_quote(design.request)}\n\n## Components\n\n{components}\n\n"
+        f"# Architecture\n\n{_quote(design.request)}\n\n{_kind_line(design)}"
+        f"## Components\n\n{components}\n\n"
         f"## Connections\n\n{connections}\n\n## Design notes\n\n{notes_text}\n"
     )
+
+
+def _kind_line(design: SystemDesign) -> str:
+    """Which kind of system the request was read as, and what that added, said plainly."""
+    if not design.kinds:
+        return ""
+    kinds = " and ".join(
+        f"{'an' if kind[0] in 'aeio' else 'a'} {kind} system" for kind in design.kinds
+    )
+    if not design.implied:
+        return f"Read as {kinds}.\n\n"
+    added = ", ".join(design.implied)
+    return f"Read as {kinds}; its usual parts not named in the request were added: {added}.\n\n"
 
 
 def _component_line(name: str, kind: str, responsibility: str, covers: tuple[str, ...]) -> str:
@@ -279,7 +293,9 @@ def _served_by(design: SystemDesign) -> dict[str, str]:
             served.setdefault(phrase, component.name)
     for capability in design.reading.capabilities:
         if capability.phrase not in served:
-            served[capability.phrase] = design.component("api-gateway").name
+            # A phrase served under a shorter name ('telegram chat' as 'chat'), else the edge.
+            same_head = (n for p, n in served.items() if p.split()[-1] == capability.head)
+            served[capability.phrase] = next(same_head, design.component("api-gateway").name)
     return served
 
 

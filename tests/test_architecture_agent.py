@@ -21,7 +21,7 @@ async def test_the_architecture_agent_designs_the_system_the_user_named(
     assert {"Trip Matching Service", "Location Tracking Service", "Payment Service"} <= set(
         labels.values()
     )
-    assert {"Realtime Gateway", "Event Bus", "Outbox Relay"} <= set(labels.values())
+    assert {"Realtime WebSocket Gateway", "Event Bus", "Outbox Relay"} <= set(labels.values())
     assert all(e["source"] in labels and e["target"] in labels for e in diagram["edges"])
     document = built["architecture.md"]["text"]
     assert document.startswith("# Architecture\n\n> " + RIDE_SHARING)

@@ -178,6 +178,109 @@ HELD_OUT = [
 ]
 
 
+# Tuning for the kinds of system and the technologies a user names: (request, alternatives
+# a node label must contain, one list per thing the user scans the diagram for).
+LABEL_TUNING: list[tuple[str, list[list[str]]]] = [
+    ("lyft clone", [["driver"], ["trip", "ride"], ["tracking"], ["pricing"], ["payment"]]),
+    (
+        "an online store for handmade candles",
+        [["catalog"], ["cart"], ["checkout"], ["inventory"], ["payment"]],
+    ),
+    ("youtube-like site for cooking videos", [["upload"], ["transcod"], ["cdn"], ["catalog"]]),
+    ("telegram style chat", [["websocket"], ["messag"], ["presence"]]),
+    ("battle royale game backend", [["game server"], ["matchmak"], ["leaderboard"]]),
+    ("design a bank app", [["account"], ["ledger"], ["transfer"], ["fraud"]]),
+    ("coursera clone", [["course"], ["enrollment"], ["quiz"], ["grading"]]),
+    ("hubspot-like crm", [["contact"], ["deal"], ["campaign"]]),
+    (
+        "smart home iot hub with influxdb",
+        [["device"], ["telemetry"], ["time-series"], ["alert"], ["influx"]],
+    ),
+    ("tinyurl clone", [["url shortener"], ["redirect"], ["analytics"]]),
+    ("zendesk alternative", [["ticket"], ["agent"], ["knowledge base"]]),
+    ("twitter clone with fan-out on write", [["post"], ["follow"], ["feed"], ["fan-out"]]),
+    (
+        "chat service using rabbitmq and postgres",
+        [["rabbitmq"], ["postgresql"], ["websocket"], ["messag"]],
+    ),
+    (
+        "ecommerce api behind an nginx load balancer with redis",
+        [["load balancer"], ["redis"], ["cart"], ["checkout"]],
+    ),
+    (
+        "newsletter platform with cron jobs that send weekly digests",
+        [["cron"], ["post"], ["notification"]],
+    ),
+    ("dropbox clone storing files in s3", [["s3"], ["upload"], ["sharing"], ["sync"]]),
+    ("grpc microservices for a ticketmaster clone", [["ticket"], ["seat"], ["payment"]]),
+    (
+        "food delivery app like deliveroo",
+        [["restaurant"], ["menu"], ["order"], ["courier"], ["payment"]],
+    ),
+    ("instagram clone", [["post"], ["follow"], ["feed"], ["profile"]]),
+    ("mqtt based fleet telemetry", [["mqtt"], ["device"], ["telemetry"], ["devices"]]),
+]
+
+
+def _label_misses(request: str, wanted: list[list[str]]) -> list[str]:
+    design = design_system(request)
+    diagram = canvas(design)
+    nodes = diagram["nodes"]
+    assert isinstance(nodes, list)
+    labels = [str(n["label"]).lower() for n in nodes]
+    prose = " ".join(architecture_markdown(design).lower().split())
+    missing = [a for a in wanted if not any(w in label for w in a for label in labels)]
+    return [f"no {'/'.join(a)}" for a in missing] + [
+        f"{label} not in the Markdown" for label in labels if label not in prose
+    ]
+
+
+@pytest.mark.parametrize(("request_text", "wanted"), LABEL_TUNING)
+def test_the_kind_of_system_and_the_named_technologies_are_on_the_canvas(
+    request_text: str, wanted: list[list[str]]
+) -> None:
+    misses = _label_misses(request_text, wanted)
+    assert not misses, (misses, [c.name for c in design_system(request_text).components])
+
+
+def test_an_email_confirmation_is_the_notification_services_job() -> None:
+    design = design_system("Hotel booking with room availability and email confirmations")
+    names = [c.name for c in design.components]
+    assert "Email Confirmation Service" not in names
+    notification = design.component("notification-service")
+    assert "email confirmation" in notification.covers
+    assert "Confirmation" in notification.name, "the user finds what they asked for"
+
+
+def test_a_catalogue_service_is_named_with_the_users_words() -> None:
+    design = design_system("e-commerce site with a product catalog, checkout and inventory")
+    names = {c.id: c.name for c in design.components}
+    assert names["order-service"] == "Order Service (Checkout)"
+    assert names["catalog-service"] == "Catalog Service (Inventory)"
+
+
+def test_a_kind_adds_nothing_the_user_did_not_name_the_kind_of() -> None:
+    design = design_system("a todo list with due dates")
+    assert not design.kinds or design.kinds == ("project management",)
+    names = [c.name for c in design.components]
+    assert not any("Payment" in n or "Driver" in n for n in names), names
+
+
+def test_a_large_design_stays_readable() -> None:
+    design = design_system(
+        "Design a scalable marketplace for 50 million users with listings, search, orders, "
+        "payments, reviews, messaging, notifications, seller analytics and recommendations"
+    )
+    into = [c.target for c in design.connections]
+    assert into.count("cache") <= 4 and into.count("read-replica") <= 4, into
+    assert len(design.connections) <= 3 * len(design.components), len(design.connections)
+
+
+def test_a_request_naming_no_kind_gets_no_invented_parts() -> None:
+    design = design_system("Design a service that converts markdown to pdf")
+    assert design.kinds == () and design.implied == ()
+
+
 def _served(design: SystemDesign, head: str) -> bool:
     """A component is named for the capability, or says it serves it."""
     head = singular(head.lower())
@@ -243,7 +346,7 @@ def test_the_ride_sharing_request_of_the_issue() -> None:
     )
     names = [c.name for c in design.components]
     assert {"Trip Matching Service", "Location Tracking Service", "Payment Service"} <= set(names)
-    assert "Realtime Gateway" in names and "Event Bus" in names
+    assert "Realtime WebSocket Gateway" in names and "Event Bus" in names
     label = {(c.source, c.target): c.label for c in design.connections}
     assert label[("web-client", "realtime-gateway")] == "WebSocket"
     assert label[("payment-service", "payment-provider")].endswith("(Idempotency-Key)")

@@ -38,6 +38,8 @@ class SystemDesign:
     components: tuple[DesignComponent, ...]
     connections: tuple[Connection, ...]
     patterns: tuple[PatternUse, ...]
+    kinds: tuple[str, ...] = ()  # the kinds of system the request named: "ride sharing"
+    implied: tuple[str, ...] = ()  # the capabilities added because that kind has them
 
     @property
     def request(self) -> str:

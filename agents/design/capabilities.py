@@ -78,7 +78,8 @@ _META = _wordset(
     "have has let lets allow allows enable enables help how what which should would could "
     "must can will i we you me us my our it its they them their basically also etc please "
     "like style structure setup set up plan good best simple basic proper system-design "
-    "thing stuff write code schema implement explain"
+    "thing stuff write code schema implement explain style alternative similar inspired "
+    "copy version"
 )
 # Qualifiers: they say how a capability behaves (and so which patterns apply), not what it is.
 QUALIFIERS = _wordset(
@@ -87,10 +88,10 @@ QUALIFIERS = _wordset(
 )
 # Words ending one capability and starting the next.
 _BOUNDARY_WORDS = _wordset(
-    "and or with w/ plus including include includes where that which who so to at for by in "
-    "on per from via through into across over using while when then also as e.g. i.e. need "
-    "needs require requires support supports has have having featuring feature features "
-    "like such"
+    "and or with w/ plus between among including include includes where that which who so to "
+    "at for by in on per from via through into across over using while when then also as "
+    "e.g. i.e. need needs require requires support supports has have having featuring "
+    "feature features like such"
 )
 _BOUNDARY_MARKS = frozenset(",;:+&/()[]{}.!?-|\u2013\u2014")
 # People: who uses a capability ("share albums with friends"), not a capability.
@@ -99,7 +100,7 @@ PEOPLE = _wordset(
     "client team colleague everyone others"
 )
 # Segments these introduce say what the system is for, not what it does.
-_DOMAIN_INTROS = _wordset("for like such")
+_DOMAIN_INTROS = _wordset("for like such between among")
 _MODALS = _wordset("can could should must will may might shall")
 # The verbs a user writes to name what people do with the system, and the noun for each.
 _VERB_NOUNS = {
@@ -361,10 +362,14 @@ def _words(segment: Sequence[Token]) -> list[str]:
     return [w for w in words if w and re.fullmatch(r"[a-z0-9][a-z0-9'-]*", w)]
 
 
+# Names that end in an s and are not plurals.
+_KEPT = _wordset("postgres series news ios aws kubernetes jenkins mongodb")
+
+
 @functools.lru_cache(maxsize=4096)
 def _singular(word: str) -> str:
     """singular(), but 'sms', 'analytics' and 'status' stay as they are."""
-    if word in _UPPER or word.endswith(("ics", "ss", "us", "is")):
+    if word in _UPPER or word in _KEPT or word.endswith(("ics", "ss", "us", "is")):
         return word
     return singular(word)
 

@@ -10,13 +10,16 @@ The canvas and the Markdown are both drawn from this one object, so they cannot 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 
 from agents.design.blueprint import Connection, DesignComponent, PatternUse, SystemDesign
 from agents.design.capabilities import Capability, Reading, read_request, title
+from agents.design.kinds import SystemKind, is_brand, kinds_named, lead
 from agents.design.language import plural, singular, snake
-from agents.design.wiring import EDGE_HEADS, wire
+from agents.design.technology import equip, infrastructure
+from agents.design.wiring import EDGE_HEADS, drawn, lay_out
 from memory.catalogue import SERVICES, Component
 
 __all__ = [
@@ -50,7 +53,7 @@ _PATTERN_RULES: tuple[tuple[str, str, str], ...] = (
         r"\bpay|billing|checkout|transfer|refund|subscription|pledge|donat|ledger|outbox|search",
         "events that must be published exactly when the change commits",
     ),
-    ("search-indexing-pipeline", r"search|full-?text|autocomplete|elastic", "search"),
+    ("search-indexing-pipeline", r"search|full-?text|autocomplete|elastic|solr|algolia", "search"),
     (
         "cache-aside",
         r"scal|million|billion|\d\s*[kmb]\b|traffic|read-heavy|heavy reads|fast|latency|cache|"
@@ -140,12 +143,43 @@ def find_patterns(request: str, reading: Reading) -> tuple[PatternUse, ...]:
 def design_system(request: str) -> SystemDesign:
     """The whole design of one request (deterministic, a few milliseconds)."""
     reading = read_request(request)
-    patterns = find_patterns(request, reading)
-    services = _services(reading, {p.id for p in patterns})
+    kinds = kinds_named(request)
+    implied = _implied(kinds, reading)
+    text = " ".join([request, *(c.phrase for c in implied)])
+    patterns = find_patterns(text, reading)
+    services, infrastructure_covers = _services(reading, implied, {p.id for p in patterns})
     if len(services) >= 4 and all(p.id != "api-gateway" for p in patterns):
         patterns = (*patterns, PatternUse("api-gateway", "several services behind one entry"))
-    components, connections = wire(services, {p.id for p in patterns}, reading)
-    return SystemDesign(reading, components, connections, patterns)
+    board = lay_out(services, {p.id for p in patterns}, reading)
+    wanted = [key for kind in kinds for key in kind.pieces]
+    equip(board, request, wanted, infrastructure_covers)
+    components, connections = drawn(board)
+    return SystemDesign(
+        reading,
+        components,
+        connections,
+        patterns,
+        tuple(k.name for k in kinds),
+        tuple(c.phrase for c in implied),
+    )
+
+
+def _implied(kinds: tuple[SystemKind, ...], reading: Reading) -> list[Capability]:
+    """The core capabilities of the kinds named that the user did not name in other words."""
+    request = " ".join(w for w in reading.request.lower().split() if not is_brand(w))
+    heads = {c.head for c in reading.capabilities}
+    named_words = {_singular(w) for c in reading.capabilities for w in c.phrase.split()}
+    implied: list[Capability] = []
+    for entry in (p for kind in kinds for p in kind.core):
+        phrase, *synonyms = entry.split("/")
+        words = phrase.split()
+        head = _singular(words[-1])
+        if head in heads or head in named_words or any(c.head == head for c in implied):
+            continue
+        if any(re.search(rf"\b{re.escape(w[:5])}", request) for w in [head, *synonyms]):
+            continue  # the user said it in their own words: "pay online" is "payment"
+        implied.append(Capability(phrase, head))
+    return implied
 
 
 def _big(reading: Reading) -> bool:
@@ -159,10 +193,21 @@ def _big(reading: Reading) -> bool:
     return False
 
 
-def _services(reading: Reading, patterns: set[str]) -> list[DesignComponent]:
-    """One service per capability (catalogue ones merged), plus those the design needs."""
+def _services(
+    reading: Reading, implied: list[Capability], patterns: set[str]
+) -> tuple[list[DesignComponent], dict[str, list[str]]]:
+    """One service per capability (catalogue ones merged), plus those the design needs, and
+    the capabilities that only name a piece of infrastructure, by piece."""
     found: dict[str, DesignComponent] = {}
-    capabilities = list(reading.capabilities)
+    pieces: dict[str, list[str]] = {}
+    capabilities = [c for c in map(_unbranded, reading.capabilities) if c is not None]
+    if implied:  # "an online shop": the shop is the whole system, its parts are implied
+        head = lead(reading.request)
+        rest = reading.request.lower()[len(head) :]
+        named_later = {_singular(w) for w in re.findall(r"[a-z0-9-]+", rest)}
+        system_words = set(head.split()) - named_later
+        capabilities = [c for c in capabilities if " " in c.phrase or c.phrase not in system_words]
+    capabilities += implied
     domain_match = _catalogue(reading.domain.split()) if reading.domain else None
     if domain_match is not None:
         _add(found, _reused(domain_match, reading.domain))
@@ -170,26 +215,77 @@ def _services(reading: Reading, patterns: set[str]) -> list[DesignComponent]:
         phrase = reading.domain or "application"
         capabilities.append(Capability(phrase, singular(phrase.split()[-1])))
     for capability in capabilities:
-        if capability.head in EDGE_HEADS:
-            continue  # the gateway or the webhook dispatcher serves it (see wiring)
-        _add(found, _service_for(capability, reading))
-        for word in capability.phrase.split()[:-1]:
-            module = _SUPPORTING.get(word)
-            if module is not None:
-                _add(found, _reused(_by_module(module), capability.phrase))
-    if (
-        reading.actors
-        or _AUTH.search(reading.request.lower())
-        or patterns
-        & {
-            "idempotency-keys",
-            "multi-tenant-isolation",
-        }
-    ):
+        piece = infrastructure(capability)
+        if piece is not None:
+            pieces.setdefault(piece.key, []).append(capability.phrase)
+        elif capability.head not in EDGE_HEADS:  # else the gateway or dispatcher serves it
+            _add_capability(found, capability, reading)
+    if reading.actors or _AUTH.search(reading.request.lower()) or patterns & _NEED_AUTH:
         _add(found, _reused(_by_module("auth"), ", ".join(reading.actors) or "sign-in"))
     if "multi-tenant-isolation" in patterns:
         _add(found, _tenant_service())
-    return list(found.values())
+    # A phrase its own service serves ("video lecture") does not rename a supporting one.
+    own = {p for c in found.values() if not c.module for p in c.covers}
+    phrases = {c.phrase for c in capabilities} - own
+    if domain_match is not None and not set(reading.domain.split()) & _SHOP_WORDS:
+        phrases.add(reading.domain)  # "a chat service": the Messaging Service (Chat)
+    return [_labelled(c, phrases) for c in found.values()], pieces
+
+
+def _unbranded(capability: Capability) -> Capability | None:
+    """The capability without the product it is like: 'telegram chat' -> 'chat'."""
+    words = [w for w in capability.phrase.split() if not is_brand(w)]
+    if len(words) == len(capability.phrase.split()):
+        return capability
+    if not words:
+        return None
+    return dataclasses.replace(capability, phrase=" ".join(words))
+
+
+# Domains that name the whole shop, not the Order Service's part of it.
+_SHOP_WORDS = frozenset(("e-commerce", "ecommerce", "shop", "shopping", "store"))
+_NEED_AUTH = frozenset(("idempotency-keys", "multi-tenant-isolation"))
+# Kinds of notice: "email confirmations" are sent by the Notification Service, not a new one.
+_NOTICES = frozenset(("confirmation", "reminder", "notification", "receipt", "digest", "alert"))
+_ALWAYS_NOTICES = frozenset(("confirmation", "reminder", "digest"))
+_CHANNELS = frozenset(("email", "sms", "push", "text", "e-mail"))
+
+
+def _add_capability(
+    found: dict[str, DesignComponent], capability: Capability, reading: Reading
+) -> None:
+    words = capability.phrase.split()
+    channel = any(w in _CHANNELS for w in words[:-1])
+    if capability.head in _ALWAYS_NOTICES or (capability.head in _NOTICES and channel):
+        _add(found, _reused(_by_module("notification"), capability.phrase))
+        return
+    _add(found, _service_for(capability, reading))
+    for word in words[:-1]:
+        module = _SUPPORTING.get(word)
+        if module is not None:
+            _add(found, _reused(_by_module(module), capability.phrase))
+
+
+def _labelled(component: DesignComponent, phrases: set[str]) -> DesignComponent:
+    """A catalogue service named with the user's words it serves beyond its own name:
+    'Order Service (Checkout)', so the user finds the checkout they asked for."""
+    if not component.module:
+        return component
+    own = [w.lower() for w in component.name.split() if w.lower() != "service"]
+    extra = [
+        title(" ".join(w for w in p.split() if not any(_same_word(w, o) for o in own)))
+        for p in component.covers
+        if p in phrases and not any(_same_word(_singular(p.split()[-1]), o) for o in own)
+    ]
+    if not extra:
+        return component
+    return dataclasses.replace(component, name=f"{component.name} ({', '.join(extra[:3])})")
+
+
+def _same_word(word: str, other: str) -> bool:
+    """'messaging' is 'message', 'authentication' is 'auth': a shared stem."""
+    size = min(5, len(word), len(other))
+    return word[:size] == other[:size]
 
 
 def _add(found: dict[str, DesignComponent], component: DesignComponent) -> None:
@@ -210,10 +306,11 @@ def _service_for(capability: Capability, reading: Reading) -> DesignComponent:
     )
     if match is not None:
         return _reused(match, capability.phrase)
-    name = f"{title(capability.phrase)} Service"
+    # Two words name a service; a third is the domain again ("Healthcare Appointment ...").
+    short = " ".join(capability.phrase.split()[-2:])
     return DesignComponent(
-        f"{snake(capability.phrase).replace('_', '-')}-service",
-        name,
+        f"{snake(short).replace('_', '-')}-service",
+        f"{title(short)} Service",
         "service",
         _responsibility(capability, reading),
         (capability.phrase,),

@@ -7,13 +7,12 @@ connections are written here once, with labels saying what flows (REST, SQL, eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from agents.design.blueprint import Connection, DesignComponent
+from agents.design.board import Board, read_heavy
 from agents.design.capabilities import Reading
 from memory.catalogue import CACHE, CLIENT, DATABASE, GATEWAY, QUEUE, Component
 
-__all__ = ["EDGE_HEADS", "wire"]
+__all__ = ["EDGE_HEADS", "PARTS", "drawn", "lay_out", "wire"]
 
 # Capabilities the edge serves rather than a service of their own: the gateway limits and
 # authenticates API calls, the webhook dispatcher delivers webhooks.
@@ -34,7 +33,7 @@ _CACHE = _from(CACHE, "Redis: hot reads cached with a TTL, invalidated after eac
 _BUS = _from(QUEUE, "Events between services (Kafka or Redis Streams), one group per consumer.")
 _REALTIME = DesignComponent(
     "realtime-gateway",
-    "Realtime Gateway",
+    "Realtime WebSocket Gateway",
     "gateway",
     "Keeps WebSocket connections open and pushes events to the clients subscribed to them.",
 )
@@ -108,6 +107,18 @@ _STORAGE = DesignComponent(
 _CDN = DesignComponent(
     "cdn", "CDN", "cache", "Serves stored media from the edge, close to the viewers."
 )
+# The shared pieces, by role, for what adds them later (``agents.design.technology``).
+PARTS = {
+    "client": _CLIENT,
+    "gateway": _GATEWAY,
+    "db": _DATABASE,
+    "cache": _CACHE,
+    "bus": _BUS,
+    "realtime": _REALTIME,
+    "index": _INDEX,
+    "storage": _STORAGE,
+    "cdn": _CDN,
+}
 # The patterns whose pieces talk through the event bus.
 _EVENTFUL = frozenset(
     (
@@ -122,31 +133,22 @@ _EVENTFUL = frozenset(
 _CONSUMERS = frozenset(("notification-service", "search-service"))
 
 
-class _Board:
-    """The components and connections as they are added, deduplicated, in order."""
-
-    def __init__(self) -> None:
-        self.components: dict[str, DesignComponent] = {}
-        self.connections: dict[tuple[str, str], Connection] = {}
-
-    def add(self, *components: DesignComponent) -> None:
-        for component in components:
-            self.components.setdefault(component.id, component)
-
-    def connect(self, sources: Iterable[str], target: str, label: str) -> None:
-        for source in sources:
-            if source != target:
-                self.connections.setdefault((source, target), Connection(source, target, label))
-
-    def has(self, component_id: str) -> bool:
-        return component_id in self.components
-
-
 def wire(
     services: list[DesignComponent], patterns: set[str], reading: Reading
 ) -> tuple[tuple[DesignComponent, ...], tuple[Connection, ...]]:
     """Every component (client to stores) and every connection of the design."""
-    board = _Board()
+    return drawn(lay_out(services, patterns, reading))
+
+
+def drawn(board: Board) -> tuple[tuple[DesignComponent, ...], tuple[Connection, ...]]:
+    """The board's components in diagram order (client first, outside services last)."""
+    ordered = sorted(board.components.values(), key=lambda c: _ORDER.index(c.kind))
+    return tuple(ordered), tuple(board.connections.values())
+
+
+def lay_out(services: list[DesignComponent], patterns: set[str], reading: Reading) -> Board:
+    """The services, the edge, the stores and what the patterns bring, all connected."""
+    board = Board()
     edge = tuple(c.phrase for c in reading.capabilities if c.head in GATEWAY_HEADS)
     gateway = DesignComponent(
         _GATEWAY.id, _GATEWAY.name, _GATEWAY.kind, _GATEWAY.responsibility, edge
@@ -162,14 +164,13 @@ def wire(
         _events(board, ids, patterns, reading)
     _reads(board, ids, patterns)
     _extras(board, ids, patterns)
-    ordered = sorted(board.components.values(), key=lambda c: _ORDER.index(c.kind))
-    return tuple(ordered), tuple(board.connections.values())
+    return board
 
 
 _ORDER = ("client", "gateway", "service", "worker", "cache", "queue", "datastore", "external")
 
 
-def _events(board: _Board, services: list[str], patterns: set[str], reading: Reading) -> None:
+def _events(board: Board, services: list[str], patterns: set[str], reading: Reading) -> None:
     """The event bus, who publishes to it (directly or through the outbox), who consumes."""
     board.add(_BUS)
     producers = [s for s in services if s not in _CONSUMERS]
@@ -198,7 +199,7 @@ def _events(board: _Board, services: list[str], patterns: set[str], reading: Rea
         board.connect([_DISPATCHER.id], _ENDPOINTS.id, "HTTPS POST (signed)")
 
 
-def _needs_push(board: _Board) -> bool:
+def _needs_push(board: Board) -> bool:
     """Live updates reach clients only when something in the design is live."""
     return any(
         "Pushes each change" in c.responsibility or c.id == "messaging-service"
@@ -211,9 +212,9 @@ def _is_live(component: DesignComponent) -> bool:
     return any(w in words for w in ("live", "tracking", "gps", "chat", "timeline", "leaderboard"))
 
 
-def _reads(board: _Board, services: list[str], patterns: set[str]) -> None:
+def _reads(board: Board, services: list[str], patterns: set[str]) -> None:
     """Cache-aside and read replicas: where heavy reads go instead of the primary."""
-    readers = [s for s in services if s not in ("auth-service", "tenant-service")] or services
+    readers = read_heavy(services)
     if "cache-aside" in patterns:
         board.add(_CACHE)
         board.connect(readers, _CACHE.id, "reads (cache-aside)")
@@ -223,7 +224,7 @@ def _reads(board: _Board, services: list[str], patterns: set[str]) -> None:
         board.connect(readers, _REPLICA.id, "SQL (reads)")
 
 
-def _extras(board: _Board, services: list[str], patterns: set[str]) -> None:
+def _extras(board: Board, services: list[str], patterns: set[str]) -> None:
     """The pieces single patterns bring: provider, event store, read models, media storage."""
     if "payment-service" in services:
         board.add(_PROVIDER)
