@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from agents.design.code_checks import Verdict, check_module
 from agents.design.code_components import accept_module, component_skeleton
 from agents.design.code_spec import CodeSpec, read_spec
 from agents.design.code_tests import write_tests
-from agents.design.codegen import assemble, check_module, is_complete, ruff_errors, skeleton
+from agents.design.codegen import assemble, is_complete, ruff_errors, skeleton
 from agents.design.codegen import stub_source as stub
 from agents.kit import Repair
 from agents.specialist import SpecialistExecutor, Work
@@ -65,14 +66,18 @@ class CodeExecutor(SpecialistExecutor):
                 work, prompt, temperature, spec.path, lambda t: is_complete(t, spec)
             )
             candidate = assemble(raw, spec)
-            problem = candidate.problem or await check_module(spec, candidate.text or "")
-            if not problem and candidate.text is not None:
+            verdict = (
+                await check_module(spec, candidate.text)
+                if candidate.text is not None
+                else Verdict(candidate.problem, "")
+            )
+            if not verdict.problem and candidate.text is not None:
                 await work.send(spec.path, candidate.text, PYTHON)
-                checked = "passes the examples" if spec.examples else "parses and passes ruff"
-                await work.say(f"Sample {number} {checked}.")
-                return await self._closing(work, spec, f"{spec.path} is ready; it {checked}.")
-            problems.append(f"sample {number}: {problem}")
-            await work.say(f"Sample {number} did not pass: {problem}.")
+                await work.say(f"Sample {number} passed: it {verdict.verified}.")
+                ready = f"{spec.path} defines {spec.name} and is ready; it {verdict.verified}."
+                return await self._closing(work, spec, ready)
+            problems.append(f"sample {number}: {verdict.problem}")
+            await work.say(f"Sample {number} did not pass: {verdict.problem}.")
         await work.send(spec.path, skeleton(spec, problems), PYTHON)
         what = "passes the examples" if spec.examples else "passes the checks"
         status = f"I could not write a body that {what}; {spec.path} is a skeleton."
@@ -96,10 +101,9 @@ class CodeExecutor(SpecialistExecutor):
         await work.send(tests.path, tests.text, PYTHON)
         if tests.minimal:
             return (
-                f"{tests.path} holds minimal tests (the request gave no examples): "
-                "the signature and the return type."
+                f"{tests.path} holds minimal tests (the request gave no examples): {tests.covers}."
             )
-        return f"{tests.path} tests the {len(spec.examples)} example(s) you gave."
+        return f"{tests.path} tests {tests.covers}."
 
     async def _component(self, work: Work, module: str) -> str:
         """A plan step's component module, ``src/<module>/service.py``."""

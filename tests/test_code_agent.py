@@ -119,7 +119,9 @@ async def test_a_passing_body_is_kept_and_passes_the_examples() -> None:
         path=("src",),
     )
     assert result.ok, result.stderr
-    assert "ready" in closing and "passes the examples" in closing
+    assert (
+        closing == "src/slugify.py defines slugify and is ready; it passes the 1 example you gave."
+    )
     assert "Trying sample 1/3..." in updater.statuses
 
 
@@ -149,7 +151,7 @@ async def test_samples_rise_in_temperature_and_the_prompt_holds_the_signature() 
     closing = await CodeExecutor(gateway).work(work)
     assert [r.temperature for r in gateway.requests] == list(TEMPERATURES)
     assert "def slugify(text: str) -> str:" in gateway.requests[0].messages[-1].content
-    assert "Sample 3 passes the examples." in updater.statuses
+    assert "Sample 3 passed: it passes the 1 example you gave." in updater.statuses
     assert "skeleton" not in closing
 
 
@@ -280,3 +282,51 @@ async def test_the_served_agent_sends_checked_code(server: LiveServer, request_t
         )
         result = await run_sandboxed({spec.path: text}, script, path=("src",))
         assert result.ok, json.dumps([text, result.stderr])
+
+
+EMAIL = "Write a Python function that validates an email address"
+
+
+async def test_without_examples_the_closing_says_the_behaviour_is_unverified() -> None:
+    # Inverted on purpose: nothing short of examples could tell, so the closing must not
+    # claim more than the shape and a bool on a sample input.
+    inverted = "def is_valid_email(address: str) -> bool:\n    return '@' not in address\n"
+    closing, updater = await run_agent(WorkOrder(EMAIL), [inverted])
+    assert "def is_valid_email" in updater.artifacts["src/is_valid_email.py"]
+    assert closing == (
+        "src/is_valid_email.py defines is_valid_email and is ready; it parses, passes ruff "
+        "and has the signature def is_valid_email(address: str) -> bool, and "
+        'is_valid_email("Hello World") returns a bool; no examples were given, so its '
+        "behaviour is unverified."
+    )
+
+
+async def test_a_predicate_that_returns_no_bool_or_crashes_is_refused() -> None:
+    answers = [
+        "def is_valid_email(address: str) -> bool:\n    return address\n",
+        "def is_valid_email(address: str) -> bool:\n    return address.nope()\n",
+        "def is_valid_email(address: str) -> bool:\n    return '@' in address\n",
+    ]
+    closing, updater = await run_agent(WorkOrder(EMAIL), answers)
+    failures = [s for s in updater.statuses if s.startswith("Sample") and "did not" in s]
+    assert "returned 'Hello World', not a bool" in failures[0]
+    assert "raised AttributeError" in failures[1]
+    assert "'@' in address" in updater.artifacts["src/is_valid_email.py"]
+    assert "behaviour is unverified" in closing
+
+
+async def test_a_named_class_keeps_its_name_methods_and_signatures() -> None:
+    request = "a `TokenBucket` class with acquire(n) and refill()"
+    wrong = "def acquire(n):\n    return True\n"
+    good = (
+        "class TokenBucket:\n    def __init__(self) -> None:\n        self.tokens = 10\n\n"
+        "    def acquire(self, n):\n        if n <= self.tokens:\n            self.tokens -= n\n"
+        "            return True\n        return False\n\n"
+        "    def refill(self):\n        self.tokens = 10\n"
+    )
+    closing, updater = await run_agent(WorkOrder(request), [wrong, good])
+    text = updater.artifacts["src/token_bucket.py"]
+    tree = assert_sound("src/token_bucket.py", text)
+    assert [n.name for n in tree.body if isinstance(n, ast.ClassDef)] == ["TokenBucket"]
+    assert closing.startswith("src/token_bucket.py defines TokenBucket and is ready; it parses")
+    assert "with acquire, refill" in closing and "unverified" in closing

@@ -39,7 +39,7 @@ TUNING = [
         False,
         False,
     ),
-    ("Implement a class LRUCache with get and put", "class LRUCache", "src/lrucache.py", [], 0, 0),
+    ("Implement a class LRUCache with get and put", "class LRUCache", "src/lru_cache.py", [], 0, 0),
     (
         "Write a function to convert celsius to fahrenheit",
         "def celsius_to_fahrenheit(celsius: float) -> float",
@@ -182,7 +182,7 @@ def test_every_skeleton_stub_and_test_file_parses(request_text: str) -> None:
 
 def test_a_class_spec_lists_its_methods() -> None:
     spec = read_spec("Implement a class LRUCache with get and put methods")
-    assert (spec.kind, spec.name, spec.methods) == ("class", "LRUCache", ("get", "put"))
+    assert (spec.kind, spec.name, spec.method_names) == ("class", "LRUCache", ("get", "put"))
 
 
 def test_a_test_path_names_the_test_file_and_an_src_path_the_module() -> None:
@@ -225,14 +225,7 @@ HELD_OUT = [
         "src/is_leap_year.py",
         0,
     ),
-    pytest.param(
-        "revrse a strng pls",
-        "reverse_string",
-        ["text"],
-        "src/reverse_string.py",
-        0,
-        marks=pytest.mark.xfail(strict=True, reason="typos: no spelling correction yet"),
-    ),
+    ("revrse a strng pls", "reverse_string", ["text"], "src/reverse_string.py", 0),
     (
         "gimme code to flatten a nested list",
         "flatten_nested_list",
@@ -283,3 +276,177 @@ def test_held_out_requests_read_right(
     assert [p.name for p in spec.parameters] == params
     assert spec.path == path
     assert len(spec.examples) == examples
+
+
+# Tuning: the bench's tuning requests and the misreadings seen on them.
+# (request, kind, name, parameter or method names, path, docstring start)
+NAMED = [
+    (
+        "Write a Python function slugify(text) that lowercases the text, replaces every run "
+        "of non-alphanumeric characters with a single hyphen, and strips hyphens from both ends.",
+        "function",
+        "slugify",
+        ("text",),
+        "src/slugify.py",
+        "Lowercases the text, replaces every run",
+    ),
+    (
+        "Write a Python function parse_duration(text) that turns strings like '1h30m', '45s' "
+        "or '2h5m10s' into a number of seconds (an int).",
+        "function",
+        "parse_duration",
+        ("text",),
+        "src/parse_duration.py",
+        "Turns strings like '1h30m'",
+    ),
+    (
+        "Implement an LRUCache class in Python with a capacity given to the constructor, "
+        "get(key) returning the value or None when missing, and put(key, value) evicting the "
+        "least recently used entry when full.",
+        "class",
+        "LRUCache",
+        ("get", "put"),
+        "src/lru_cache.py",
+        "An LRU cache with a capacity",
+    ),
+    (
+        "Write a Python function fizzbuzz(n) that returns a list of strings for 1..n: 'Fizz' "
+        "for multiples of 3, 'Buzz' for multiples of 5, 'FizzBuzz' for both, otherwise the "
+        "number.",
+        "function",
+        "fizzbuzz",
+        ("n",),
+        "src/fizzbuzz.py",
+        "Returns a list of strings",
+    ),
+    (
+        "Write a Python function merge_intervals(intervals) that merges overlapping "
+        "[start, end] intervals and returns them sorted by start.",
+        "function",
+        "merge_intervals",
+        ("intervals",),
+        "src/merge_intervals.py",
+        "Merges overlapping [start, end] intervals",
+    ),
+    (
+        "Write a Python function word_count(text) that returns a dict mapping each lowercase "
+        "word to how many times it appears, ignoring punctuation.",
+        "function",
+        "word_count",
+        ("text",),
+        "src/word_count.py",
+        "Returns a dict mapping",
+    ),
+    (
+        "Create utils/chunks.py with a function chunked(items, size) that splits a list into "
+        "consecutive lists of at most size items.",
+        "function",
+        "chunked",
+        ("items", "size"),
+        "utils/chunks.py",
+        "Splits a list into consecutive lists",
+    ),
+    (
+        "Write a Python function format_money(cents) that formats an integer amount of cents "
+        "as dollars with thousands separators, e.g. 123456 -> '$1,234.56'.",
+        "function",
+        "format_money",
+        ("cents",),
+        "src/format_money.py",
+        "Formats an integer amount of cents",
+    ),
+    ("Write a Stack class with push and pop", "class", "Stack", ("push", "pop"), None, "A stack"),
+    ("Write a Stack class", "class", "Stack", (), "src/stack.py", "A stack"),
+    ("an LRU cache class with get and put", "class", "LRUCache", ("get", "put"), None, "An LRU"),
+    ("class called Queue", "class", "Queue", (), "src/queue.py", "A queue"),
+    (
+        "a `TokenBucket` class with acquire(n) and refill()",
+        "class",
+        "TokenBucket",
+        ("acquire", "refill"),
+        "src/token_bucket.py",
+        "A token bucket with acquire(n) and refill()",
+    ),
+    (
+        "Write a function that checks if a string is a palindrome",
+        "function",
+        "is_palindrome",
+        ("text",),
+        None,
+        "Checks if a string is a palindrome",
+    ),
+    ("Write slugify.", "function", "slugify", None, None, "Slugify the input"),
+    ("chek if a strng is emtpy", "function", "is_empty", ("text",), None, "Check if a string"),
+    (
+        "Write a Python class for a bank account with deposit(amount) and withdraw(amount)",
+        "class",
+        "BankAccount",
+        ("deposit", "withdraw"),
+        None,
+        "A bank account",
+    ),
+    (
+        "Need the is_leap_year helper for the calendar module",
+        "function",
+        "is_leap_year",
+        None,
+        None,
+        "Check whether the input is leap year",
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_text", "kind", "name", "names", "path", "summary"), NAMED)
+def test_the_name_kind_and_docstring_are_the_users(
+    request_text: str,
+    kind: str,
+    name: str,
+    names: tuple[str, ...] | None,
+    path: str | None,
+    summary: str,
+) -> None:
+    spec = read_spec(request_text)
+    assert (spec.kind, spec.name) == (kind, name)
+    if names is not None:
+        got = spec.method_names if kind == "class" else tuple(p.name for p in spec.parameters)
+        assert got == names
+    if path is not None:
+        assert spec.path == path
+    assert spec.summary.startswith(summary), spec.summary
+
+
+def test_methods_given_with_signatures_keep_them() -> None:
+    spec = read_spec(NAMED[2][0])
+    assert [(m.name, m.parameters) for m in spec.methods] == [("get", "key"), ("put", "key, value")]
+    assert spec.init_parameters == "capacity"
+    text = skeleton(spec, [])
+    tree = ast.parse(text)
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef))
+    signatures = {
+        n.name: [a.arg for a in n.args.args] for n in cls.body if isinstance(n, ast.FunctionDef)
+    }
+    assert signatures == {
+        "__init__": ["self", "capacity"],
+        "get": ["self", "key"],
+        "put": ["self", "key", "value"],
+    }
+
+
+def test_types_are_known_only_when_said() -> None:
+    untyped = read_spec(NAMED[6][0])  # chunked(items, size): names, no types
+    assert not untyped.types_known
+    assert read_spec("Write slugify(text: str) -> str").types_known
+    predicate = read_spec("Write a Python function that validates an email address")
+    assert (predicate.types_known, predicate.returns_known) == (True, True)
+    stated = read_spec(NAMED[1][0])  # '(an int)'
+    assert (stated.returns, stated.returns_known) == ("int", True)
+
+
+@pytest.mark.parametrize("request_text", [n[0] for n in NAMED])
+def test_skeletons_and_tests_of_named_requests_parse_and_define_the_name(
+    request_text: str,
+) -> None:
+    spec = read_spec(request_text)
+    tree = ast.parse(skeleton(spec, ["sample 1: it has no body"]))
+    assert spec.name in {n.name for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
+    assert f"import {spec.name}" in write_tests(spec).text

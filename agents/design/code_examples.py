@@ -72,9 +72,21 @@ def find_signatures(text: str) -> list[QuotedSignature]:
             continue
         returns = _return_annotation(text[end:])
         header = f"def {name}({inner})" + (f" -> {returns}" if returns else "")
-        if _parses(header + ": pass") and _is_signature(inner, returns):
+        tight = match.group(0).endswith(f"{name}(")  # 'slugify(text)', not 'start (asc)'
+        if _parses(header + ": pass") and (
+            _is_signature(inner, returns) or (tight and _is_bare_names(text, inner, end))
+        ):
             found.append(QuotedSignature(name, inner.strip(), returns, match.start()))
     return found
+
+
+def _is_bare_names(text: str, inner: str, end: int) -> bool:
+    """``chunked(items, size)``: plain parameter names, and no expected value after it
+    (``f(x) == 3`` would be an example)."""
+    call = ast.parse(f"f({inner})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    names = all(isinstance(a, ast.Name) for a in call.args) and not call.keywords
+    return names and _expected_after(text, end) is None
 
 
 def find_examples(text: str) -> list[Example]:
@@ -96,7 +108,7 @@ def find_examples(text: str) -> list[Example]:
 
 _CODE_SPANS = (
     r"`[^`]*`",
-    r"\b[A-Za-z_]\w*\s*\([^()]*\)(\s*->\s*[\w\[\], ]+)?",
+    r"\b[A-Za-z_]\w*\([^()]*\)(\s*->\s*[\w\[\], ]+)?",  # 'sorts (ascending)' is prose
     r"""'[^']*'|"[^"]*\"""",
     r"(?:[\w.-]+/)*[\w-]+\.py\b",
     r"==|->|=>|→",

@@ -2,30 +2,17 @@
 
 No model writes these: the examples are the user's own, so the tests assert exactly what
 they said. Without examples the file holds the tests the signature implies (the function
-exists, takes its parameters, returns its annotated type) and says they are minimal.
+exists, takes its parameters, returns the type the user said) and says they are minimal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agents.design.code_checks import checked_return, sample_call
 from agents.design.code_spec import CodeSpec
 
 __all__ = ["TestFile", "write_tests"]
-
-# A value of each simple annotation, to call the function with when no example says how.
-_SAMPLES = {
-    "str": '"Hello World"',
-    "int": "3",
-    "float": "2.5",
-    "bool": "True",
-    "list": "[3, 1, 2]",
-    "list[int]": "[3, 1, 2]",
-    "list[float]": "[1.5, 2.5]",
-    "list[str]": '["b", "a"]',
-    "dict[str, object]": '{"a": 1}',
-}
-_CHECKABLE_RETURNS = frozenset({"str", "int", "float", "bool", "list", "dict", "tuple", "set"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +22,7 @@ class TestFile:
     path: str
     text: str
     minimal: bool  # no examples to test: only what the signature implies
+    covers: str = ""  # what the tests check, in words ('the 2 examples you gave')
 
 
 def write_tests(spec: CodeSpec) -> TestFile:
@@ -55,8 +43,15 @@ def write_tests(spec: CodeSpec) -> TestFile:
             f"def test_{spec.name.lower()}_example_{i}() -> None:\n    {e.assertion(spec.name)}\n"
             for i, e in enumerate(spec.examples, start=1)
         ]
-        return TestFile(spec.test_path, _join(header, imports, tests), minimal=False)
-    return TestFile(spec.test_path, _join(header, _minimal_imports(spec), _minimal(spec)), True)
+        count = len(spec.examples)
+        covers = f"the {count} example{'s' if count > 1 else ''} you gave"
+        return TestFile(spec.test_path, _join(header, imports, tests), False, covers)
+    minimal = _minimal(spec)
+    if spec.kind == "class":
+        covers = "that the class has its methods"
+    else:
+        covers = "the signature" + (" and the return type" if len(minimal) > 1 else "")
+    return TestFile(spec.test_path, _join(header, _minimal_imports(spec), minimal), True, covers)
 
 
 def _minimal_imports(spec: CodeSpec) -> list[str]:
@@ -67,7 +62,7 @@ def _minimal(spec: CodeSpec) -> list[str]:
     """Tests the spec implies: it is there, with its parameters, returning its type."""
     name = spec.name.lower()
     if spec.kind == "class":
-        methods = ", ".join(repr(m) for m in spec.methods)
+        methods = ", ".join(repr(m) for m in spec.method_names)
         return [
             f"def test_{name}_has_its_methods() -> None:\n"
             f"    assert inspect.isclass({spec.name})\n"
@@ -79,13 +74,11 @@ def _minimal(spec: CodeSpec) -> list[str]:
         f"def test_{name}_takes_its_parameters() -> None:\n"
         f"    assert list(inspect.signature({spec.name}).parameters) == {wanted!r}\n"
     ]
-    samples = [_SAMPLES.get(p.annotation) for p in spec.parameters]
-    returns = (spec.returns or "").split("[")[0]
-    if returns in _CHECKABLE_RETURNS and all(s is not None for s in samples):
-        arguments = ", ".join(s for s in samples if s is not None)
+    call, returns = sample_call(spec), checked_return(spec)
+    if call is not None and returns is not None:  # only types the user said, never guesses
         tests.append(
             f"def test_{name}_returns_{returns}() -> None:\n"
-            f"    assert isinstance({spec.name}({arguments}), {returns})\n"
+            f"    assert isinstance({call}, {returns})\n"
         )
     return tests
 

@@ -14,14 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agents.checks.ruff import aruff_issues
-from agents.design.code_spec import CodeSpec
-from agents.design.sandbox import run_sandboxed
+from agents.design.code_spec import CodeSpec, Method
 
 __all__ = [
     "Candidate",
     "assemble",
-    "check_module",
-    "example_script",
     "is_complete",
     "ruff_errors",
     "skeleton",
@@ -42,7 +39,8 @@ class Candidate:
 
 
 def stub_source(spec: CodeSpec) -> str:
-    """The signature and docstring the model is asked to complete."""
+    """The signature and docstring the model is asked to complete (for a class, up to its
+    constructor's header)."""
     lines = [f"{spec.signature}:", f'    """{spec.summary}']
     if spec.examples:
         lines += ["", "    Examples:"]
@@ -50,8 +48,26 @@ def stub_source(spec: CodeSpec) -> str:
             f"        {e.assertion(spec.name).removeprefix('assert ')}" for e in spec.examples
         ]
     if spec.methods:
-        lines += ["", f"    Methods: {', '.join(spec.methods)}."]
-    return "\n".join([*lines, '    """']) + "\n"
+        listed = ", ".join(f"{m.name}({m.parameters})" for m in spec.methods)
+        lines += ["", f"    Methods: {listed}."]
+    lines.append('    """')
+    if spec.kind == "class":
+        lines += ["", f"    def __init__({_parameters(spec.init_parameters)}) -> None:"]
+    return "\n".join(lines) + "\n"
+
+
+def _parameters(written: str, *, given: bool = True) -> str:
+    """``self`` and the user's parameters, each annotated ``object`` when they gave no
+    type; ``*args``/``**kwargs`` when the user wrote none for a method they only named."""
+    if not given:
+        return "self, *args: object, **kwargs: object"
+    if not written.strip():
+        return "self"
+    tree = ast.parse(f"def f({written}): pass").body[0]
+    assert isinstance(tree, ast.FunctionDef)
+    for argument in tree.args.args:
+        argument.annotation = argument.annotation or ast.Name("object")
+    return "self, " + ast.unparse(tree.args)
 
 
 def is_complete(text: str, spec: CodeSpec) -> bool:
@@ -93,10 +109,13 @@ def skeleton(spec: CodeSpec, reasons: list[str]) -> str:
     note = f"    # SKELETON: the model's attempts did not pass ({why[:300]}).\n"
     raise_line = f'    raise NotImplementedError("{spec.name} is not written yet")\n'
     if spec.kind == "class":
-        methods = spec.methods or ("run",)
+        methods = spec.methods or (Method("run"),)
+        if spec.init_parameters:
+            methods = (Method("__init__", spec.init_parameters, given=True), *methods)
         body = "".join(
-            f"\n    def {m}(self, *args: object, **kwargs: object) -> object:\n"
-            f'        """{m.replace("_", " ").capitalize()}."""\n'
+            f"\n    def {m.name}({_parameters(m.parameters, given=m.given)}) -> "
+            f"{'None' if m.name == '__init__' else 'object'}:\n"
+            f'        """{m.name.strip("_").replace("_", " ").capitalize()}."""\n'
             f"    {note}    {raise_line}"
             for m in methods
         )
@@ -113,48 +132,6 @@ async def ruff_errors(name: str, text: str) -> list[str]:
     return [
         f"line {i.line}: {i.rule} {i.message}" for i in issues if i.rule.startswith(("E9", "F"))
     ]
-
-
-async def check_module(spec: CodeSpec, text: str) -> str:
-    """'' when the module passes ruff's error rules, imports and passes the examples."""
-    errors = await ruff_errors(spec.path, text)
-    if errors:
-        return f"ruff: {errors[0]}"
-    files = {spec.path: text}
-    root = spec.path.split("/", 1)[0] if spec.path.startswith("src/") else ""
-    result = await run_sandboxed(files, example_script(spec), path=(root,))
-    return "" if result.ok else f"examples: {result.reason[:200]}"
-
-
-def example_script(spec: CodeSpec) -> str:
-    """A script that imports the module and fails, saying how, on any example that fails."""
-    lines = ["import math", f"from {spec.module} import {spec.name}", "failures = []"]
-    for example in spec.examples:
-        call = f"{spec.name}({example.arguments})"
-        test = (
-            f"got is {example.expected}"
-            if example.comparison == "is"
-            else f"got == {example.expected} or (isinstance(got, float) and "
-            f"math.isclose(got, {example.expected}))"
-            if _is_number(example.expected)
-            else f"got == {example.expected}"
-        )
-        lines += [
-            "try:",
-            f"    got = {call}",
-            "except Exception as error:",
-            f"    failures.append({call!r} + ' raised ' + type(error).__name__)",
-            "else:",
-            f"    if not ({test}):",
-            f"        failures.append({call!r} + ' returned ' + repr(got)[:60]"
-            f" + ', expected ' + {example.expected!r})",
-        ]
-    lines.append("if failures:\n    raise SystemExit('; '.join(failures))")
-    return "\n".join(lines) + "\n"
-
-
-def _is_number(source: str) -> bool:
-    return re.fullmatch(r"-?\d+(\.\d+)?", source.strip()) is not None
 
 
 def _opens(line: str, spec: CodeSpec) -> bool:
@@ -200,9 +177,7 @@ def _defines(node: ast.stmt, spec: CodeSpec) -> bool:
 def _shape_problem(node: ast.stmt, spec: CodeSpec) -> str:
     """Why the definition is not what was asked ('' when it is)."""
     if isinstance(node, ast.ClassDef):
-        methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
-        missing = [m for m in spec.methods if m not in methods]
-        return f"the class lacks {', '.join(missing)}" if missing else _prose(node)
+        return _class_problem(node, spec) or _prose(node)
     assert isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     names = tuple(a.arg for a in node.args.args)
     wanted = tuple(p.name for p in spec.parameters)
@@ -212,6 +187,32 @@ def _shape_problem(node: ast.stmt, spec: CodeSpec) -> str:
     if not body or all(ast.unparse(s).startswith(_STUB_BODIES) for s in body):
         return "it has no body"
     return _prose(node)
+
+
+def _class_problem(node: ast.ClassDef, spec: CodeSpec) -> str:
+    """The methods the user named, with the parameters they wrote, and a body each."""
+    defined = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}
+    wanted = list(spec.methods)
+    if spec.init_parameters:
+        wanted.append(Method("__init__", spec.init_parameters, given=True))
+    missing = [m.name for m in wanted if m.name not in defined]
+    if missing:
+        return f"the class lacks {', '.join(missing)}"
+    for method in wanted:
+        function = defined[method.name]
+        names = [a.arg for a in function.args.args[1:]]
+        if method.given and names != _names(method.parameters):
+            return f"{method.name} takes ({', '.join(names)}), not ({method.parameters})"
+        body = _without_docstring(function.body)
+        if not body or all(ast.unparse(s).startswith(_STUB_BODIES) for s in body):
+            return f"{method.name} has no body"
+    return ""
+
+
+def _names(parameters: str) -> list[str]:
+    tree = ast.parse(f"def f({parameters}): pass").body[0]
+    assert isinstance(tree, ast.FunctionDef)
+    return [a.arg for a in tree.args.args]
 
 
 def _prose(node: ast.AST) -> str:
