@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from agents.design.language import singular
+from inference.language import singular
 
 __all__ = [
     "CHATBOT_TELLTALES",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import difflib
 
-from agents.design.language import parse
 from agents.kit import material_in
+from inference.language import parse
 
 __all__ = ["asks_for_review"]
 

@@ -11,8 +11,8 @@ import pytest
 from agents.architecture import analysis_markdown, architecture_markdown, plan_markdown
 from agents.components import canvas
 from agents.design.blueprint import SystemDesign
-from agents.design.language import singular
 from agents.design.system import design_system
+from inference.language import singular
 from memory.catalogue import SERVICES
 
 # (request, head words of the capabilities it names, patterns it must use)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
 
-from agents.design.language import parse, singular
+from inference.language import parse, singular
 
 __all__ = ["Capability", "Reading", "Requirement", "read_request", "title"]
 

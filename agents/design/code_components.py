@@ -12,7 +12,7 @@ import ast
 import re
 
 from agents.design.codegen import ruff_errors
-from agents.design.language import parse, snake
+from inference.language import parse, snake
 from memory.catalogue import Component
 
 __all__ = ["accept_module", "component_skeleton", "method_names"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
 
-from agents.design.language import parse, plural, snake
+from inference.language import parse, plural, snake
 
 __all__ = [
     "DerivedSignature",

@@ -32,7 +32,7 @@ from agents.design.code_naming import (
     task_verb,
 )
 from agents.design.code_spelling import correct_spelling
-from agents.design.language import parse, snake
+from inference.language import parse, snake
 
 __all__ = ["CodeSpec", "Example", "Method", "Parameter", "read_spec"]
 
@@ -103,8 +103,8 @@ _RETURN_TYPES = {"dictionary": "dict", "string": "str", "integer": "int", "boole
 # Nouns that say a text is meant: a parameter named so is a str by what the user said
 # (any other noun is a str only because nothing else was said, so it is not called).
 _TEXT_NAMES = frozenset(
-    ["text", "word", "sentence", "line", "paragraph", "phrase", "address", "email"]
-    + ["password", "url", "name", "username", "title", "html", "slug", "string", "query"]
+    {"text", "word", "sentence", "line", "paragraph", "phrase", "address", "email"}
+    | {"password", "url", "name", "username", "title", "html", "slug", "string", "query"}
 )
 _PREDICATE_PREFIXES = ("is_", "has_", "can_", "should_", "contains_")
 _DECODING_PREFIXES = ("parse", "load", "read", "decode", "to_", "from_", "convert")

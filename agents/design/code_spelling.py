@@ -16,7 +16,7 @@ import functools
 import re
 import string
 
-from agents.design.language import parse, pipeline
+from inference.language import parse, pipeline
 
 __all__ = ["correct_spelling", "vocabulary"]
 

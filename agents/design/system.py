@@ -17,9 +17,9 @@ import re
 from agents.design.blueprint import Connection, DesignComponent, PatternUse, SystemDesign
 from agents.design.capabilities import Capability, Reading, read_request, title
 from agents.design.kinds import SystemKind, is_brand, kinds_named, lead
-from agents.design.language import plural, singular, snake
 from agents.design.technology import equip, infrastructure
 from agents.design.wiring import EDGE_HEADS, drawn, lay_out
+from inference.language import plural, singular, snake
 from memory.catalogue import SERVICES, Component
 
 __all__ = [
