@@ -27,6 +27,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from agents.code import TEMPERATURES
 from bench.caching import SEMANTIC_P95_TARGET_MS, cache_figures
 from bench.gateway import (
     LOAD_TARGET_S,
@@ -35,9 +36,12 @@ from bench.gateway import (
     gateway_figures,
 )
 from bench.memory import CONTEXT_TARGET_MS, ROUTING_TARGET_MS, memory_figures
+from bench.models import measure_model, print_model_figures
 from bench.quality import QUALITY_MAX_NEW_TOKENS, measure, print_quality
 from bench.routing import ROUTE_TARGET_MS, routing_figures
 from bench.wire import streaming_message
+from inference.models import LOCAL_MODELS
+from youmeyou.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)  # the tables are wider than a default terminal
@@ -318,6 +322,16 @@ async def _quality() -> Verdicts:
         return print_quality(await measure(url, console), console)
 
 
+async def _models() -> Verdicts:
+    # Minutes per model: run on demand (`python -m bench models`), not in every bench run.
+    figures = [
+        await measure_model(key, Settings().models_dir, len(TEMPERATURES), console)
+        for key in LOCAL_MODELS
+    ]
+    print_model_figures(figures, console)
+    return []
+
+
 SECTIONS: dict[str, Callable[[], Awaitable[Verdicts]]] = {
     "streaming": _streaming,
     "routing": _routing,
@@ -325,7 +339,9 @@ SECTIONS: dict[str, Callable[[], Awaitable[Verdicts]]] = {
     "gateway": _gateway,
     "memory": _memory,
     "quality": _quality,
+    "models": _models,
 }
+ON_DEMAND = frozenset({"models"})
 
 
 async def _main(sections: list[str]) -> int:
@@ -335,7 +351,7 @@ async def _main(sections: list[str]) -> int:
         console.print(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
         return 2
     verdicts: Verdicts = []
-    for section in sections or SECTIONS:
+    for section in sections or [s for s in SECTIONS if s not in ON_DEMAND]:
         verdicts += await SECTIONS[section]()
     for text, ok in verdicts:
         console.print(f"[{'green' if ok else 'red'}]{'met' if ok else 'missed'}[/]: {text}")
