@@ -24,6 +24,7 @@ from agents.checks.ruff import find_ruff_bin
 from agents.code import TEMPERATURES, CodeExecutor
 from agents.design.code_spec import read_spec
 from agents.design.code_tests import write_tests
+from agents.design.codegen import assemble
 from agents.design.sandbox import run_sandboxed
 from agents.kit import WorkOrder
 from agents.kit.work_order import File, Finding, Repair, StepRef
@@ -330,3 +331,13 @@ async def test_a_named_class_keeps_its_name_methods_and_signatures() -> None:
     assert [n.name for n in tree.body if isinstance(n, ast.ClassDef)] == ["TokenBucket"]
     assert closing.startswith("src/token_bucket.py defines TokenBucket and is ready; it parses")
     assert "with acquire, refill" in closing and "unverified" in closing
+
+
+def test_a_body_written_under_other_parameter_names_is_kept_under_the_users() -> None:
+    spec = read_spec('Write slugify(text: str) -> str; slugify("Hello World") == "hello-world"')
+    kept = assemble('def slugify(s):\n    return s.lower().replace(" ", "-")\n', spec)
+    assert kept.text is not None and "def slugify(text: str) -> str:" in kept.text
+    assert "text.lower()" in kept.text and "s.lower()" not in kept.text
+    # A different arity is a different function: not renamed, refused.
+    refused = assemble("def slugify(text, sep):\n    return sep.join(text.split())\n", spec)
+    assert refused.text is None and "takes (text, sep)" in refused.problem

@@ -96,7 +96,7 @@ def assemble(raw: str, spec: CodeSpec) -> Candidate:
     node = next((n for n in tree.body if _defines(n, spec)), None)
     if node is None:
         return Candidate(None, f"the answer does not define {spec.name}")
-    problem = _shape_problem(node, spec)
+    problem = _shape_problem(_with_spec_parameters(node, spec), spec)
     if problem:
         return Candidate(None, problem)
     imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
@@ -172,6 +172,29 @@ def _defines(node: ast.stmt, spec: CodeSpec) -> bool:
     if spec.kind == "class":
         return isinstance(node, ast.ClassDef) and node.name == spec.name
     return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == spec.name
+
+
+def _with_spec_parameters(node: ast.stmt, spec: CodeSpec) -> ast.stmt:
+    """The function with its parameters renamed to the spec's, where only the names differ.
+
+    A small model often writes the right body under its own names (``s`` for ``text``); the
+    user asked for theirs, so the body is renamed rather than thrown away.
+    """
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return node
+    names = [a.arg for a in node.args.args]
+    wanted = [p.name for p in spec.parameters]
+    used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    clashes = (set(wanted) - set(names)) & used
+    if len(names) != len(wanted) or names == wanted or clashes:
+        return node
+    renames = dict(zip(names, wanted, strict=True))
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and child.id in renames:
+            child.id = renames[child.id]
+    for argument, name in zip(node.args.args, wanted, strict=True):
+        argument.arg = name
+    return node
 
 
 def _shape_problem(node: ast.stmt, spec: CodeSpec) -> str:
