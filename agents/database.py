@@ -22,7 +22,6 @@ from agents.design.indexes import (
     indexes_sql,
     user_tables,
 )
-from agents.design.language import singular, snake
 from agents.design.schema import (
     Index,
     SchemaDesign,
@@ -33,6 +32,7 @@ from agents.design.schema import (
     table_name,
 )
 from agents.specialist import SpecialistExecutor, Work
+from inference.language import singular, snake
 from memory.catalogue import SERVICES
 
 __all__ = ["DatabaseExecutor", "apply_changes", "design_for"]

@@ -13,12 +13,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+import inflect
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from agents.design.entities import DataModel, Entity, Reference
-from agents.design.language import plural
+from agents.design.model import DataModel, Entity, Reference, known_as
+from agents.design.vocabulary import POSTGRES_RESERVED, UNCOUNTABLE
 from memory.knowledge import KnowledgeEntry, load_entries
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Table",
     "column_for",
     "design_schema",
+    "identifier",
     "schema_notes",
     "table_name",
 ]
@@ -42,7 +44,7 @@ _PRIMARY_KEY = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 _MONEY = "NUMERIC(12,2)"
 _MONEY_WORDS = _words(
     "price amount fee fine total cost balance salary subtotal tax discount deposit "
-    "wage budget charge payout refund revenue"
+    "wage budget charge payout refund revenue fare premium"
 )
 _UNIQUE_WORDS = _words("email username isbn sku slug plate handle")
 _INTEGER_WORDS = _words(
@@ -54,7 +56,9 @@ _MAX_DEFAULT_COLUMNS = 6
 
 _PEOPLE = _words(
     "user customer member patient guest student teacher employee owner client author "
-    "doctor vet attendee artist instructor trainer reader patron"
+    "doctor vet attendee artist instructor trainer reader patron rider driver courier seller "
+    "buyer agent waiter staff worker candidate applicant tester developer nurse pupil contact "
+    "passenger tenant landlord policyholder carrier supplier"
 )
 _TITLED = _words("book post article course task movie album track event recipe film")
 # Columns for well-known entities the user gave none for (templates may add more).
@@ -88,6 +92,21 @@ _DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "car": ("make", "plate"),
     "task": ("title", "status", "due_date"),
     "subscription": ("status", "starts_at"),
+    "trip": ("started_at", "ended_at", "fare"),
+    "vehicle": ("make", "model", "plate"),
+    "payslip": ("pay_date", "gross_amount", "net_amount"),
+    "policy": ("premium", "starts_on", "ends_on"),
+    "claim": ("amount", "status", "filed_at"),
+    "account": ("balance", "currency"),
+    "transaction": ("amount", "occurred_at"),
+    "shipment": ("status", "shipped_at", "delivered_at"),
+    "package": ("weight", "tracking_code"),
+    "deal": ("title", "amount", "status"),
+    "company": ("name",),
+    "message": ("body", "sent_at"),
+    "stock_level": ("quantity",),
+    "menu_item": ("name", "price"),
+    "maintenance": ("performed_on", "cost", "notes"),
 }
 _NO_NAME = _words(
     "follow like vote favorite bookmark visit membership purchase application assignment "
@@ -106,7 +125,7 @@ class Column:
     references: str = ""  # the parent table
 
     def ddl(self) -> str:
-        parts = [self.name, self.type]
+        parts = [identifier(self.name), self.type]
         if self.not_null:
             parts.append("NOT NULL")
         if self.unique:
@@ -116,7 +135,7 @@ class Column:
         if self.check:
             parts.append(f"CHECK ({self.check})")
         if self.references:
-            parts.append(f"REFERENCES {self.references} (id)")
+            parts.append(f"REFERENCES {identifier(self.references)} (id)")
         return " ".join(parts)
 
 
@@ -135,7 +154,8 @@ class Index:
 
     def ddl(self) -> str:
         unique = "UNIQUE " if self.unique else ""
-        return f"CREATE {unique}INDEX {self.name} ON {self.table} ({', '.join(self.columns)});"
+        columns = ", ".join(identifier(c) for c in self.columns)
+        return f"CREATE {unique}INDEX {self.name} ON {identifier(self.table)} ({columns});"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +172,15 @@ class Table:
     def ddl(self) -> str:
         lines = [c.ddl() for c in self.columns]
         if self.unique_pair:
-            lines.append(f"UNIQUE ({', '.join(self.unique_pair)})")
+            lines.append(f"UNIQUE ({', '.join(identifier(c) for c in self.unique_pair)})")
         body = ",\n    ".join(lines)
         indexes = "".join(f"\n{index.ddl()}" for index in self.indexes)
-        return f"CREATE TABLE {self.name} (\n    {body}\n);{indexes}\n"
+        return f"CREATE TABLE {identifier(self.name)} (\n    {body}\n);{indexes}\n"
 
     def late_ddl(self) -> str:
         return "".join(
-            f"ALTER TABLE {self.name} ADD FOREIGN KEY ({column}) REFERENCES {parent} (id);\n"
+            f"ALTER TABLE {identifier(self.name)} ADD FOREIGN KEY ({identifier(column)}) "
+            f"REFERENCES {identifier(parent)} (id);\n"
             for column, parent in self.late_references
         )
 
@@ -180,10 +201,29 @@ class SchemaDesign:
         return next((t for t in self.tables if t.name == name), None)
 
 
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def identifier(name: str) -> str:
+    """A name as PostgreSQL reads it: quoted when it is a reserved word ('order', 'user',
+    'end') or not a plain lower-case identifier, so the DDL always runs."""
+    if name in POSTGRES_RESERVED or not _IDENTIFIER.fullmatch(name):
+        return '"' + name.replace('"', '""')[:63] + '"'
+    return name
+
+
+@functools.cache
+def _inflector() -> inflect.engine:
+    return inflect.engine()
+
+
 def table_name(entity: str) -> str:
-    """'order_item' -> 'order_items', 'class' -> 'classes': plural snake_case."""
+    """'order_item' -> 'order_items', 'class' -> 'classes', 'bonus' -> 'bonuses', 'staff'
+    stays: plural snake_case (the entity's name is already singular)."""
     *head, last = entity.split("_")
-    return "_".join([*head, plural(last)])
+    if last in UNCOUNTABLE or last.endswith("ics"):
+        return entity
+    return "_".join([*head, str(_inflector().plural_noun(last))])
 
 
 def design_schema(model: DataModel) -> SchemaDesign:
@@ -235,7 +275,7 @@ def _attributes(entity: Entity, table: str) -> tuple[tuple[str, ...], str, tuple
     (returned apart too: they keep the template's types)."""
     if entity.attributes and entity.origin != "link":
         return entity.attributes, "", ()
-    own = entity.attributes + _DEFAULT_COLUMNS.get(entity.name, _kind_defaults(entity))
+    own = entity.attributes + _DEFAULT_COLUMNS.get(known_as(entity.name), _kind_defaults(entity))
     template_id, required = _template_columns().get(table, ("", ()))
     extra = tuple(c.name for c in required if c.name not in own)
     room = max(0, _MAX_DEFAULT_COLUMNS - len(own))
@@ -270,12 +310,12 @@ def column_for(name: str, entity: str = "") -> Column:
     if name == "password":
         return Column("password_hash", "TEXT", not_null=True)
     if last in _MONEY_WORDS and not {"rate", "count", "percent"} & set(words):
-        check = "" if last == "balance" else f"{name} >= 0"
+        check = "" if last == "balance" else f"{identifier(name)} >= 0"
         return Column(name, _MONEY, not_null=True, check=check)
     if last == "rating" or (name in {"stars", "score"} and entity == "review"):
-        return Column(name, "SMALLINT", not_null=True, check=f"{name} BETWEEN 1 AND 5")
+        return Column(name, "SMALLINT", not_null=True, check=f"{identifier(name)} BETWEEN 1 AND 5")
     if last in {"quantity", "qty"}:
-        return Column(name, "INTEGER", not_null=True, check=f"{name} > 0")
+        return Column(name, "INTEGER", not_null=True, check=f"{identifier(name)} > 0")
     if last == "at":
         return Column(name, "TIMESTAMPTZ", not_null=name in {"starts_at", "loaned_at", "rented_at"})
     if last in _DATE_WORDS or last == "on":
@@ -283,9 +323,9 @@ def column_for(name: str, entity: str = "") -> Column:
     if words[0] in {"is", "has"} or name in {"active", "done", "published", "paid"}:
         return Column(name, "BOOLEAN", not_null=True, default="false")
     if last in _INTEGER_WORDS or last in {"minutes", "seconds"}:
-        return Column(name, "INTEGER", check=f"{name} >= 0")
+        return Column(name, "INTEGER", check=f"{identifier(name)} >= 0")
     if last in {"weight", "height", "size"}:
-        return Column(name, "NUMERIC(10,2)", check=f"{name} >= 0")
+        return Column(name, "NUMERIC(10,2)", check=f"{identifier(name)} >= 0")
     if last == "currency":
         return Column(name, "CHAR(3)", not_null=True)
     if last == "id":
