@@ -33,7 +33,7 @@ from agents.design.schema import (
 )
 from agents.specialist import SpecialistExecutor, Work
 from inference.language import singular, snake
-from memory.catalogue import SERVICES
+from memory.catalogue import SERVICES, Component
 
 __all__ = ["DatabaseExecutor", "apply_changes", "design_for"]
 
@@ -95,7 +95,8 @@ class DatabaseExecutor(SpecialistExecutor):
 
     async def _component(self, work: Work, module: str) -> str:
         """One component's tables, as one file of the progressive plan."""
-        services = [c for c in SERVICES if c.module == module]
+        instructions = work.order.changes.get("instructions", "")
+        services = [_changed(c, instructions) for c in SERVICES if c.module == module]
         schema = schema_sql(services)
         name = f"db/{module}.sql"
         await work.say(f"Modelling the {services[0].name}'s tables in {name}.")
@@ -104,6 +105,31 @@ class DatabaseExecutor(SpecialistExecutor):
             await writer.write(statement + "\n\n")
         await writer.close()
         return f"Schema ready: {name}."
+
+
+def _changed(component: Component, instructions: str) -> Component:
+    """A catalogue component's tables with a step change's columns added and dropped."""
+    tables = list(component.tables)
+    for match in _ADD_COLUMN.finditer(instructions):
+        name, named = snake(match.group(1)), match.group(2)
+        at = next((i for i, t in enumerate(tables) if _names(t.name, named)), 0)
+        table = tables[at]
+        if name and not any(c.split()[0] == name for c in table.columns):
+            ddl = column_for(name, singular(table.name)).ddl()
+            tables[at] = replace(table, columns=(*table.columns, ddl))
+    for match in _DROP_COLUMN.finditer(instructions):
+        name, named = snake(match.group(1)), match.group(2)
+        tables = [
+            replace(t, columns=tuple(c for c in t.columns if c.split()[0] != name))
+            if name != "id" and (not named or _names(t.name, named))
+            else t
+            for t in tables
+        ]
+    return replace(component, tables=tuple(tables))
+
+
+def _names(table: str, named: str | None) -> bool:
+    return bool(named) and table in {str(named).lower(), table_name(singular(snake(str(named))))}
 
 
 def _catalogued(component: str | None) -> bool:

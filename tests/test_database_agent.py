@@ -118,6 +118,18 @@ async def test_a_catalogue_component_step_keeps_its_file() -> None:
     assert list(sent) == ["db/auth.sql"] and "CREATE TABLE users" in sent["db/auth.sql"]
 
 
+async def test_a_step_change_changes_a_plan_components_schema() -> None:
+    step = StepRef("auth-schema", "implementation", "auth")
+    changes = {"instructions": "add a last_login_at column to users"}
+    sql = (await _run(WorkOrder("build a shop", step=step, changes=changes)))["db/auth.sql"]
+    users = sql.split("CREATE TABLE users (", 1)[1].split(");", 1)[0]
+    assert "last_login_at TIMESTAMPTZ" in users
+    await _runs_on_postgres(sql)
+    dropped = {"instructions": "drop the display_name column from users"}
+    sql = (await _run(WorkOrder("build a shop", step=step, changes=dropped)))["db/auth.sql"]
+    assert "display_name" not in sql and "CREATE TABLE users (" in sql
+
+
 async def test_the_generic_component_is_designed_from_the_request() -> None:
     order = WorkOrder("members borrow books", step=StepRef("step-1", "implementation", "app"))
     sent = await _run(order)
