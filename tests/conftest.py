@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from support import LiveServer, free_port, serving
 
 from youmeyou.app import Models, build_app
 from youmeyou.settings import Settings
 
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 # Short generations keep the suite fast; the streaming path is the same at any length.
 TEST_MAX_TOKENS = 24
 
@@ -50,3 +53,16 @@ async def server(
     settings = make_settings(tmp_path_factory.mktemp("var"), port)
     async with serving(build_app(settings, models), port) as live:
         yield live
+
+
+@pytest.fixture
+async def pg() -> AsyncIterator[asyncpg.Connection]:
+    """A PostgreSQL connection whose search path is a throwaway schema, dropped afterwards."""
+    connection = await asyncpg.connect(POSTGRES)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    await connection.execute(f"CREATE SCHEMA {schema}; SET search_path TO {schema}")
+    try:
+        yield connection
+    finally:
+        await connection.execute(f"DROP SCHEMA {schema} CASCADE")
+        await connection.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import asyncpg
+from conftest import POSTGRES
 from support import COMPLETED, LiveServer, artifacts, final_state, stream
 
 from agents.checks import validate
@@ -16,8 +17,6 @@ from agents.database import DatabaseExecutor, design_for
 from agents.kit import WorkOrder
 from agents.kit.work_order import StepRef
 from agents.specialist import Work
-
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @dataclass

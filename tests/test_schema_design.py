@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -24,8 +22,6 @@ from agents.design.schema import (
     table_name,
 )
 from agents.design.vocabulary import DOMAIN_PHRASES, DOMAINS, POSTGRES_RESERVED
-
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 # (request, tables it must have, foreign keys "table.column->parent" it must have)
 TUNING: list[tuple[str, set[str], set[str]]] = [
@@ -323,19 +319,6 @@ HELD_OUT: list[tuple[str, set[str], set[str]]] = [
 ]
 
 _MONEY = re.compile(r"(^|_)(price|amount|fee|total|cost|balance|salary|subtotal)$")
-
-
-@pytest.fixture
-async def pg() -> AsyncIterator[asyncpg.Connection]:
-    """A connection whose search path is a throwaway schema, dropped afterwards."""
-    connection = await asyncpg.connect(POSTGRES)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    await connection.execute(f"CREATE SCHEMA {schema}; SET search_path TO {schema}")
-    try:
-        yield connection
-    finally:
-        await connection.execute(f"DROP SCHEMA {schema} CASCADE")
-        await connection.close()
 
 
 async def _foreign_keys(pg: asyncpg.Connection) -> set[str]:
