@@ -54,3 +54,11 @@ def test_a_revised_plan_has_steps_for_what_was_added_and_none_for_what_was_dropp
     assert set(revised.steps["validation"].depends_on) >= {"cart-schema", "cart-code"}
     assert revised.steps["analysis"] is ledger.steps["analysis"]
     assert revised.root_task == "task-1" and revised.query == query
+
+
+def test_a_reply_asking_for_something_no_component_builds_is_told_so() -> None:
+    change = PlanChange.read("drop search; we also need a wishlist")
+    assert change.dropped == ("search",) and change.added == ()
+    assert change.unknown and "wishlist" in change.unknown[0]
+    assert "no component I know builds" in change.sentence()
+    assert PlanChange.read("make it faster").unknown == ()

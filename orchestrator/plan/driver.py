@@ -143,7 +143,7 @@ class PlanDriver:
                 options = self._options
                 run.ledger = revise(ledger, change, tier_for=options.tier_for, crew=options.crew)
             run.ledger.steps["planning"].changes["instructions"] = approval.change
-            said = f" ({change.sentence()})" if change else ""
+            said = f" ({change.sentence()})" if change or change.unknown else ""
             await updater.start_work(agent_text(f"Changing the plan as asked{said}."))
             await self._guarded(run, self._replan(run))
         else:

@@ -24,7 +24,7 @@ _CLAUSES = re.compile(r"[,;.]|\b(?:and|but|then|also|plus|instead)\b", re.I)
 _REMOVING = re.compile(
     r"\b(?:drop|remove|delete|skip|exclude|omit|cut|lose|forget|no|not|without|don'?t)\b", re.I
 )
-_ADDING = re.compile(r"\b(?:add|include|with|need|want|keep|plus|also|build|make)\b", re.I)
+_ADDING = re.compile(r"\b(?:add|include|with|need|want|keep|plus|also|build)\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +33,26 @@ class PlanChange:
 
     dropped: tuple[str, ...]
     added: tuple[str, ...]
+    # Clauses that ask to add something no known component builds ("add a wishlist").
+    unknown: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, text: str) -> PlanChange:
         dropped: list[str] = []
         added: list[str] = []
+        unknown: list[str] = []
         removing = False
         for clause in filter(None, (c.strip() for c in _CLAUSES.split(text))):
+            asks_to_add = bool(_ADDING.search(clause))
             if _REMOVING.search(clause):
                 removing = True
-            elif _ADDING.search(clause):
+            elif asks_to_add:
                 removing = False
             named = [c.module for c in services_named(clause)]
+            if asks_to_add and not removing and not named:
+                unknown.append(clause)
             (dropped if removing else added).extend(m for m in named if m not in dropped + added)
-        return cls(tuple(dropped), tuple(added))
+        return cls(tuple(dropped), tuple(added), tuple(unknown))
 
     def __bool__(self) -> bool:
         return bool(self.dropped or self.added)
@@ -57,6 +63,9 @@ class PlanChange:
             parts.append(f"dropped {', '.join(self.dropped)}")
         if self.added:
             parts.append(f"added {', '.join(self.added)}")
+        if self.unknown:
+            asked = "; ".join(f"'{clause}'" for clause in self.unknown)
+            parts.append(f"no component I know builds {asked}: the planning step has it as text")
         return "; ".join(parts) or "no components changed"
 
 
