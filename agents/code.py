@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from agents.design.code_checks import Verdict, check_module
+from agents.design.code_checks import CodeCheck, check_module
 from agents.design.code_components import accept_module, component_skeleton
 from agents.design.code_spec import CodeSpec, read_spec
 from agents.design.code_tests import write_tests
@@ -69,7 +69,7 @@ class CodeExecutor(SpecialistExecutor):
             verdict = (
                 await check_module(spec, candidate.text)
                 if candidate.text is not None
-                else Verdict(candidate.problem, "")
+                else CodeCheck(candidate.problem, "")
             )
             if not verdict.problem and candidate.text is not None:
                 await work.send(spec.path, candidate.text, PYTHON)

@@ -19,7 +19,7 @@ from agents.design.sandbox import run_sandboxed
 
 __all__ = [
     "SAMPLES",
-    "Verdict",
+    "CodeCheck",
     "check_module",
     "checked_return",
     "example_script",
@@ -49,24 +49,24 @@ _BUG_ERRORS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class CodeCheck:
     problem: str  # '' when the module passed
     verified: str  # what passing means, said as 'it ...' ('passes the 2 examples you gave')
 
 
-async def check_module(spec: CodeSpec, text: str) -> Verdict:
+async def check_module(spec: CodeSpec, text: str) -> CodeCheck:
     """Ruff's error rules, then the examples, else the checks the spec implies."""
     verified = _what_is_verified(spec)
     errors = await ruff_errors(spec.path, text)
     if errors:
-        return Verdict(f"ruff: {errors[0]}", verified)
+        return CodeCheck(f"ruff: {errors[0]}", verified)
     script = example_script(spec) if spec.examples else property_script(spec)
     if script is None:
-        return Verdict("", verified)
+        return CodeCheck("", verified)
     root = spec.path.split("/", 1)[0] if spec.path.startswith("src/") else ""
     result = await run_sandboxed({spec.path: text}, script, path=(root,))
     kind = "examples" if spec.examples else "checks"
-    return Verdict("" if result.ok else f"{kind}: {result.reason[:200]}", verified)
+    return CodeCheck("" if result.ok else f"{kind}: {result.reason[:200]}", verified)
 
 
 def _what_is_verified(spec: CodeSpec) -> str:
