@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from agents.components import canvas
-from agents.design.blueprint import SystemDesign
-from agents.design.system import design_system
+from agents.design import SystemDesign, design_system
 from agents.specialist import SpecialistExecutor, Work
 from memory.catalogue import SERVICES, Component, services_for
 from memory.knowledge import KnowledgeEntry, load_entries

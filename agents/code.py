@@ -14,12 +14,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from agents.design.code_checks import CodeCheck, check_module
-from agents.design.code_components import accept_module, component_skeleton
-from agents.design.code_spec import CodeSpec, read_spec
-from agents.design.code_tests import write_tests
-from agents.design.codegen import assemble, is_complete, ruff_errors, skeleton
-from agents.design.codegen import stub_source as stub
+from agents.design import (
+    CodeCheck,
+    CodeSpec,
+    accept_module,
+    assemble,
+    check_module,
+    component_skeleton,
+    is_complete,
+    read_spec,
+    ruff_errors,
+    skeleton,
+    write_tests,
+)
+from agents.design import stub_source as stub
 from agents.kit import Repair
 from agents.specialist import SpecialistExecutor, Work
 from memory.catalogue import SERVICES, Component

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.design.blueprint import SystemDesign
+from agents.design import SystemDesign
 from memory.catalogue import Component
 
 

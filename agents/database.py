@@ -14,22 +14,22 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from agents.components import schema_sql
-from agents.design.entities import DataModel, Entity, read_model
-from agents.design.indexes import (
-    advise,
-    asks_about_indexes,
-    indexes_notes,
-    indexes_sql,
-    user_tables,
-)
-from agents.design.schema import (
+from agents.design import (
+    DataModel,
+    Entity,
     Index,
     SchemaDesign,
     Table,
+    advise,
+    asks_about_indexes,
     column_for,
     design_schema,
+    indexes_notes,
+    indexes_sql,
+    read_model,
     schema_notes,
     table_name,
+    user_tables,
 )
 from agents.specialist import SpecialistExecutor, Work
 from inference.language import singular, snake
