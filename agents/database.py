@@ -110,26 +110,18 @@ class DatabaseExecutor(SpecialistExecutor):
 def _changed(component: Component, instructions: str) -> Component:
     """A catalogue component's tables with a step change's columns added and dropped."""
     tables = list(component.tables)
+    names = [t.name for t in tables]
     for match in _ADD_COLUMN.finditer(instructions):
-        name, named = snake(match.group(1)), match.group(2)
-        at = next((i for i, t in enumerate(tables) if _names(t.name, named)), 0)
-        table = tables[at]
+        name, table = snake(match.group(1)), tables[_table_index(names, match.group(2))]
         if name and not any(c.split()[0] == name for c in table.columns):
             ddl = column_for(name, singular(table.name)).ddl()
-            tables[at] = replace(table, columns=(*table.columns, ddl))
+            tables[names.index(table.name)] = replace(table, columns=(*table.columns, ddl))
     for match in _DROP_COLUMN.finditer(instructions):
-        name, named = snake(match.group(1)), match.group(2)
-        tables = [
-            replace(t, columns=tuple(c for c in t.columns if c.split()[0] != name))
-            if name != "id" and (not named or _names(t.name, named))
-            else t
-            for t in tables
-        ]
+        name = snake(match.group(1))
+        for at in _targets(names, match.group(2)):
+            kept = tuple(c for c in tables[at].columns if c.split()[0] != name or name == "id")
+            tables[at] = replace(tables[at], columns=kept)
     return replace(component, tables=tuple(tables))
-
-
-def _names(table: str, named: str | None) -> bool:
-    return bool(named) and table in {str(named).lower(), table_name(singular(snake(str(named))))}
 
 
 def _catalogued(component: str | None) -> bool:
@@ -159,25 +151,29 @@ def _with_new_tables(model: DataModel, instructions: str) -> DataModel:
 def apply_changes(design: SchemaDesign, instructions: str) -> SchemaDesign:
     """'add a last_login_at column to users', 'drop the isbn column from books'."""
     tables = list(design.tables)
+    names = [t.name for t in tables]
     for match in _ADD_COLUMN.finditer(instructions):
-        at = _table_index(tables, match.group(2))
+        at = _table_index(names, match.group(2))
         tables[at] = _add_column(tables[at], snake(match.group(1)), tables)
     for match in _DROP_COLUMN.finditer(instructions):
-        column = snake(match.group(1))
-        targets = [_table_index(tables, match.group(2))] if match.group(2) else range(len(tables))
-        for at in targets:
-            tables[at] = _drop_column(tables[at], column)
+        for at in _targets(names, match.group(2)):
+            tables[at] = _drop_column(tables[at], snake(match.group(1)))
     return replace(design, tables=tuple(tables))
 
 
-def _table_index(tables: list[Table], named: str | None) -> int:
+def _table_index(names: list[str], named: str | None) -> int:
     """The table a change names ('users', 'user'); the first table when it names none."""
     if named:
         wanted = {named.lower(), table_name(singular(snake(named)))}
-        for at, table in enumerate(tables):
-            if table.name in wanted:
+        for at, name in enumerate(names):
+            if name in wanted:
                 return at
     return 0
+
+
+def _targets(names: list[str], named: str | None) -> list[int]:
+    """The tables a dropped column goes from: the one named, else every one."""
+    return [_table_index(names, named)] if named else list(range(len(names)))
 
 
 def _add_column(table: Table, name: str, tables: list[Table]) -> Table:

@@ -272,8 +272,11 @@ QUEUE = Component(
 )
 
 
-def _mentions(text: str, triggers: tuple[str, ...]) -> bool:
-    return any(re.search(rf"\b{re.escape(t)}", text) for t in triggers)
+def _mentions(text: str, triggers: tuple[str, ...], *, whole_words: bool = False) -> bool:
+    """Whether ``text`` has a trigger: as a word's start ("payments" has "payment"), or as
+    a whole word, plural or not, with ``whole_words`` ("shopping" has no "shop")."""
+    end = r"(?:s|es)?\b" if whole_words else ""
+    return any(re.search(rf"\b{re.escape(t)}{end}", text) for t in triggers)
 
 
 def services_for(request: str, limit: int = 6) -> list[Component]:
@@ -287,11 +290,7 @@ def services_named(text: str) -> list[Component]:
     """The domain services ``text`` names in whole words ("shopping cart" names the cart,
     not the shop's orders), in catalog order; none when it names none."""
     lowered = text.lower()
-    return [
-        c
-        for c in SERVICES
-        if any(re.search(rf"\b{re.escape(t)}(?:s|es)?\b", lowered) for t in (c.module, *c.triggers))
-    ]
+    return [c for c in SERVICES if _mentions(lowered, (c.module, *c.triggers), whole_words=True)]
 
 
 def system_for(request: str) -> list[Component]:

@@ -1,7 +1,7 @@
 """A ``validation.json`` read back: did it pass, its score, and what failed.
 
-Whoever receives a validator's report (the orchestrator's final status, a plan's summary,
-the CLI) reads it through ``Verdict`` rather than by its keys.
+Whoever receives a validator's report (the orchestrator's final status, a plan's summary
+and repair round, the CLI) reads it through ``Verdict`` rather than by its keys.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from agents.kit.work_order import Finding
 
 __all__ = ["REPORT_NAME", "Verdict"]
 
@@ -20,7 +22,7 @@ REPORT_NAME = "validation.json"
 class Verdict:
     passed: bool
     score: int | None
-    errors: tuple[str, ...]  # "file:line: message", in the report's order
+    failures: tuple[tuple[str, Finding], ...]  # (file, error), in the report's order
     warnings: int
 
     @classmethod
@@ -37,7 +39,11 @@ class Verdict:
         return cls(
             passed=bool(document.get("passed", document.get("valid"))),
             score=score if isinstance(score, int) else None,
-            errors=tuple(_where(i) for i in issues if i.get("severity") == "error"),
+            failures=tuple(
+                (str(i.get("file", "?")), _finding(i))
+                for i in issues
+                if i.get("severity") == "error"
+            ),
             warnings=sum(1 for i in issues if i.get("severity") == "warning"),
         )
 
@@ -47,8 +53,24 @@ class Verdict:
         text = artifacts.get(REPORT_NAME)
         return cls.read(text) if text is not None else None
 
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Each error as "file:line: message"."""
+        return tuple(
+            f"{file}:{f.line}: {f.message}" if f.line else f"{file}: {f.message}"
+            for file, f in self.failures
+        )
+
+    def by_file(self, suffix: str = "") -> dict[str, tuple[Finding, ...]]:
+        """The errors of each file whose name ends with ``suffix``."""
+        found: dict[str, list[Finding]] = {}
+        for file, finding in self.failures:
+            if file.endswith(suffix):
+                found.setdefault(file, []).append(finding)
+        return {file: tuple(findings) for file, findings in found.items()}
+
     def to_metadata(self) -> dict[str, Any]:
-        return {"passed": self.passed, "score": self.score, "errors": len(self.errors)}
+        return {"passed": self.passed, "score": self.score, "errors": len(self.failures)}
 
     def sentence(self) -> str:
         """One sentence for a final status: what a user must know about the check."""
@@ -56,10 +78,12 @@ class Verdict:
         if self.passed:
             return f"Validation passed ({score}, {self.warnings} warning(s))."
         first = f"; first: {self.errors[0]}" if self.errors else ""
-        return f"Validation did not pass ({score}, {len(self.errors)} error(s){first})."
+        return f"Validation did not pass ({score}, {len(self.failures)} error(s){first})."
 
 
-def _where(issue: Mapping[str, Any]) -> str:
+def _finding(issue: Mapping[str, Any]) -> Finding:
     line = issue.get("line")
-    where = f"{issue.get('file', '?')}:{line}" if line else str(issue.get("file", "?"))
-    return f"{where}: {issue.get('message', issue.get('rule', 'error'))}"
+    message = issue.get("message") or issue.get("rule") or "error"
+    return Finding(
+        line if isinstance(line, int) else None, str(issue.get("rule", "")), str(message)
+    )

@@ -25,9 +25,9 @@ from a2a.types import TaskState
 
 from agents.kit import (
     File,
-    Finding,
     Repair,
     StepRef,
+    Verdict,
     WorkOrder,
     artifact_id_for,
     send_artifact,
@@ -45,7 +45,7 @@ from orchestrator.plan.ledger import (
     upstream,
 )
 from orchestrator.plan.replies import Modification
-from orchestrator.plan.summary import broken_python, read_report, report_passed, summary
+from orchestrator.plan.summary import summary
 from orchestrator.registry import AgentRegistry
 from orchestrator.relay import Relay, StepFailed, agent_text, recall, relay_events
 
@@ -275,10 +275,10 @@ class PlanRun:
     async def validate_and_repair(self) -> None:
         validation = self.ledger.steps["validation"]
         await self.run([validation.id])
-        report = read_report(validation.artifacts)
-        if report is None or report_passed(report):
+        verdict = Verdict.of(validation.artifacts)
+        if verdict is None or verdict.passed:
             return
-        broken = broken_python(report)
+        broken = verdict.by_file(".py")
         owners = {
             name: step
             for step in self.ledger.active()
@@ -294,7 +294,7 @@ class PlanRun:
         )
         for name in repairable:
             owner = owners[name]
-            repair = Repair(File(name, owner.artifacts[name]), _findings(broken[name]))
+            repair = Repair(File(name, owner.artifacts[name]), broken[name])
             owner.changes = {**owner.changes, "repair": f"round 1: {len(broken[name])} finding(s)"}
             await self.run_step(owner, repair=repair)
         await self.save()
@@ -411,14 +411,3 @@ def _tech_stack(ledger: Ledger) -> tuple[str, ...]:
         if isinstance(stack, list):
             return tuple(str(s) for s in stack)
     return ()
-
-
-def _findings(issues: list[dict[str, Any]]) -> tuple[Finding, ...]:
-    return tuple(
-        Finding(
-            issue["line"] if isinstance(issue.get("line"), int) else None,
-            str(issue.get("rule", "")),
-            str(issue.get("message", "")),
-        )
-        for issue in issues
-    )

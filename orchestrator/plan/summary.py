@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
 from agents.kit import Verdict
 from orchestrator.plan.ledger import Ledger
 from orchestrator.relay import Relay
 
-__all__ = ["broken_python", "read_report", "report_passed", "summary"]
+__all__ = ["summary"]
 
 
 def summary(ledger: Ledger, relay: Relay, *, spent_s: float) -> str:
@@ -61,23 +57,3 @@ def _validation(ledger: Ledger, max_listed: int = 10) -> list[str]:
         if len(verdict.errors) > max_listed:
             lines.append(f"- … and {len(verdict.errors) - max_listed} more in validation.json.")
     return lines
-
-
-def read_report(artifacts: Mapping[str, str]) -> dict[str, Any] | None:
-    try:
-        report = json.loads(artifacts.get("validation.json", ""))
-    except json.JSONDecodeError:
-        return None
-    return report if isinstance(report, dict) else None
-
-
-def report_passed(report: Mapping[str, Any]) -> bool:
-    return bool(report.get("passed", report.get("valid", False)))
-
-
-def broken_python(report: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    broken: dict[str, list[dict[str, Any]]] = {}
-    for issue in report.get("issues", []):
-        if issue.get("severity") == "error" and str(issue.get("file", "")).endswith(".py"):
-            broken.setdefault(str(issue["file"]), []).append(issue)
-    return broken
