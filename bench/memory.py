@@ -25,6 +25,7 @@ from memory.profiles import Profile, SqlProfileStore
 from memory.sessions import InProcessSessionStore, Turn
 from memory.sql import create_tables
 from memory.vectors import Interaction, VectorMemory
+from orchestrator.agent_model import load_examples
 from orchestrator.learning import Learner
 from orchestrator.routing import Router
 
@@ -103,7 +104,7 @@ async def _context_ms(contexts: ContextBuilder) -> tuple[tuple[float, float], An
 
 async def _routing_ms(profiles: SqlProfileStore, embedder: Embedder) -> tuple[float, float]:
     """p50 and p95 (ms) of routing with the user's learned signals, read fresh each time."""
-    router = Router(card_registry(), embedder)
+    router = Router(card_registry(), embedder, examples=load_examples())
     router.warm()
     learner = Learner(profiles)
     timings = []

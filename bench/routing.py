@@ -13,6 +13,7 @@ from a2a.types import AgentCapabilities, AgentCard, AgentSkill
 
 from agents.cards import load_cards
 from inference.embeddings import Embedder
+from orchestrator.agent_model import load_examples
 from orchestrator.registry import AgentRegistry
 from orchestrator.routing import Router
 from youmeyou.settings import Settings
@@ -123,6 +124,10 @@ def routing_figures() -> dict[str, tuple[float, float]]:
     embedder = Embedder()
     embedder.load()
     queries = _queries()
-    figures = {"4 cards": _measure(Router(card_registry(), embedder), embedder, queries)}
+    figures = {
+        "4 cards": _measure(
+            Router(card_registry(), embedder, examples=load_examples()), embedder, queries
+        )
+    }
     figures["1,000 skills"] = _measure(Router(_big_registry(), embedder), embedder, queries)
     return figures

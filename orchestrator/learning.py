@@ -1,13 +1,17 @@
 """What routing learns from a user: ratings, preferences, the project's stack.
 
-A rating of 4 or 5 is a success, 1 to 3 a failure. For each agent and skill, everyone's
-ratings give a population success rate under a Beta(2, 2) prior; a user's own record is
-shrunk toward it with ``prior_strength`` pseudo-ratings:
+A rating of 4 or 5 is a success, 1 to 3 a failure. Per user, agent and skill, the user's
+success rate has a posterior: a prior worth ``prior_strength`` ratings, centred on what
+*everyone else* made of that skill (their successes and failures under a Beta(2, 2) prior,
+so 0.5 when nobody else has rated it), updated with the user's own ratings. The routing
+score gains how far the posterior has moved from the prior:
 
-    history = (successes - n * p_population) / (n + prior_strength)
+    p_prior = (others' successes + 2) / (others' ratings + 4)
+    history = (successes - n * p_prior) / (n + prior_strength)
 
-which is zero for a user with no ratings (so one user's ratings never move another user's
-routing), grows with evidence, and stays within (-1, 1).
+That is zero for a user with no ratings (so one user's ratings never move another user's
+routing), grows with the user's evidence, stays within (-1, 1), and moves a user who is the
+only one rating as much as one among many: the user is never compared with themselves.
 """
 
 from __future__ import annotations
@@ -50,11 +54,15 @@ class Learner:
         )
 
     def history_term(self, outcome: Outcome, population: tuple[int, int] | None) -> float:
-        successes, failures = population or (outcome.successes, outcome.failures)
+        """How far this user's posterior for the skill has moved from the prior."""
+        everyone = population or (0, 0)
+        # The population's counts include the user's own: the prior is everyone else's.
+        successes = max(everyone[0] - outcome.successes, 0)
+        failures = max(everyone[1] - outcome.failures, 0)
         alpha, beta = _POPULATION_PRIOR
-        rate = (successes + alpha) / (successes + failures + alpha + beta)
+        prior = (successes + alpha) / (successes + failures + alpha + beta)
         n = outcome.successes + outcome.failures
-        return float((outcome.successes - n * rate) / (n + self._prior_strength))
+        return float((outcome.successes - n * prior) / (n + self._prior_strength))
 
     def forget_population(self) -> None:
         """Read everyone's counts afresh on the next call (after a rating)."""

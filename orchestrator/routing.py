@@ -17,22 +17,23 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from agents import SPECIALIST_IDS
 from inference.embeddings import Embedder
+from orchestrator.agent_model import LabelledRequest
 from orchestrator.registry import AgentRegistry
 from orchestrator.reviews import asks_for_review
+from orchestrator.skill_index import RoutingSignals, SkillIndex, SkillScores, routing_text
 
-TAG_WEIGHT = 0.05
 # The order work flows through a team; agents not listed (remote ones) come after, by score.
 FLOW_ORDER = SPECIALIST_IDS
 VALIDATOR = "validator"
+CLAUSE_CONFIDENCE = 0.7  # how sure the model must be of a clause to add its agent to a team
 CODE = "code"
 _CLAUSE_SPLIT = re.compile(r"[,;.]|\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
@@ -44,17 +45,12 @@ class RoutingWeights:
     history: float = 0.3
     preference: float = 0.03
     project: float = 0.03
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingSignals:
-    """What is known of the user, as the scorer uses it."""
-
-    # (agent, skill) -> how much better (+) or worse (-) than everyone this user rates it,
-    # shrunk toward zero when the user has few ratings; in (-1, 1).
-    history: Mapping[tuple[str, str], float] = field(default_factory=dict)
-    preferences: frozenset[str] = frozenset()
-    project_stack: frozenset[str] = frozenset()
+    # For an agent known only from its card, history is a bonus of at most this much either
+    # way: it reorders only agents that fit about equally well (within twice the cap).
+    history_cap: float = 0.06
+    # For the agents the routing model knows, history (in (-1, 1)) times this is log-odds
+    # on the model's probabilities: odds of more than exp(2 * 3) = 403 to one never flip.
+    history_odds: float = 3.0
 
 
 NO_SIGNALS = RoutingSignals()
@@ -107,89 +103,6 @@ class RoutingDecision:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class _Skill:
-    agent: str
-    agent_name: str
-    skill: str
-    tags: frozenset[str]
-
-
-class _SkillIndex:
-    """One row per embedded skill text, and which skill each row belongs to."""
-
-    def __init__(self, registry: AgentRegistry, embedder: Embedder) -> None:
-        skills: list[_Skill] = []
-        texts: list[str] = []
-        owners: list[int] = []
-        for agent in registry:
-            for skill in agent.card.skills:
-                skills.append(
-                    _Skill(
-                        agent.agent_id,
-                        agent.name,
-                        skill.id,
-                        frozenset(t.lower() for t in skill.tags),
-                    )
-                )
-                for text in (f"{skill.name}: {skill.description}", *skill.examples):
-                    texts.append(text)
-                    owners.append(len(skills) - 1)
-        self.version = registry.version
-        self.skills = skills
-        self.agents = list(dict.fromkeys(s.agent for s in skills))
-        # Held as a torch tensor: a numpy matmul would wake OpenBLAS's own thread pool, whose
-        # spinning threads then fight torch's for the cores and slow every query embedding
-        # that follows (seen as 5x slower routing with 1,000 skills on two cores).
-        self.vectors = torch.from_numpy(embedder.embed(texts))
-        # A skill's rows are contiguous, so a segment max over these offsets scores skills.
-        self.skill_starts = np.searchsorted(np.asarray(owners), np.arange(len(skills)))
-        self.tag_words = [frozenset(t for t in s.tags if " " not in t) for s in skills]
-        self.tag_phrases = [tuple(t for t in s.tags if " " in t) for s in skills]
-        self.tag_counts = np.asarray([max(len(s.tags), 1) for s in skills], dtype=np.float32)
-        self.skill_agent = np.asarray([s.agent for s in skills], dtype=object)
-        # What a skill is about, as words: matched against preferences and project stacks.
-        self.skill_terms = [
-            frozenset(_WORD.findall(f"{text} {' '.join(s.tags)}".lower())) | s.tags
-            for s, text in zip(skills, _skill_texts(registry), strict=True)
-        ]
-
-    def signal_terms(
-        self, signals: RoutingSignals, weights: RoutingWeights
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per skill: history, preference and project parts of the score, weighted."""
-        history = np.asarray(
-            [signals.history.get((s.agent, s.skill), 0.0) for s in self.skills], dtype=np.float32
-        )
-        preference = np.asarray(
-            [bool(signals.preferences & terms) for terms in self.skill_terms], dtype=np.float32
-        )
-        project = np.asarray(
-            [bool(signals.project_stack & terms) for terms in self.skill_terms], dtype=np.float32
-        )
-        return (
-            weights.history * history,
-            weights.preference * preference,
-            weights.project * project,
-        )
-
-    def skill_scores(self, queries: np.ndarray) -> np.ndarray:
-        """(len(queries), len(skills)): each skill's best row similarity."""
-        with torch.inference_mode():
-            similarities = (torch.from_numpy(queries) @ self.vectors.T).numpy()  # cosine
-        return np.maximum.reduceat(similarities, self.skill_starts, axis=1)
-
-    def tag_bonus(self, query: str) -> np.ndarray:
-        """Per skill: the share of its tags found in the query, times ``TAG_WEIGHT``."""
-        text = query.lower()
-        words = set(_WORD.findall(text))
-        hits = [
-            len(tags & words) + sum(1 for phrase in phrases if phrase in text)
-            for tags, phrases in zip(self.tag_words, self.tag_phrases, strict=True)
-        ]
-        return TAG_WEIGHT * np.asarray(hits, dtype=np.float32) / self.tag_counts
-
-
 class Router:
     """Ranks registered agents for a request and picks the agent or team to run it."""
 
@@ -198,26 +111,28 @@ class Router:
         registry: AgentRegistry,
         embedder: Embedder,
         *,
+        examples: Sequence[LabelledRequest] = (),
         threshold: float = 0.30,
         team_margin: float = 0.03,
         weights: RoutingWeights | None = None,
     ) -> None:
         self._registry = registry
         self._embedder = embedder
+        self._examples = tuple(examples)
         self.threshold = threshold
         self.team_margin = team_margin
         self.weights = weights or RoutingWeights()
-        self._index: _SkillIndex | None = None
+        self._index: SkillIndex | None = None
         self._lock = threading.Lock()
 
     def warm(self) -> None:
-        """Embed every skill now rather than on the first request."""
+        """Embed every skill and fit the routing model now rather than on the first request."""
         self._current_index()
 
-    def _current_index(self) -> _SkillIndex:
+    def _current_index(self) -> SkillIndex:
         with self._lock:
             if self._index is None or self._index.version != self._registry.version:
-                self._index = _SkillIndex(self._registry, self._embedder)
+                self._index = SkillIndex(self._registry, self._embedder, self._examples)
             return self._index
 
     def route(
@@ -231,38 +146,66 @@ class Router:
             for agent_id in candidates:
                 self._registry.get(agent_id)  # raises UnknownAgentError with the known ids
         index = self._current_index()
-        clauses = _clauses(query)
-        vectors = self._embedder.embed([query, *clauses])
-        skill_scores = index.skill_scores(vectors)
-        bonus = index.tag_bonus(query)
+        text = routing_text(query)
+        clauses = _clauses(text)
+        scores = index.scores([text, *clauses], self._embedder.embed([text, *clauses]))
+        bonus = index.tag_bonus(text)
         allowed = set(candidates) if candidates is not None else set(index.agents)
-
-        parts = index.signal_terms(signals, self.weights)
-        ranking = self._rank(index, skill_scores[0], bonus, parts, allowed, self.weights)
+        semantic = self.weights.semantic * index.semantic(scores, 0)
+        parts = self._personal(index, scores, semantic, signals)
+        ranking = _rank(index, semantic, bonus, parts, allowed)
         if candidates is not None and ranking:
             # The caller named the agents: they answer, together, however far the words are.
             return self._pinned(query, ranking, candidates)
         if VALIDATOR in allowed and asks_for_review(query):
             # The user's own material to check: the validator reads it, whatever it is about.
             return self._review(query, ranking)
-        if (
-            not ranking
-            or ranking[0].breakdown["semantic"] + ranking[0].breakdown["tags"] < self.threshold
-        ):
+        if not ranking or scores.nobody(0) or _fit(ranking[0]) < self.threshold:
             return RoutingDecision(query, ranking, [], [], self.threshold)
-
         top = ranking[0].score
         floor = max(self.threshold, top - self.team_margin)
         team = {s.agent: query for s in ranking if s.score >= floor}
-        if len(clauses) > 1:
-            mask = np.isin(index.skill_agent, list(allowed))
-            for clause, scores in zip(clauses, skill_scores[1:], strict=True):
-                totals = np.where(mask, scores + bonus, -np.inf)
-                top_skill = int(np.argmax(totals))
-                if totals[top_skill] >= self.threshold:
-                    agent = index.skills[top_skill].agent
-                    known = team.get(agent)
-                    team[agent] = clause if known in (None, query) else f"{known}; {clause}"
+        mask = np.isin(index.skill_agent, list(allowed))
+        for n, clause in enumerate(clauses, start=1):
+            if len(clauses) < 2 or scores.nobody(n) or scores.confidence(n) < CLAUSE_CONFIDENCE:
+                continue
+            totals = np.where(mask, index.semantic(scores, n) + bonus, -np.inf)
+            top_skill = int(np.argmax(totals))
+            if totals[top_skill] >= self.threshold:
+                agent = index.skills[top_skill].agent
+                known = team.get(agent)
+                team[agent] = clause if known in (None, query) else f"{known}; {clause}"
+        return self._team(query, ranking, team, allowed)
+
+    def _personal(
+        self,
+        index: SkillIndex,
+        scores: SkillScores,
+        semantic: np.ndarray,
+        signals: RoutingSignals,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per skill: the history, preference and project parts of the score.
+
+        For the agents the routing model knows, history weighs the model's odds (a prior
+        over agents) and its part is how far that moves the semantic score; for agents known
+        only from their cards it is a small capped bonus.
+        """
+        weights = self.weights
+        bonus, preference, project = index.signal_terms(
+            signals, weights.history, weights.history_cap, weights.preference, weights.project
+        )
+        affinity: dict[str, float] = {}
+        for (agent, _), value in signals.history.items():
+            affinity[agent] = affinity.get(agent, 0.0) + value
+        odds = {a: weights.history_odds * float(np.clip(v, -1, 1)) for a, v in affinity.items()}
+        weighed = weights.semantic * index.semantic(scores, 0, odds)
+        known = np.isin(index.skill_agent, list(scores.known))
+        history = np.where(known, weighed - semantic, bonus)
+        return history, preference, project
+
+    def _team(
+        self, query: str, ranking: list[AgentScore], team: dict[str, str], allowed: set[str]
+    ) -> RoutingDecision:
         if VALIDATOR in allowed and VALIDATOR not in team and len(team) > 1 and CODE in team:
             # A team that writes code ends with a check of what it wrote.
             team[VALIDATOR] = "Check the files the team produced."
@@ -288,43 +231,43 @@ class Router:
         ]
         return RoutingDecision(query, ranking, members, plan, self.threshold)
 
-    @staticmethod
-    def _rank(
-        index: _SkillIndex,
-        scores: np.ndarray,
-        bonus: np.ndarray,
-        parts: tuple[np.ndarray, np.ndarray, np.ndarray],
-        allowed: set[str],
-        weights: RoutingWeights,
-    ) -> list[AgentScore]:
-        best: dict[str, AgentScore] = {}
-        history, preference, project = parts
-        semantic_all = weights.semantic * scores
-        totals = semantic_all + bonus + history + preference + project
-        for i in np.argsort(-totals):
-            skill = index.skills[int(i)]
-            if skill.agent in best or skill.agent not in allowed:
-                continue
-            total = round(float(totals[i]), 4)
-            best[skill.agent] = AgentScore(
-                agent=skill.agent,
-                name=skill.agent_name,
-                skill=skill.skill,
-                score=total,
-                breakdown={
-                    "semantic": round(float(semantic_all[i]), 4),
-                    "tags": round(float(bonus[i]), 4),
-                    "history": round(float(history[i]), 4),
-                    "preference": round(float(preference[i]), 4),
-                    "project": round(float(project[i]), 4),
-                    "total": total,
-                },
-            )
-        return list(best.values())
+
+def _fit(score: AgentScore) -> float:
+    """How well the words fit, whatever is known of the user: what placement depends on."""
+    return score.breakdown["semantic"] + score.breakdown["tags"]
 
 
-def _skill_texts(registry: AgentRegistry) -> list[str]:
-    return [f"{s.name} {s.description}" for agent in registry for s in agent.card.skills]
+def _rank(
+    index: SkillIndex,
+    semantic: np.ndarray,
+    bonus: np.ndarray,
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    allowed: set[str],
+) -> list[AgentScore]:
+    """Each allowed agent at its best skill, best first."""
+    best: dict[str, AgentScore] = {}
+    history, preference, project = parts
+    totals = semantic + bonus + history + preference + project
+    for i in np.argsort(-totals):
+        skill = index.skills[int(i)]
+        if skill.agent in best or skill.agent not in allowed:
+            continue
+        total = round(float(totals[i]), 4)
+        best[skill.agent] = AgentScore(
+            agent=skill.agent,
+            name=skill.agent_name,
+            skill=skill.skill,
+            score=total,
+            breakdown={
+                "semantic": round(float(semantic[i]), 4),
+                "tags": round(float(bonus[i]), 4),
+                "history": round(float(history[i]), 4),
+                "preference": round(float(preference[i]), 4),
+                "project": round(float(project[i]), 4),
+                "total": total,
+            },
+        )
+    return list(best.values())
 
 
 def _clauses(query: str) -> list[str]:

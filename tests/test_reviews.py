@@ -16,6 +16,7 @@ from agents.checks import validate
 from agents.kit import Verdict
 from bench.routing import card_registry
 from inference.embeddings import Embedder
+from orchestrator.agent_model import load_examples
 from orchestrator.reviews import asks_for_review
 from orchestrator.routing import Router
 from youmeyou.cli import EXIT_VALIDATION_FAILED, _exit_code
@@ -62,7 +63,7 @@ def test_a_review_of_the_users_material_is_told_from_a_request_to_make(
 
 @pytest.fixture(scope="module")
 def router() -> Router:
-    return Router(card_registry(), Embedder())
+    return Router(card_registry(), Embedder(), examples=load_examples())
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import pytest
 
 from agents.cards import load_cards
 from inference.embeddings import Embedder
+from orchestrator.agent_model import load_examples
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.routing import Router
 from youmeyou.app import Models
@@ -55,7 +56,11 @@ def _router(embedder: Embedder) -> Router:
             registry.add(agent_id, card.served_at(f"http://test/agents/{agent_id}"))
     settings = Settings()
     return Router(
-        registry, embedder, threshold=settings.route_threshold, team_margin=settings.team_margin
+        registry,
+        embedder,
+        examples=load_examples(),
+        threshold=settings.route_threshold,
+        team_margin=settings.team_margin,
     )
 
 

@@ -15,6 +15,7 @@ from agents.cards import ORCHESTRATOR_ID
 from agents.kit import StepKind
 from inference.gateway import Policy
 from memory.tasks import WriteBehindTaskStore
+from orchestrator.agent_model import EXAMPLES_DIR, load_examples
 from orchestrator.answer import NewRequests
 from orchestrator.answers import AnswerCache
 from orchestrator.delegation import Delegator
@@ -89,12 +90,15 @@ def _router(runtime: Runtime) -> Router:
     return Router(
         runtime.registry,
         runtime.embedder,
+        examples=load_examples(settings.route_examples_dir or EXAMPLES_DIR),
         threshold=settings.route_threshold,
         team_margin=settings.team_margin,
         weights=RoutingWeights(
             history=settings.route_weight_history,
             preference=settings.route_weight_preference,
             project=settings.route_weight_project,
+            history_cap=settings.route_history_cap,
+            history_odds=settings.route_history_odds,
         ),
     )
 

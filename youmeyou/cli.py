@@ -28,6 +28,9 @@ console = Console()
 Url = Annotated[str, typer.Option("--url", help="Base URL of a running youmeyou server.")]
 DEFAULT_URL = "http://127.0.0.1:8000"
 EXIT_VALIDATION_FAILED = 3  # a task done whose validation did not pass, as a linter exits
+User = Annotated[
+    str, typer.Option(help="Sent as X-User-Id (ignored by a server with authentication on).")
+]
 Token = Annotated[
     str | None,
     typer.Option("--token", help="Bearer token to send (default: YMY_TOKEN).", show_default=False),
@@ -125,23 +128,27 @@ def agent(
 
 
 @app.command()
-def route(query: str, url: Url = DEFAULT_URL, token: Token = None) -> None:
-    """Print how the orchestrator would rank the agents for QUERY (runs nothing)."""
-    response = _call("POST", f"{url}/v1/route", json={"query": query}, headers=_auth_headers(token))
-    decision = response.json()
+def route(
+    query: str,
+    url: Url = DEFAULT_URL,
+    user: User = "anonymous",
+    project: Annotated[str | None, typer.Option(help="Rank against this project's stack.")] = None,
+    token: Token = None,
+) -> None:
+    """Print how the orchestrator would rank the agents for QUERY, for USER (runs nothing)."""
+    body: dict[str, str] = {"query": query}
+    if project is not None:
+        body["project"] = project
+    headers = {"X-User-Id": user, **_auth_headers(token)}
+    decision = _call("POST", f"{url}/v1/route", json=body, headers=headers).json()
     table = Table(title=f"Routing: {query}")
-    for column in ("agent", "skill", "semantic", "tags", "total"):
+    parts = ("semantic", "tags", "history", "preference", "project", "total")
+    for column in ("agent", "skill", *parts):
         table.add_column(column)
     for entry in decision["ranking"]:
-        b = entry["breakdown"]
         mark = " *" if entry["agent"] in decision["team"] else ""
-        table.add_row(
-            entry["agent"] + mark,
-            entry["skill"],
-            f"{b['semantic']:.3f}",
-            f"{b['tags']:.3f}",
-            f"{b['total']:.3f}",
-        )
+        figures = [f"{entry['breakdown'][part]:+.3f}" for part in parts]
+        table.add_row(entry["agent"] + mark, entry["skill"], *figures)
     console.print(table)
     if decision["placed"]:
         console.print(
@@ -173,9 +180,7 @@ def cards(url: Url = DEFAULT_URL, token: Token = None) -> None:
 def ask(
     text: str,
     url: Url = DEFAULT_URL,
-    user: Annotated[
-        str, typer.Option(help="Sent as X-User-Id (ignored by a server with authentication on).")
-    ] = "anonymous",
+    user: User = "anonymous",
     agent: Annotated[str | None, typer.Option(help="Skip routing and use this agent.")] = None,
     token: Token = None,
 ) -> None:

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     )
     route_threshold: float = 0.30
     team_margin: float = 0.03
+    route_examples_dir: Path | None = Field(
+        default=None,
+        description="Folder of labelled requests (*.yaml) the routing model learns from; "
+        "by default the ones the server ships with.",
+    )
     specialist_timeout_s: float = 180.0
 
     # Inference
@@ -177,6 +182,8 @@ class Settings(BaseSettings):
     route_weight_history: float = 0.3
     route_weight_preference: float = 0.03
     route_weight_project: float = 0.03
+    route_history_cap: float = 0.06
+    route_history_odds: float = 3.0
     history_prior_strength: float = 3.0
 
     encryption_key: SecretStr | None = Field(

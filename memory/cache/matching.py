@@ -1,12 +1,20 @@
-"""When two requests ask for the same answer: normalised text and the key-term guard.
+"""When two requests ask for the same answer: normalised text, pasted material, key terms.
 
 An embedding alone cannot tell a paraphrase from a near miss: "add an index for user email"
 and "add a unique constraint on user email" are as close as most paraphrases, and
 "single-tenant" and "multi-tenant" schemas closer still (measured on the calibration set,
-``tests/data/cache_pairs.json``). So a semantic hit needs two things: the embeddings within
-the calibrated similarity, and the same *key terms*, the words that carry the intent once
-filler, request verbs and known synonyms are set aside (Snowball stems). Paraphrases
-reword around their key terms; near misses change one. Numbers are key terms verbatim.
+``bench/cache_cases``). So a semantic hit needs the embeddings within the calibrated
+similarity and two more things:
+
+- the same pasted material (SQL, JSON, YAML, code), character for character but for
+  spacing: one quote or comma decides whether a document is valid;
+- the same *key terms* in the words around it: the stems that carry the intent once
+  filler, request verbs, the default language and known synonyms are set aside. They are
+  compared as a set, so "by category and price" is "by price and category"; numbers are
+  terms verbatim ("three" is "3"); the destination of a conversion ("to Go", "into JSON")
+  and an operation used as an attribute ("sorted lists") are marked, so "merge two sorted
+  lists" is not "sort two merged lists" and "Celsius to Fahrenheit" not the reverse.
+
 The guard errs on the side of a miss: any key term that differs, however close in meaning,
 makes the answer be computed afresh.
 """
@@ -15,48 +23,30 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 import snowballstemmer
 
-_WORD = re.compile(r"[a-z0-9]+(?:[._][a-z0-9]+)*")
-_STEMMER = snowballstemmer.stemmer("english")
-# Filler and request words: they shape the sentence, not the answer.
-_NEUTRAL = frozenset(
-    """a an the of for to with and or in on at by from that this these those is are be should
-    would could can do does did what how which my our your me i we us it its have has please
-    help need want some any as into about using use via also just then there when after s
-    design creat write implement build make develop give show tell set up out code program
-    script data model servic system platform layer handl collect architect architectur
-    structur you follow""".split()  # noqa: SIM905 (a word list reads better as text)
+from memory.cache.vocabulary import (
+    DESTINATIONS,
+    NEUTRAL,
+    NUMBER_WORDS,
+    OPERATIONS,
+    PHRASES,
+    SYNONYMS,
 )
-# Stems that name the same thing in this domain, mapped to one term ("" drops the word).
-_SYNONYMS = {
-    "tabl": "schema",
-    "databas": "schema",
-    "db": "schema",
-    "applic": "app",
-    "authent": "auth",
-    "e": "",  # the "e" of "e-commerce"
-    "commerc": "ecommerc",
-    "check": "valid",
-    "error": "",
-    "bookstor": "book store",
-    "sms": "text messag",
-    "reserv": "book",
-    "sign": "signup",
-    "pytest": "test",
-    "unit": "",
-    "async": "asynchron",
-    "secur": "secur",
-    "config": "configur",
-    "lms": "learn manag",
-    "friendship": "friend",
-    "pipelin": "",
-    "function": "",
-    "shopping": "shop",
-    "process": "",
-    "user": "user",
-}
+
+__all__ = ["TermComparison", "compare", "digest", "key_terms", "normalise", "same_intent"]
+
+_WORD = re.compile(r"[a-z0-9]+(?:[._+#][a-z0-9]+)*[+#]*")
+_STEMMER = snowballstemmer.stemmer("english")
+# Where pasted material begins: a fence, a document, a statement, a definition.
+_MATERIAL = re.compile(
+    r"```|[{\[]|\b(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|EXPLAIN)\s"
+    r"|(?:^|\n)\s*(?:def|class|import|from|async def)\s"
+)
+_CODE_MARK = re.compile(r"[{}\[\]()=;<>\"'`\n]")
+_DIRECTION = frozenset({"to", "into"})
 
 
 def normalise(text: str) -> str:
@@ -64,25 +54,86 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split()).rstrip(" .!?")
 
 
-def key_terms(text: str) -> tuple[str, ...]:
-    """The stems that carry a request's intent, synonyms folded, in order of first use."""
-    terms: dict[str, None] = {}
-    for word in _WORD.findall(text.lower().replace("-", " ").replace("'", " ")):
-        stem = word if any(ch.isdigit() for ch in word) else _STEMMER.stemWord(word)
-        if word in _NEUTRAL or stem in _NEUTRAL:
-            continue
-        terms.update(dict.fromkeys(_SYNONYMS.get(stem, stem).split()))
-    return tuple(terms)
+def split_material(text: str) -> tuple[str, str]:
+    """(the words of the request, the material pasted into it, spacing collapsed)."""
+    starts = [m.start() for m in _MATERIAL.finditer(text)][:1]
+    colon = text.find(":")
+    if colon >= 0 and _CODE_MARK.search(text[colon + 1 :]):
+        starts.append(colon + 1)
+    if not starts:
+        return text, ""
+    start = min(starts)
+    return text[:start], " ".join(text[start:].split())
+
+
+def key_terms(text: str) -> frozenset[str]:
+    """The terms that carry a request's intent, synonyms folded, material left out."""
+    words, _ = split_material(text)
+    lowered = words.lower().replace("'", " ")
+    for phrase, replacement in PHRASES:
+        lowered = lowered.replace(phrase, replacement)
+    tokens = _WORD.findall(lowered.replace("-", " ").replace("/", " "))
+    terms: set[str] = set()
+    for n, word in enumerate(tokens):
+        for term in _terms(word):
+            if n > 0 and tokens[n - 1] in _DIRECTION and _is_destination(tokens, n, term):
+                terms.add(f"to:{term}")
+            elif term in OPERATIONS and word.endswith(("ed", "ing")) and _attribute(tokens, n):
+                terms.add(f"{term}:ed")
+            elif term not in NEUTRAL:
+                terms.add(term)
+    return frozenset(terms)
+
+
+def _terms(word: str) -> list[str]:
+    if word in NUMBER_WORDS:
+        return [NUMBER_WORDS[word]]
+    if any(ch.isdigit() for ch in word):
+        return [SYNONYMS.get(word, word)]
+    stem = _STEMMER.stemWord(word)
+    if word in NEUTRAL or stem in NEUTRAL:
+        return [stem] if stem in DESTINATIONS else []
+    return [t for t in SYNONYMS.get(stem, stem).split() if t]
+
+
+def _is_destination(tokens: list[str], n: int, term: str) -> bool:
+    """Whether "to"/"into" before ``tokens[n]`` names where something goes ("Celsius to
+    Fahrenheit", "to Go") rather than an infinitive ("a function to validate")."""
+    if term in DESTINATIONS:
+        return True
+    before = tokens[n - 2] if n >= 2 else ""
+    return bool(before) and _STEMMER.stemWord(before) not in NEUTRAL and before not in NEUTRAL
+
+
+def _attribute(tokens: list[str], n: int) -> bool:
+    """Whether an operation word is used of a thing ("sorted lists", "merged lists")."""
+    return n + 1 < len(tokens) and tokens[n + 1] not in NEUTRAL
 
 
 def same_intent(a: str, b: str) -> bool:
-    """Whether two requests name the same key terms in the same order.
+    """Whether two requests paste the same material and name the same key terms."""
+    return compare(a, b).same
 
-    Order matters: "merge two sorted lists" and "sort two merged lists" name the same
-    terms and sit at a cosine of 0.95. A reworded paraphrase that reorders its terms
-    ("a Python class for a cart" / "a cart class in Python") is a miss: a cost, not an error.
-    """
-    return key_terms(a) == key_terms(b)
+
+@dataclass(frozen=True, slots=True)
+class TermComparison:
+    same: bool
+    only_in_first: tuple[str, ...]
+    only_in_second: tuple[str, ...]
+    same_material: bool
+
+
+def compare(a: str, b: str) -> TermComparison:
+    """Whether two requests ask for the same thing, and the key terms they differ in."""
+    first, second = key_terms(a), key_terms(b)
+    same_material = split_material(a)[1] == split_material(b)[1]
+    has_content = bool(first) or bool(split_material(a)[1])
+    return TermComparison(
+        same=same_material and first == second and has_content,
+        only_in_first=tuple(sorted(first - second)),
+        only_in_second=tuple(sorted(second - first)),
+        same_material=same_material,
+    )
 
 
 def digest(*parts: str) -> str:

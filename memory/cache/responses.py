@@ -17,13 +17,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
 import numpy as np
 
+from memory.cache.answers import CachedAnswer, CacheHit
+from memory.cache.lookup import CacheLookup, Candidate, Nearby
 from memory.cache.matching import digest, normalise, same_intent
 from memory.cache.stats import CacheStats
 from memory.cache.store import CacheStore
@@ -31,7 +31,6 @@ from memory.cache.store import CacheStore
 logger = logging.getLogger(__name__)
 
 GLOBAL_SCOPE = "*"
-HitLevel = Literal["exact", "semantic"]
 _INDEX_TTL_S = 8 * 24 * 3600  # outlives every entry it names
 
 
@@ -53,54 +52,6 @@ class AnswerKey:
     @property
     def id(self) -> str:
         return digest(self.bucket, normalise(self.query))
-
-
-@dataclass(slots=True)
-class CachedArtifact:
-    name: str
-    text: str
-    media_type: str = "text/plain"
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class CachedAnswer:
-    """A finished task's answer, as it is replayed."""
-
-    query: str
-    artifacts: list[CachedArtifact]
-    closing: str
-    task_id: str
-    user_id: str
-    project: str = ""
-    cost_usd: float = 0.0  # what computing it cost: what each hit saves
-    tokens: int = 0
-    created: float = field(default_factory=time.time)
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> CachedAnswer:
-        data = json.loads(raw)
-        data["artifacts"] = [CachedArtifact(**a) for a in data["artifacts"]]
-        return cls(**data)
-
-
-@dataclass(frozen=True, slots=True)
-class CacheHit:
-    answer: CachedAnswer
-    level: HitLevel
-    similarity: float
-    scope: str
-    answer_id: str
-
-    def to_metadata(self, viewer: str) -> dict[str, Any]:
-        """``metadata.cached`` for ``viewer``: the computing task only if it is theirs."""
-        shown: dict[str, Any] = {"level": self.level, "similarity": round(self.similarity, 4)}
-        if self.answer.user_id == viewer:
-            shown["task"] = self.answer.task_id
-        return shown
 
 
 class ResponseCache:
@@ -147,27 +98,52 @@ class ResponseCache:
         return None
 
     async def _semantic(self, scope: str, key: AnswerKey, vector: np.ndarray) -> CacheHit | None:
-        bucket = _bucket(scope, key.bucket)
-        members = await self._store.hgetall(bucket)
+        for near in await self._nearest(scope, key, vector):
+            if near.similarity < self.threshold:
+                break
+            if not same_intent(key.query, near.query):
+                continue
+            answer = await self._answer(scope, key, near.answer_id)
+            if answer is not None:
+                return CacheHit(answer, "semantic", near.similarity, scope, near.answer_id)
+        return None
+
+    async def _nearest(self, scope: str, key: AnswerKey, vector: np.ndarray) -> list[Nearby]:
+        """The bucket's cached requests, most similar first."""
+        members = await self._store.hgetall(_bucket(scope, key.bucket))
         if not members:
-            return None
+            return []
         ids = list(members)
         records = [json.loads(members[i]) for i in ids]
         matrix = np.stack([_vector(r["v"]) for r in records])
         similarities = matrix @ np.asarray(vector, dtype=np.float32)
-        for index in np.argsort(-similarities):
-            similarity = float(similarities[index])
-            if similarity < self.threshold:
-                break
-            if not same_intent(key.query, records[index]["q"]):
-                continue
-            raw = await self._store.get(_entry(scope, ids[index]))
-            if raw is None:  # expired or evicted: forget it in the bucket too
-                await self._store.hdel(bucket, ids[index])
-                continue
-            answer = CachedAnswer.from_json(raw)
-            return CacheHit(answer, "semantic", similarity, scope, ids[index])
-        return None
+        return [
+            Nearby(ids[i], records[i]["q"], float(similarities[i]), scope)
+            for i in np.argsort(-similarities)
+        ]
+
+    async def _answer(self, scope: str, key: AnswerKey, answer_id: str) -> CachedAnswer | None:
+        raw = await self._store.get(_entry(scope, answer_id))
+        if raw is None:  # expired or evicted: forget it in the bucket too
+            await self._store.hdel(_bucket(scope, key.bucket), answer_id)
+            return None
+        return CachedAnswer.from_json(raw)
+
+    async def explain(
+        self, user_id: str, key: AnswerKey, vector: np.ndarray, *, limit: int = 5
+    ) -> CacheLookup:
+        """Whether ``key`` would be served to ``user_id``, from which entry and why, without
+        serving it (no statistics move)."""
+        hit = await self._lookup(user_id, key, vector)
+        nearby: list[Nearby] = []
+        for scope in (user_id, GLOBAL_SCOPE):
+            nearby += await self._nearest(scope, key, vector)
+        nearby.sort(key=lambda n: -n.similarity)
+        candidates = tuple(
+            Candidate.of(near, key.query, mine=near.scope == user_id, threshold=self.threshold)
+            for near in nearby[:limit]
+        )
+        return CacheLookup(hit, self.threshold, candidates)
 
     async def store(
         self, key: AnswerKey, vector: np.ndarray, answer: CachedAnswer, *, shared: bool

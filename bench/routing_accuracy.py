@@ -1,0 +1,99 @@
+"""How well routing places requests nobody tuned it on: top-1, teams and "no agent fits".
+
+The labelled set is in ``bench/routing_cases``: ``training.yaml`` is what the router's
+example banks are built from; ``dev.yaml`` was written by someone else, in other words, and
+is never trained or tuned on. Each entry is ``{"text", "agents"}``: one agent, a team in
+flow order, or none (small talk). Figures: top-1 accuracy on one-agent requests, a
+confusion matrix (with "none"), team precision and recall over members, how often a
+one-agent request gets exactly one agent, and how often small talk stays unplaced.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from orchestrator.routing import Router
+
+CASES = Path(__file__).resolve().parent / "routing_cases"
+NONE = "none"
+LABELS = ("architecture", "database", "code", "validator", NONE)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledRequest:
+    text: str
+    agents: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.agents[0] if len(self.agents) == 1 else NONE if not self.agents else "team"
+
+
+def labelled(split: str) -> list[LabelledRequest]:
+    entries = yaml.safe_load((CASES / f"{split}.yaml").read_text())
+    return [LabelledRequest(e["text"], tuple(e["agents"])) for e in entries]
+
+
+@dataclass(slots=True)
+class RoutingAccuracy:
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    members: Counter[str] = field(default_factory=Counter)  # true/false positives, misses
+    single_alone: int = 0
+    singles: int = 0
+    teams_exact: int = 0
+    teams: int = 0
+
+    def add(self, request: LabelledRequest, team: list[str], best: str) -> None:
+        gold, chosen = set(request.agents), set(team)
+        self.members["hit"] += len(gold & chosen)
+        self.members["extra"] += len(chosen - gold)
+        self.members["missed"] += len(gold - chosen)
+        if request.label == "team":
+            self.teams += 1
+            self.teams_exact += gold == chosen
+            return
+        self.confusion[request.label, best if team else NONE] += 1
+        if request.label != NONE:
+            self.singles += 1
+            self.single_alone += len(team) == 1
+
+    @property
+    def top1(self) -> float:
+        right = sum(n for (gold, got), n in self.confusion.items() if gold == got != NONE)
+        return right / max(self.singles, 1)
+
+    @property
+    def small_talk_unplaced(self) -> float:
+        total = sum(n for (gold, _), n in self.confusion.items() if gold == NONE)
+        return self.confusion[NONE, NONE] / max(total, 1)
+
+    @property
+    def team_precision(self) -> float:
+        return self.members["hit"] / max(self.members["hit"] + self.members["extra"], 1)
+
+    @property
+    def team_recall(self) -> float:
+        return self.members["hit"] / max(self.members["hit"] + self.members["missed"], 1)
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "top1": self.top1,
+            "single_alone": self.single_alone / max(self.singles, 1),
+            "small_talk_unplaced": self.small_talk_unplaced,
+            "team_exact": self.teams_exact / max(self.teams, 1),
+            "member_precision": self.team_precision,
+            "member_recall": self.team_recall,
+        }
+
+
+def measure(router: Router, requests: list[LabelledRequest]) -> RoutingAccuracy:
+    accuracy = RoutingAccuracy()
+    for request in requests:
+        decision = router.route(request.text)
+        best = decision.team[0] if len(decision.team) == 1 else decision.best.agent
+        accuracy.add(request, decision.team, best if decision.placed else NONE)
+    return accuracy
