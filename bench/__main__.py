@@ -29,6 +29,7 @@ from rich.table import Table
 
 from agents.code import TEMPERATURES
 from bench.caching import SEMANTIC_P95_TARGET_MS, cache_figures
+from bench.calibration import RECALL_TARGET, cache_curve
 from bench.gateway import (
     LOAD_TARGET_S,
     OVERHEAD_TARGET_MS,
@@ -38,9 +39,19 @@ from bench.gateway import (
 from bench.memory import CONTEXT_TARGET_MS, ROUTING_TARGET_MS, memory_figures
 from bench.models import measure_model, print_model_figures
 from bench.quality import QUALITY_MAX_NEW_TOKENS, measure, print_quality
-from bench.routing import ROUTE_TARGET_MS, routing_figures
+from bench.routing import ROUTE_TARGET_MS, card_registry, routing_figures
+from bench.routing_accuracy import (
+    TOP1_TARGET,
+    labelled,
+    print_cache_curve,
+    print_routing_accuracy,
+)
+from bench.routing_accuracy import measure as measure_routing
 from bench.wire import streaming_message
+from inference.embeddings import Embedder
 from inference.models import LOCAL_MODELS
+from orchestrator.agent_model import load_examples
+from orchestrator.routing import Router
 from youmeyou.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,6 +306,35 @@ async def _routing() -> Verdicts:
     return verdicts
 
 
+async def _accuracy() -> Verdicts:
+    """Routing, teams and the cache's guard on requests nobody tuned them on."""
+    embedder = Embedder()
+    router = Router(card_registry(), embedder, examples=load_examples())
+    accuracy = measure_routing(router, labelled("dev"))
+    print_routing_accuracy(accuracy, console)
+    threshold = Settings().cache_semantic_threshold
+    verdicts = [
+        (
+            f"routing top-1 on the dev split at least {TOP1_TARGET:.2f}",
+            accuracy.top1 >= TOP1_TARGET,
+        ),
+        ("small talk in the dev split is not placed", accuracy.small_talk_unplaced == 1.0),
+    ]
+    for split in ("tuning", "holdout"):
+        points = cache_curve(embedder, split)
+        print_cache_curve(points, split, threshold, console)
+        at = next(p for p in points if abs(p.threshold - threshold) < 1e-9)
+        if split == "holdout":
+            verdicts += [
+                (
+                    f"held-out paraphrases served at least {RECALL_TARGET:.0%}",
+                    at.recall >= RECALL_TARGET,
+                ),
+                ("no held-out near miss served", at.false_hits == 0),
+            ]
+    return verdicts
+
+
 async def _cache() -> Verdicts:
     env = _serve_env("ymy-cache-bench-", YMY_CACHE_ENABLED="true", YMY_LOCAL_MAX_NEW_TOKENS="32")
     console.print("Replaying the cache workload (200 requests)...")
@@ -333,6 +373,7 @@ async def _models() -> Verdicts:
 
 
 SECTIONS: dict[str, Callable[[], Awaitable[Verdicts]]] = {
+    "accuracy": _accuracy,
     "streaming": _streaming,
     "routing": _routing,
     "cache": _cache,

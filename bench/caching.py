@@ -30,7 +30,7 @@ from youmeyou.settings import Settings
 SEMANTIC_P95_TARGET_MS = 50.0
 REQUESTS = 200
 ORIGINALS = 80
-PAIRS_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "cache_pairs.json"
+PAIRS_FILE = Path(__file__).resolve().parent / "cache_cases" / "holdout.json"
 
 _TABLES = ["users", "orders", "products", "invoices", "payments", "carts", "reviews", "stock"]
 _DOMAINS = ["bookstore", "clinic", "gym", "library", "bakery", "garage", "school", "hotel"]

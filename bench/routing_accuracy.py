@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from rich.console import Console
+from rich.table import Table
 
+from bench.calibration import CurvePoint
 from orchestrator.routing import Router
 
 CASES = Path(__file__).resolve().parent / "routing_cases"
 NONE = "none"
 LABELS = ("architecture", "database", "code", "validator", NONE)
+TOP1_TARGET = 0.90
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +101,37 @@ def measure(router: Router, requests: list[LabelledRequest]) -> RoutingAccuracy:
         best = decision.team[0] if len(decision.team) == 1 else decision.best.agent
         accuracy.add(request, decision.team, best if decision.placed else NONE)
     return accuracy
+
+
+def print_routing_accuracy(accuracy: RoutingAccuracy, console: Console) -> None:
+    figures = accuracy.figures()
+    table = Table(title=f"Routing on the dev split ({accuracy.singles} one-agent requests)")
+    table.add_column("asked \\ routed to")
+    for label in LABELS:
+        table.add_column(label, justify="right")
+    for gold in LABELS:
+        table.add_row(gold, *(str(accuracy.confusion[gold, got]) for got in LABELS))
+    console.print(table)
+    console.print(
+        f"top-1 {figures['top1']:.3f}, one agent for one-agent requests "
+        f"{figures['single_alone']:.0%}, small talk unplaced {figures['small_talk_unplaced']:.0%}; "
+        f"teams ({accuracy.teams}): exact {figures['team_exact']:.0%}, member precision "
+        f"{figures['member_precision']:.2f}, recall {figures['member_recall']:.2f}"
+    )
+
+
+def print_cache_curve(
+    points: list[CurvePoint], split: str, operating: float, console: Console
+) -> None:
+    table = Table(title=f"Answer cache calibration, {split} pairs")
+    for column in ("threshold", "paraphrases served", "near misses served", "embedding alone"):
+        table.add_column(column, justify="right")
+    for point in points:
+        mark = " *" if abs(point.threshold - operating) < 1e-9 else ""
+        table.add_row(
+            f"{point.threshold:.2f}{mark}",
+            f"{point.recall:.0%}",
+            str(point.false_hits),
+            str(point.embedding_false_hits),
+        )
+    console.print(table)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from inference.embeddings import Embedder
-from memory.cache import AnswerKey, CachedAnswer, CacheHit, ResponseCache
+from memory.cache import AnswerKey, CachedAnswer, CacheHit, CacheLookup, ResponseCache
 from memory.cache.matching import digest
 from memory.profiles import ProfileStore
 from orchestrator.routing import RoutingDecision
@@ -56,6 +56,11 @@ class AnswerCache:
     async def lookup(self, user_id: str, key: AnswerKey) -> CacheHit | None:
         vector = (await self._embedder.aembed([key.query]))[0]
         return await self.responses.lookup(user_id, key, vector)
+
+    async def explain(self, user_id: str, key: AnswerKey) -> CacheLookup:
+        """Whether ``key`` would be served to ``user_id``, and why; serves nothing."""
+        vector = (await self._embedder.aembed([key.query]))[0]
+        return await self.responses.explain(user_id, key, vector)
 
     async def served(self, user_id: str, task_id: str, hit: CacheHit) -> None:
         """Tie a task served from the cache to the answer it replayed, so that rating the

@@ -33,6 +33,17 @@ from orchestrator.skill_index import RoutingSignals, SkillIndex, SkillScores, ro
 # The order work flows through a team; agents not listed (remote ones) come after, by score.
 FLOW_ORDER = SPECIALIST_IDS
 VALIDATOR = "validator"
+__all__ = [
+    "NO_SIGNALS",
+    "VALIDATOR",
+    "AgentScore",
+    "PlanStep",
+    "Router",
+    "RoutingDecision",
+    "RoutingSignals",
+    "RoutingWeights",
+]
+
 CLAUSE_CONFIDENCE = 0.7  # how sure the model must be of a clause to add its agent to a team
 CODE = "code"
 _CLAUSE_SPLIT = re.compile(r"[,;.]|\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)

@@ -169,7 +169,7 @@ class SkillIndex:
         as a prior over agents. It reorders agents the model finds about equally likely,
         and cannot overturn odds of more than ``exp(2 * max |affinity|)`` to one.
         """
-        semantic = scores.similarity[row].copy()
+        semantic: np.ndarray = scores.similarity[row].copy()
         if not scores.known:
             return semantic
         p = scores.probabilities[row]

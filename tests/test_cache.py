@@ -30,7 +30,8 @@ from memory.cache.store import SyncRedisBytes
 from youmeyou.app import Models
 from youmeyou.settings import Settings
 
-PAIRS = json.loads((Path(__file__).parent / "data" / "cache_pairs.json").read_text())
+CASES = Path(__file__).resolve().parent.parent / "bench" / "cache_cases"
+PAIRS = json.loads((CASES / "tuning.json").read_text())
 THRESHOLD = Settings().cache_semantic_threshold
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -60,8 +61,11 @@ def curve(models: Models, *, guard: bool) -> list[tuple[float, float, int]]:
 
 
 def test_the_set_is_big_enough_to_calibrate_on() -> None:
-    assert len(PAIRS["paraphrase"]) >= 40
-    assert len(PAIRS["near_miss"]) >= 30
+    held_out = json.loads((CASES / "holdout.json").read_text())
+    assert len(PAIRS["paraphrase"]) >= 150 and len(PAIRS["near_miss"]) >= 150
+    assert len(held_out["paraphrase"]) >= 80 and len(held_out["near_miss"]) >= 80
+    seen = {tuple(pair) for kind in ("paraphrase", "near_miss") for pair in PAIRS[kind]}
+    assert not seen & {tuple(p) for kind in ("paraphrase", "near_miss") for p in held_out[kind]}
     assert ["Add an index for user email", "Add a unique constraint on user email"] in PAIRS[
         "near_miss"
     ]
@@ -93,6 +97,35 @@ def test_key_terms_tell_near_misses_apart() -> None:
         "A schema for an online bookstore", "The database schema of an online book store"
     )
     assert same_intent("Write a REST API in Python.", "write a rest api in python")
+
+
+def test_reordered_lists_and_developer_synonyms_are_the_same_request() -> None:
+    assert same_intent(
+        "SQL query to filter products by category and price",
+        "sql query that filters products by price and category",
+    )
+    assert same_intent("Design tables for a blog", "Design a schema for a blog")
+    assert same_intent("retry with exponential back-off", "retry with exponential backoff")
+    assert same_intent("deploy redis on k8s", "deploy redis on kubernetes")
+    assert same_intent(
+        'Validate this JSON: {"a": 1}', 'Is this JSON valid?   {"a":  1}'
+    )  # the material the same, spacing aside
+
+
+def test_a_changed_entity_number_language_direction_or_document_is_not() -> None:
+    assert not same_intent("schema for posts and comments", "schema for posts and tags")
+    assert not same_intent("return the top 5 customers", "return the top 10 customers")
+    assert not same_intent("Write a Python class for a cart", "Write a Java class for a cart")
+    assert not same_intent("convert Celsius to Fahrenheit", "convert Fahrenheit to Celsius")
+    assert not same_intent(
+        "Convert this Go function to Python", "Convert this Python function to Go"
+    )
+    assert not same_intent("products with stock below 10", "products with stock above 10")
+    assert not same_intent("match dates as YYYY-MM-DD", "match dates as DD-MM-YYYY")
+    assert not same_intent("users who never ordered", "users who ordered")
+    assert not same_intent("check this yaml:\na: 1\n  b: 2", "check this yaml:\na: 1\nb: 2")
+    assert not same_intent("index for WHERE a = 1 AND b = 2", "index for WHERE a = 1 OR b = 2")
+    assert not same_intent("thanks!", "thank you")  # no key terms: only exact repeats count
 
 
 # The store contract, in process and on Redis.

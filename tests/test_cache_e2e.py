@@ -198,3 +198,44 @@ async def test_a_cache_hit_keeps_secrets_and_other_users_out(cached_server: Live
     assert cached_of(served) is not None
     everything = json.dumps([str(e) for e in served])
     assert ann not in everything
+
+
+async def lookup(url: str, user: str, body: object) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=url) as http:
+        return await http.post("/v1/cache/lookup", json=body, headers={"X-User-Id": user})
+
+
+async def test_a_lookup_says_whether_and_why_a_request_would_be_served(
+    cached_server: LiveServer,
+) -> None:
+    url, user = cached_server.url, unique("operator")
+    original = "Design a database schema for a veterinary clinic with pets, owners and visits"
+    await ask(url, original, user, cache=True)
+
+    reordered = "Create the database tables for a veterinary clinic with owners, visits and pets"
+    found = (await lookup(url, user, {"query": reordered})).json()
+    assert found["served"] is True and found["level"] == "semantic", found
+    assert found["entry"]["query"] == original and found["entry"]["scope"] == "yours"
+    assert found["agent"] == "database" and "similarity" in found["reason"]
+
+    changed = "Design a database schema for a veterinary clinic with pets, owners and invoices"
+    missed = (await lookup(url, user, {"query": changed})).json()
+    assert missed["served"] is False and missed["entry"] is None
+    near = missed["candidates"][0]
+    assert near["query"] == original and near["aboveThreshold"] is True
+    assert near["onlyInRequest"] == ["invoic"] and near["onlyInEntry"] == ["visit"]
+    assert "invoic here, visit there" in missed["reason"]
+
+    # Nothing ran, and the lookup served nothing: the same lookup answers the same.
+    assert (await lookup(url, user, {"query": changed})).json() == missed
+
+
+async def test_a_lookup_refuses_bad_input_clearly(cached_server: LiveServer) -> None:
+    url, user = cached_server.url, unique("careless")
+    assert (await lookup(url, user, ["not", "an", "object"])).status_code == 400
+    assert (await lookup(url, user, {"query": ""})).status_code == 400
+    assert (await lookup(url, user, {"query": "hi", "agent": 3})).status_code == 400
+    unknown = await lookup(url, user, {"query": "check this", "agent": "nobody"})
+    assert unknown.status_code == 404 and "validator" in unknown.json()["error"]["message"]
+    small_talk = await lookup(url, user, {"query": "thanks, have a nice day"})
+    assert small_talk.status_code == 422

@@ -27,6 +27,7 @@ from memory.cache import CacheStats, ResponseCache
 from memory.keys import EncryptedKeyStore
 from memory.profiles import ProfileError, ProfileStore, parse_update
 from memory.usage import current_month
+from orchestrator.answers import AnswerCache
 from orchestrator.experience import Experience, Feedback, FeedbackError
 from orchestrator.registry import AgentRegistry, RegisteredAgent, UnknownAgentError
 from orchestrator.routing import NO_SIGNALS, Router
@@ -214,6 +215,47 @@ def cache_routes(responses: ResponseCache | None, stats: CacheStats) -> list[Rou
         Route("/v1/cache", report, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+
+
+def lookup_routes(
+    answers: AnswerCache | None,
+    router: Router,
+    *,
+    max_chars: int,
+    experience: Experience | None = None,
+) -> list[Route]:
+    """``POST /v1/cache/lookup``: would the caller's request be served from the cache, from
+    which entry, and why or why not. Runs nothing and serves nothing."""
+
+    async def lookup(request: Request) -> JSONResponse:
+        body = await _json_object(request)
+        query = body.get("query") if body is not None else None
+        if not isinstance(query, str) or not query.strip():
+            return problem(400, 'Send {"query": "...", "agent": "..."?, "project": "..."?}.')
+        if len(query) > max_chars:
+            return problem(400, f"'query' is longer than the limit of {max_chars} characters.")
+        agent, project = body.get("agent"), body.get("project")  # type: ignore[union-attr]
+        if agent is not None and not isinstance(agent, str):
+            return problem(400, "'agent' must be an agent id.")
+        if project is not None and not isinstance(project, str):
+            return problem(400, "'project' must be a project id.")
+        if answers is None:
+            return problem(409, "The answer cache is off on this server (YMY_CACHE_ENABLED).")
+        user_id = request_user(request)
+        signals = await experience.signals(user_id, project) if experience else NO_SIGNALS
+        try:
+            decision = await asyncio.to_thread(
+                router.route, query, candidates=[agent] if agent else None, signals=signals
+            )
+        except UnknownAgentError as error:
+            return problem(404, str(error))
+        if not decision.placed:
+            return problem(422, "No agent takes this request, so no answer is cached for it.")
+        key = await answers.key(user_id, query, decision, project)
+        found = await answers.explain(user_id, key)
+        return JSONResponse({"agent": key.agent, **found.to_dict(user_id)})
+
+    return [Route("/v1/cache/lookup", lookup, methods=["POST"])]
 
 
 def _card_summary(agent: RegisteredAgent) -> dict[str, Any]:

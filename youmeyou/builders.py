@@ -23,7 +23,13 @@ from orchestrator.executor import OrchestratorExecutor
 from orchestrator.plan import DEFAULT_CREW, PlanDriver, PlanOptions, Role, price_estimator
 from orchestrator.registry import UnknownAgentError
 from orchestrator.routing import Router, RoutingWeights
-from youmeyou.api import account_routes, cache_routes, memory_routes, routing_routes
+from youmeyou.api import (
+    account_routes,
+    cache_routes,
+    lookup_routes,
+    memory_routes,
+    routing_routes,
+)
 from youmeyou.parts import Models, model_names, price_table
 from youmeyou.runtime import SPECIALISTS, Decorator, Runtime
 from youmeyou.settings import Settings
@@ -111,14 +117,7 @@ def _orchestrator(
     delegator = Delegator(
         http, timeout_s=settings.specialist_timeout_s, scheduler=runtime.scheduler
     )
-    responses = runtime.caches.responses
-    answers = (
-        AnswerCache(
-            responses, runtime.embedder, runtime.memory.profiles, tier_of=runtime.accounts.tier_of
-        )
-        if responses is not None
-        else None
-    )
+    answers = answer_cache(runtime)
     plans = (
         PlanDriver(runtime.registry, delegator, plan_options(runtime, tasks), experience=experience)
         if settings.progressive_plans
@@ -143,6 +142,15 @@ def _orchestrator(
     )
 
 
+def answer_cache(runtime: Runtime) -> AnswerCache | None:
+    """Whole answers served again, when the cache is on."""
+    responses = runtime.caches.responses
+    if responses is None:
+        return None
+    profiles, tier_of = runtime.memory.profiles, runtime.accounts.tier_of
+    return AnswerCache(responses, runtime.embedder, profiles, tier_of=tier_of)
+
+
 def _api_routes(runtime: Runtime, router: Router) -> list[BaseRoute]:
     """The server's own API beside A2A (``/v1/...``)."""
     settings, accounts, caches = runtime.settings, runtime.accounts, runtime.caches
@@ -153,6 +161,9 @@ def _api_routes(runtime: Runtime, router: Router) -> list[BaseRoute]:
         ),
         *memory_routes(experience, runtime.memory.profiles),
         *cache_routes(caches.responses, caches.stats),
+        *lookup_routes(
+            answer_cache(runtime), router, max_chars=settings.max_text_chars, experience=experience
+        ),
         *account_routes(
             accounts.gateway,
             accounts.usage,

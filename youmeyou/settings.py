@@ -208,7 +208,7 @@ class Settings(BaseSettings):
         default=True, description="Serve repeated and paraphrased requests from the cache."
     )
     cache_semantic_threshold: float = Field(
-        default=0.80,
+        default=0.75,
         ge=0.0,
         le=1.0,
         description="Cosine similarity a paraphrase needs (calibrated; see the README).",

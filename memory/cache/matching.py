@@ -42,11 +42,13 @@ _WORD = re.compile(r"[a-z0-9]+(?:[._+#][a-z0-9]+)*[+#]*")
 _STEMMER = snowballstemmer.stemmer("english")
 # Where pasted material begins: a fence, a document, a statement, a definition.
 _MATERIAL = re.compile(
-    r"```|[{\[]|\b(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|EXPLAIN)\s"
-    r"|(?:^|\n)\s*(?:def|class|import|from|async def)\s"
+    r"```|[{\[=<>;`\"]|[\w.]+\(|(?<!\w)'"
+    r"|\b(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|EXPLAIN|WHERE|FROM|JOIN"
+    r"|ORDER BY|GROUP BY)\s|(?:^|\n)\s*(?:def|class|import|from|async def)\s"
 )
 _CODE_MARK = re.compile(r"[{}\[\]()=;<>\"'`\n]")
 _DIRECTION = frozenset({"to", "into"})
+_FORMAT = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b")
 
 
 def normalise(text: str) -> str:
@@ -63,12 +65,26 @@ def split_material(text: str) -> tuple[str, str]:
     if not starts:
         return text, ""
     start = min(starts)
-    return text[:start], " ".join(text[start:].split())
+    return text[:start], _layout(text[start:])
+
+
+def _layout(material: str) -> str:
+    """Material with spacing inside lines collapsed and blank lines dropped; indentation,
+    which YAML and Python read, is kept."""
+    lines = []
+    for line in material.expandtabs(4).splitlines():
+        if line.strip():
+            indent = len(line) - len(line.lstrip())
+            lines.append(" " * indent + " ".join(line.split()))
+    # A question mark or full stop after the material ends the sentence, not the material.
+    return "\n".join(lines).strip().rstrip("?!.").rstrip()
 
 
 def key_terms(text: str) -> frozenset[str]:
     """The terms that carry a request's intent, synonyms folded, material left out."""
     words, _ = split_material(text)
+    # A format such as YYYY-MM-DD or UTF-8 is one term, its parts in order.
+    words = _FORMAT.sub(lambda m: m.group(0).replace("-", "_"), words)
     lowered = words.lower().replace("'", " ")
     for phrase, replacement in PHRASES:
         lowered = lowered.replace(phrase, replacement)

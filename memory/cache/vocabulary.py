@@ -20,7 +20,7 @@ NEUTRAL = frozenset(
     store track handl manag hold collect keep save number relationship between across
     you follow function func method snippet way best good look like give me possibl
     python py sql queri statement definit document base given provid current exist
-    whi why explain someth anyth here below abov follow input want wonder could
+    whi why explain someth anyth here follow input want wonder could
     version get return back backend app applic site page tool solut approach sketch draft
     outlin produc generat propos suggest recommend plan draw put togeth come
     vs versus or whether if can t don doesn isn isnt wont""".split()  # noqa: SIM905
@@ -156,10 +156,10 @@ DESTINATIONS = frozenset(
     """python go java javascript typescript rust c cpp c# ruby php kotlin swift scala r sql
     json yaml xml csv toml parquet avro protobuf html markdown postgr mysql sqlite mongodb
     redi dynamodb cassandra oracl mssql elasticsearch kafka rabbitmq celsius fahrenheit
-    kelvin utc async asynchron sync synchron""".split()
+    kelvin utc async asynchron sync synchron""".split()  # noqa: SIM905
 )
 # Operations that change meaning when they describe a thing rather than act on it.
 OPERATIONS = frozenset(
     """sort merg revers filter group split encod decod encrypt decrypt compress decompress
-    shuffl flatten join nest""".split()
+    shuffl flatten join nest""".split()  # noqa: SIM905
 )

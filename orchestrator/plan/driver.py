@@ -36,6 +36,8 @@ from orchestrator.registry import AgentRegistry
 from orchestrator.relay import Relay, StepFailed, agent_text
 from orchestrator.routing import RoutingDecision
 
+SYSTEM_DESIGNER = "architecture"
+
 logger = logging.getLogger(__name__)
 
 
@@ -70,7 +72,9 @@ class PlanDriver:
         asked = request.metadata.get("progressive")
         if isinstance(asked, bool):
             return asked
-        if len(decision.team) < 2 or len(components_for(request.text)) < 2:
+        # Many-sided: a team, or a system design; and naming several components.
+        system = decision.team[:1] == [SYSTEM_DESIGNER]
+        if (len(decision.team) < 2 and not system) or len(components_for(request.text)) < 2:
             return False
         return await self._options.assess(request.text) == "complex"
 
