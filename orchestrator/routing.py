@@ -94,6 +94,7 @@ class RoutingDecision:
     team: list[str]
     plan: list[PlanStep]
     threshold: float
+    pinned: bool = False  # the caller named the agents
 
     @property
     def placed(self) -> bool:
@@ -240,7 +241,7 @@ class Router:
             PlanStep(i, agent, next((s.skill for s in ranking if s.agent == agent), ""), query)
             for i, agent in enumerate(members, start=1)
         ]
-        return RoutingDecision(query, ranking, members, plan, self.threshold)
+        return RoutingDecision(query, ranking, members, plan, self.threshold, pinned=True)
 
 
 def _fit(score: AgentScore) -> float:

@@ -9,7 +9,9 @@ similarity and two more things:
 - the same pasted material (SQL, JSON, YAML, code), character for character but for
   spacing: one quote or comma decides whether a document is valid;
 - the same *key terms* in the words around it: the stems that carry the intent once
-  filler, request verbs, the default language and known synonyms are set aside. They are
+  filler, request verbs, the default language and known synonyms are set aside (the kind
+  of answer, "architecture", "schema" or "code", may be named on one side only: the agent
+  the request is routed to decides it, and answers are cached per agent). They are
   compared as a set, so "by category and price" is "by price and category"; numbers are
   terms verbatim ("three" is "3"); the destination of a conversion ("to Go", "into JSON")
   and an operation used as an attribute ("sorted lists") are marked, so "merge two sorted
@@ -29,6 +31,7 @@ import snowballstemmer
 
 from memory.cache.vocabulary import (
     DESTINATIONS,
+    KINDS,
     NEUTRAL,
     NUMBER_WORDS,
     OPERATIONS,
@@ -144,8 +147,10 @@ def compare(a: str, b: str) -> TermComparison:
     first, second = key_terms(a), key_terms(b)
     same_material = split_material(a)[1] == split_material(b)[1]
     has_content = bool(first) or bool(split_material(a)[1])
+    kinds_first, kinds_second = first & KINDS, second & KINDS
+    same_kind = kinds_first == kinds_second or not kinds_first or not kinds_second
     return TermComparison(
-        same=same_material and first == second and has_content,
+        same=same_material and first - KINDS == second - KINDS and same_kind and has_content,
         only_in_first=tuple(sorted(first - second)),
         only_in_second=tuple(sorted(second - first)),
         same_material=same_material,

@@ -6,7 +6,7 @@ checked on the held-out half; see ``docs/caching.md``. Stems are Snowball's Engl
 
 from __future__ import annotations
 
-__all__ = ["DESTINATIONS", "NEUTRAL", "NUMBER_WORDS", "OPERATIONS", "PHRASES", "SYNONYMS"]
+__all__ = ["DESTINATIONS", "KINDS", "NEUTRAL", "NUMBER_WORDS", "OPERATIONS", "PHRASES", "SYNONYMS"]
 
 # Filler, request verbs and the defaults: they shape the sentence, not the answer. Python
 # and SQL are the languages the agents answer in anyway; a different language is a term.
@@ -15,16 +15,20 @@ NEUTRAL = frozenset(
     should would could can do does did what how which my our your me i we us it its have has
     please pls plz help need want some any as into about using use via also just then there
     when after s so thank thanks hi hello hey kind kindly quick quickly simple small
-    design creat write implement build make develop give show tell set setup up out code
+    design creat write implement build make develop give show tell set setup up out
     program script model servic system platform layer structur add data request call
     store track handl manag hold collect keep save number relationship between across
     you follow function func method snippet way best good look like give me possibl
     python py sql queri statement definit document base given provid current exist
+    strategi communic comput calcul who within instead everyth them
     whi why explain someth anyth here follow input want wonder could
     version get return back backend app applic site page tool solut approach sketch draft
     outlin produc generat propos suggest recommend plan draw put togeth come
     vs versus or whether if can t don doesn isn isnt wont""".split()  # noqa: SIM905
 )
+# What kind of answer is asked for: a request that names none fits any (the agent it is
+# routed to decides), but a system design is not a schema, nor either the code.
+KINDS = frozenset({"architectur", "schema", "code"})
 # Multi-word spellings of one term, replaced in the lower-cased text before it is split.
 PHRASES: tuple[tuple[str, str], ...] = (
     ("regular expression", "regex"),
@@ -58,6 +62,8 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("delete duplicates", "dedup"),
     ("delete duplicate", "dedup"),
     ("edit distance", "levenshtein"),
+    ("well-formed", "valid"),
+    ("well formed", "valid"),
     ("levenshtein distance", "levenshtein"),
 )
 # Stems that name the same thing in this domain, mapped to one term ("" drops the word).
@@ -87,6 +93,8 @@ SYNONYMS = {
     "correct": "valid",
     "bug": "valid",
     "invalid": "valid",
+    "failur": "fail",
+    "multipl": "multi",
     "optimis": "optim",
     "normalis": "normal",
     "architect": "architectur",

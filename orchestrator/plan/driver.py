@@ -72,8 +72,8 @@ class PlanDriver:
         asked = request.metadata.get("progressive")
         if isinstance(asked, bool):
             return asked
-        # Many-sided: a team, or a system design; and naming several components.
-        system = decision.team[:1] == [SYSTEM_DESIGNER]
+        # Many-sided: a team, or a system design routing chose; and naming several components.
+        system = decision.team == [SYSTEM_DESIGNER] and not decision.pinned
         if (len(decision.team) < 2 and not system) or len(components_for(request.text)) < 2:
             return False
         return await self._options.assess(request.text) == "complex"
