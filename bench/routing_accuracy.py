@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.calibration import CurvePoint
-from orchestrator.routing import Router
+from orchestrator.routing import TEAM_CHECK, Router
 
 CASES = Path(__file__).resolve().parent / "routing_cases"
 NONE = "none"
@@ -50,6 +50,7 @@ class RoutingAccuracy:
     singles: int = 0
     teams_exact: int = 0
     teams: int = 0
+    policy_checks: int = 0  # teams the validator joined to check the code written
 
     def add(self, request: LabelledRequest, team: list[str], best: str) -> None:
         gold, chosen = set(request.agents), set(team)
@@ -95,11 +96,15 @@ class RoutingAccuracy:
 
 
 def measure(router: Router, requests: list[LabelledRequest]) -> RoutingAccuracy:
+    """Teams are compared as the request asked for them: the check a team that writes code
+    always ends with (``TEAM_CHECK``) is the server's policy, counted apart."""
     accuracy = RoutingAccuracy()
     for request in requests:
         decision = router.route(request.text)
-        best = decision.team[0] if len(decision.team) == 1 else decision.best.agent
-        accuracy.add(request, decision.team, best if decision.placed else NONE)
+        asked = [step.agent for step in decision.plan if step.instruction != TEAM_CHECK]
+        accuracy.policy_checks += len(asked) < len(decision.team)
+        best = asked[0] if len(asked) == 1 else decision.best.agent
+        accuracy.add(request, asked, best if decision.placed else NONE)
     return accuracy
 
 
@@ -116,7 +121,8 @@ def print_routing_accuracy(accuracy: RoutingAccuracy, console: Console) -> None:
         f"top-1 {figures['top1']:.3f}, one agent for one-agent requests "
         f"{figures['single_alone']:.0%}, small talk unplaced {figures['small_talk_unplaced']:.0%}; "
         f"teams ({accuracy.teams}): exact {figures['team_exact']:.0%}, member precision "
-        f"{figures['member_precision']:.2f}, recall {figures['member_recall']:.2f}"
+        f"{figures['member_precision']:.2f}, recall {figures['member_recall']:.2f} (and "
+        f"{accuracy.policy_checks} teams end with the validator's check of the code written)"
     )
 
 

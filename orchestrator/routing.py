@@ -35,6 +35,7 @@ FLOW_ORDER = SPECIALIST_IDS
 VALIDATOR = "validator"
 __all__ = [
     "NO_SIGNALS",
+    "TEAM_CHECK",
     "VALIDATOR",
     "AgentScore",
     "PlanStep",
@@ -44,6 +45,8 @@ __all__ = [
     "RoutingWeights",
 ]
 
+# The validator's step when it joins a team that writes code without being asked for.
+TEAM_CHECK = "Check the files the team produced."
 CLAUSE_CONFIDENCE = 0.7  # how sure the model must be of a clause to add its agent to a team
 CODE = "code"
 _CLAUSE_SPLIT = re.compile(r"[,;.]|\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
@@ -220,7 +223,7 @@ class Router:
     ) -> RoutingDecision:
         if VALIDATOR in allowed and VALIDATOR not in team and len(team) > 1 and CODE in team:
             # A team that writes code ends with a check of what it wrote.
-            team[VALIDATOR] = "Check the files the team produced."
+            team[VALIDATOR] = TEAM_CHECK
         members = sorted(team, key=lambda a: _flow_position(a, ranking))
         plan = [
             PlanStep(i, agent, next(s.skill for s in ranking if s.agent == agent), team[agent])
