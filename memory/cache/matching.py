@@ -51,7 +51,12 @@ _MATERIAL = re.compile(
 )
 _CODE_MARK = re.compile(r"[{}\[\]()=;<>\"'`\n]")
 _DIRECTION = frozenset({"to", "into"})
-_FORMAT = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b")
+_FORMAT = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+){2,}\b")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_SCALED = re.compile(r"\b(\d+(?:\.\d+)?)\s*(k|m|b|thousand|million|billion)\b")
+_SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+# "Go" the language, written as a name inside a sentence (lower-case "go" is the verb).
+_GO = re.compile(r"(?<=[a-z,;:] )Go\b")
 
 
 def normalise(text: str) -> str:
@@ -86,9 +91,9 @@ def _layout(material: str) -> str:
 def key_terms(text: str) -> frozenset[str]:
     """The terms that carry a request's intent, synonyms folded, material left out."""
     words, _ = split_material(text)
-    # A format such as YYYY-MM-DD or UTF-8 is one term, its parts in order.
-    words = _FORMAT.sub(lambda m: m.group(0).replace("-", "_"), words)
-    lowered = words.lower().replace("'", " ")
+    # A format such as YYYY-MM-DD is one term, its parts in order; 10,000 is 10000.
+    words = _FORMAT.sub(lambda m: m.group(0).replace("-", "_"), _THOUSANDS.sub("", words))
+    lowered = _SCALED.sub(_scaled, _GO.sub("golang", words).lower()).replace("'", " ")
     for phrase, replacement in PHRASES:
         lowered = lowered.replace(phrase, replacement)
     tokens = _WORD.findall(lowered.replace("-", " ").replace("/", " "))
@@ -102,6 +107,10 @@ def key_terms(text: str) -> frozenset[str]:
             elif term not in NEUTRAL:
                 terms.add(term)
     return frozenset(terms)
+
+
+def _scaled(match: re.Match[str]) -> str:
+    return str(round(float(match.group(1)) * _SCALES[match.group(2)]))
 
 
 def _terms(word: str) -> list[str]:
@@ -121,7 +130,8 @@ def _is_destination(tokens: list[str], n: int, term: str) -> bool:
     if term in DESTINATIONS:
         return True
     before = tokens[n - 2] if n >= 2 else ""
-    return bool(before) and _STEMMER.stemWord(before) not in NEUTRAL and before not in NEUTRAL
+    stem = _STEMMER.stemWord(before)
+    return bool(before) and before not in NEUTRAL and stem not in NEUTRAL and stem not in KINDS
 
 
 def _attribute(tokens: list[str], n: int) -> bool:

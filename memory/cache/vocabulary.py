@@ -20,7 +20,8 @@ NEUTRAL = frozenset(
     store track handl manag hold collect keep save number relationship between across
     you follow function func method snippet way best good look like give me possibl
     python py sql queri statement definit document base given provid current exist
-    strategi communic comput calcul who within instead everyth them
+    strategi communic comput calcul who within instead everyth them all everi each per serv
+    w u find get better worth belong talk dure onto much line go
     whi why explain someth anyth here follow input want wonder could
     version get return back backend app applic site page tool solut approach sketch draft
     outlin produc generat propos suggest recommend plan draw put togeth come
@@ -57,10 +58,12 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("signed up", "signup"),
     ("log in", "login"),
     ("oauth 2", "oauth2"),
-    ("remove duplicates", "dedup"),
     ("remove duplicate", "dedup"),
-    ("delete duplicates", "dedup"),
+    ("removes duplicate", "dedup"),
+    ("removing duplicate", "dedup"),
     ("delete duplicate", "dedup"),
+    ("deletes duplicate", "dedup"),
+    ("drop duplicate", "dedup"),
     ("edit distance", "levenshtein"),
     ("well-formed", "valid"),
     ("well formed", "valid"),
@@ -94,6 +97,14 @@ SYNONYMS = {
     "bug": "valid",
     "invalid": "valid",
     "failur": "fail",
+    "sec": "second",
+    "dedupl": "dedup",
+    "highest": "top",
+    "largest": "top",
+    "biggest": "top",
+    "smallest": "lowest",
+    "parser": "pars",
+    "autoscal": "autosc",
     "multipl": "multi",
     "optimis": "optim",
     "normalis": "normal",
@@ -130,16 +141,13 @@ SYNONYMS = {
     "100k": "100000",
     "1m": "1000000",
     "10,000": "10000",
-    "golang": "go",
+    "golang": "golang",
     "js": "javascript",
     "ts": "typescript",
     "larg": "big",
     "huge": "big",
     "memoiz": "cach",
     "deliv": "deliveri",
-    "everi": "all",
-    "each": "all",
-    "per": "all",
     "execut": "run",
 }
 NUMBER_WORDS = {
@@ -161,7 +169,7 @@ NUMBER_WORDS = {
 # After "to"/"into", these always name a destination, even where the word before is filler
 # ("convert this function to Go").
 DESTINATIONS = frozenset(
-    """python go java javascript typescript rust c cpp c# ruby php kotlin swift scala r sql
+    """python golang java javascript typescript rust c cpp c# ruby php kotlin swift scala r sql
     json yaml xml csv toml parquet avro protobuf html markdown postgr mysql sqlite mongodb
     redi dynamodb cassandra oracl mssql elasticsearch kafka rabbitmq celsius fahrenheit
     kelvin utc async asynchron sync synchron""".split()  # noqa: SIM905
