@@ -49,7 +49,7 @@ __all__ = [
 TEAM_CHECK = "Check the files the team produced."
 CLAUSE_CONFIDENCE = 0.7  # how sure the model must be of a clause to add its agent to a team
 CODE = "code"
-_CLAUSE_SPLIT = re.compile(r"[,;.]|\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
+_CLAUSE_SPLIT = re.compile(r"[,;.+&\n]| - |\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
 
 
