@@ -1,15 +1,16 @@
 """Routing: which agent, or which team, fits a request, and why.
 
-Every skill of every registered card is embedded once (its description and each example);
-a request is embedded with its clauses in one batch and compared by cosine similarity.
-A skill's score is semantic similarity, plus a small bonus for its tags appearing in the
-request, plus what is known of the user (``RoutingSignals``): how this user's ratings of the
-skill differ from everyone's, whether it speaks the user's preferred languages, frameworks
-and databases, and whether it fits the project's stack. An agent's score is its best
-skill's. Whether a request is placed at all depends on the semantic part alone: history
-never pushes small talk onto an agent. A request whose clauses land on different agents
-gets a team, ordered as the work flows (architecture, database, code, validator). A
-request to check the user's own code, SQL, JSON or YAML goes to the validator
+A request (without its pasted material) is embedded with its clauses in one batch and
+compared with every skill's texts and labelled examples (``skill_index``); the routing model
+shares the specialists' best similarity out by its probabilities. A skill's score is that
+semantic part, plus a small bonus for its tags appearing in the request, plus what is known
+of the user (``RoutingSignals``): how this user's ratings of the skill moved their posterior
+(for the specialists, as a prior over the model's odds), whether it speaks the user's
+preferred languages, frameworks and databases, and whether it fits the project's stack. An
+agent's score is its best skill's. Whether a request is placed at all depends on the words
+alone: history never pushes small talk onto an agent. A request whose clauses land on
+different agents gets a team, ordered as the work flows (architecture, database, code,
+validator). A request to check the user's own code, SQL, JSON or YAML goes to the validator
 (``orchestrator.reviews``).
 """
 
@@ -28,7 +29,8 @@ from inference.embeddings import Embedder
 from orchestrator.agent_model import LabelledRequest
 from orchestrator.registry import AgentRegistry
 from orchestrator.reviews import asks_for_review
-from orchestrator.skill_index import RoutingSignals, SkillIndex, SkillScores, routing_text
+from orchestrator.signals import RoutingSignals
+from orchestrator.skill_index import SkillIndex, SkillScores, routing_text
 
 # The order work flows through a team; agents not listed (remote ones) come after, by score.
 FLOW_ORDER = SPECIALIST_IDS

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,22 +22,12 @@ from agents.kit import material_in
 from inference.embeddings import Embedder
 from orchestrator.agent_model import NOBODY, AgentModel, LabelledRequest, fitted
 from orchestrator.registry import AgentRegistry
+from orchestrator.signals import RoutingSignals
 
-__all__ = ["RoutingSignals", "SkillIndex", "SkillScores", "routing_text"]
+__all__ = ["SkillIndex", "SkillScores", "routing_text"]
 
 TAG_WEIGHT = 0.05
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingSignals:
-    """What is known of the user, as the scorer uses it."""
-
-    # (agent, skill) -> how much better (+) or worse (-) this user's answers from the skill
-    # went than the prior expected; in (-1, 1).
-    history: Mapping[tuple[str, str], float] = field(default_factory=dict)
-    preferences: frozenset[str] = frozenset()
-    project_stack: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +104,7 @@ class SkillIndex:
         self.tag_counts = np.asarray([max(len(s.tags), 1) for s in self.skills], np.float32)
         # What a skill is about, as words: matched against preferences and project stacks.
         self.skill_terms = [
-            frozenset(_WORD.findall(f"{' '.join(card)} {' '.join(s.tags)}".lower())) | s.tags
+            frozenset(_WORD.findall(f"{card[0]} {' '.join(s.tags)}".lower())) | s.tags
             for s, card in zip(self.skills, card_texts, strict=True)
         ]
         self.model = _model(texts, labels, example_vectors)

@@ -9,14 +9,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncio
+
 import httpx
 import pytest
+from typer.testing import CliRunner
 from conftest import make_settings
 from gemini_stub import GeminiStub
 from support import COMPLETED, LiveServer, artifacts, final_state, free_port, serving
 from support import stream as stream_task
 
 from youmeyou.app import Models, build_app
+from youmeyou.cli import app as cli
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PLATFORM_KEY = "platform-key-memory-tests"
@@ -123,6 +127,24 @@ async def test_ratings_flip_this_users_routing_and_no_one_elses(
     assert theirs["ranking"] == before["ranking"]
     # A clearly single-domain request still goes to its obvious agent.
     assert (await route(url, fan, CLEARLY_VALIDATION))["team"] == ["validator"]
+
+
+async def test_the_cli_ranks_for_the_user_named(memory_server: LiveServer) -> None:
+    url, critic = memory_server.url, unique("critic")
+    for agent, rating in (("validator", 1), ("database", 5)):
+        task_id = await run_pinned(url, critic, agent)
+        assert (await feedback(url, critic, {"taskId": task_id, "rating": rating})).is_success
+
+    def ranked_first(user: str) -> tuple[str, str]:
+        args = ["route", AMBIGUOUS, "--user", user, "--url", url]
+        result = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        rows = [line for line in result.output.splitlines() if " * " in line or "*  " in line]
+        return rows[0].split()[1], result.output
+
+    first, output = await asyncio.to_thread(ranked_first, critic)
+    assert first == "database" and "history" in output
+    assert (await asyncio.to_thread(ranked_first, unique("newcomer")))[0] == "validator"
 
 
 async def test_feedback_refuses_bad_ratings_and_other_users_tasks(
