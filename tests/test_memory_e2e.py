@@ -3,21 +3,20 @@ profiles and feedback are the caller's own, and all of it survives a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncio
-
 import httpx
 import pytest
-from typer.testing import CliRunner
 from conftest import make_settings
 from gemini_stub import GeminiStub
 from support import COMPLETED, LiveServer, artifacts, final_state, free_port, serving
 from support import stream as stream_task
+from typer.testing import CliRunner
 
 from youmeyou.app import Models, build_app
 from youmeyou.cli import app as cli
