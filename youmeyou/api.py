@@ -228,13 +228,13 @@ def lookup_routes(
     which entry, and why or why not. Runs nothing and serves nothing."""
 
     async def lookup(request: Request) -> JSONResponse:
-        body = await _json_object(request)
-        query = body.get("query") if body is not None else None
+        body = await _json_object(request) or {}
+        query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             return problem(400, 'Send {"query": "...", "agent": "..."?, "project": "..."?}.')
         if len(query) > max_chars:
             return problem(400, f"'query' is longer than the limit of {max_chars} characters.")
-        agent, project = body.get("agent"), body.get("project")  # type: ignore[union-attr]
+        agent, project = body.get("agent"), body.get("project")
         if agent is not None and not isinstance(agent, str):
             return problem(400, "'agent' must be an agent id.")
         if project is not None and not isinstance(project, str):
