@@ -229,6 +229,14 @@ async def test_a_lookup_says_whether_and_why_a_request_would_be_served(
     # Nothing ran, and the lookup served nothing: the same lookup answers the same.
     assert (await lookup(url, user, {"query": changed})).json() == missed
 
+    # Someone else sees the shared entry's words only where it could be served to them.
+    stranger = (await lookup(url, unique("stranger"), {"query": "schema for a bakery"})).json()
+    assert stranger["candidates"], stranger
+    for candidate in stranger["candidates"]:
+        assert candidate["scope"] == "shared"
+        if not candidate["aboveThreshold"]:
+            assert candidate["query"] is None and candidate["onlyInEntry"] == []
+
 
 async def test_a_lookup_refuses_bad_input_clearly(cached_server: LiveServer) -> None:
     url, user = cached_server.url, unique("careless")

@@ -26,7 +26,7 @@ class Nearby:
 class Candidate:
     """A cached request near the new one, and what keeps it from being served."""
 
-    query: str
+    query: str | None  # None: another user's request, too far to be served to the caller
     similarity: float
     mine: bool  # kept for the caller, not shared by everyone
     above_threshold: bool
@@ -36,15 +36,19 @@ class Candidate:
 
     @classmethod
     def of(cls, near: Nearby, query: str, *, mine: bool, threshold: float) -> Candidate:
+        """The candidate as ``query``'s caller may see it: another user's shared request
+        only when it is close enough to be served to them (its words are kept otherwise)."""
+        above = near.similarity >= threshold
         terms = compare(query, near.query)
+        shown = mine or above
         return cls(
-            query=near.query,
+            query=near.query if shown else None,
             similarity=round(near.similarity, 4),
             mine=mine,
-            above_threshold=near.similarity >= threshold,
+            above_threshold=above,
             same_terms=terms.same,
-            only_in_request=terms.only_in_first,
-            only_in_entry=terms.only_in_second,
+            only_in_request=terms.only_in_first if shown else (),
+            only_in_entry=terms.only_in_second if shown else (),
         )
 
     def to_dict(self) -> dict[str, Any]:
