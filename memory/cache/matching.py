@@ -31,6 +31,7 @@ import snowballstemmer
 
 from memory.cache.vocabulary import (
     DESTINATIONS,
+    EXTENSIONS,
     KINDS,
     NEUTRAL,
     NUMBER_WORDS,
@@ -114,6 +115,9 @@ def _scaled(match: re.Match[str]) -> str:
 
 
 def _terms(word: str) -> list[str]:
+    stem, dot, extension = word.rpartition(".")
+    if dot and stem and extension in EXTENSIONS and not any(ch.isdigit() for ch in word):
+        return [*_terms(stem.rsplit(".", 1)[-1]), *_terms(extension)]
     if word in NUMBER_WORDS:
         return [NUMBER_WORDS[word]]
     if any(ch.isdigit() for ch in word):

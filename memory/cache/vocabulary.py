@@ -6,7 +6,16 @@ checked on the held-out half; see ``docs/caching.md``. Stems are Snowball's Engl
 
 from __future__ import annotations
 
-__all__ = ["DESTINATIONS", "KINDS", "NEUTRAL", "NUMBER_WORDS", "OPERATIONS", "PHRASES", "SYNONYMS"]
+__all__ = [
+    "DESTINATIONS",
+    "EXTENSIONS",
+    "KINDS",
+    "NEUTRAL",
+    "NUMBER_WORDS",
+    "OPERATIONS",
+    "PHRASES",
+    "SYNONYMS",
+]
 
 # Filler, request verbs and the defaults: they shape the sentence, not the answer. Python
 # and SQL are the languages the agents answer in anyway; a different language is a term.
@@ -21,7 +30,7 @@ NEUTRAL = frozenset(
     you follow function func method snippet way best good look like give me possibl
     python py sql queri statement definit document base given provid current exist
     strategi communic comput calcul who within instead everyth them all everi each per serv
-    w u find get better worth belong talk dure onto much line go
+    w u find get better worth belong talk dure onto much line go file flow
     whi why explain someth anyth here follow input want wonder could
     version get return back backend app applic site page tool solut approach sketch draft
     outlin produc generat propos suggest recommend plan draw put togeth come
@@ -50,6 +59,11 @@ PHRASES: tuple[tuple[str, str], ...] = (
     ("command line", "cli"),
     ("command-line", "cli"),
     ("pub/sub", "pubsub"),
+    ("pub-sub", "pubsub"),
+    ("post code", "postcode"),
+    ("postal code", "postcode"),
+    ("zip code", "postcode"),
+    ("daily active users", "dau"),
     ("pub sub", "pubsub"),
     ("real-time", "realtime"),
     ("real time", "realtime"),
@@ -130,6 +144,8 @@ SYNONYMS = {
     "translat": "convert",
     "turn": "convert",
     "rewrit": "refactor",
+    "replac": "refactor",
+    "yml": "yaml",
     "fetch": "download",
     "jwts": "jwt",
     "csvs": "csv",
@@ -150,6 +166,10 @@ SYNONYMS = {
     "deliv": "deliveri",
     "execut": "run",
 }
+# File extensions: "compose.yml" is the compose YAML file, "config.ini" an INI config.
+EXTENSIONS = frozenset(
+    {"yml", "yaml", "json", "py", "toml", "ini", "cfg", "txt", "md", "sql", "csv", "xml", "conf"}
+)
 NUMBER_WORDS = {
     "zero": "0",
     "one": "1",
