@@ -1,24 +1,25 @@
 """How well routing places requests nobody tuned it on: top-1, teams and "no agent fits".
 
-The labelled set is in ``bench/routing_cases``: ``training.yaml`` is what the router's
-example banks are built from; ``dev.yaml`` was written by someone else, in other words, and
-is never trained or tuned on. Each entry is ``{"text", "agents"}``: one agent, a team in
-flow order, or none (small talk). Figures: top-1 accuracy on one-agent requests, a
-confusion matrix (with "none"), team precision and recall over members, how often a
-one-agent request gets exactly one agent, and how often small talk stays unplaced.
+The router learns from ``orchestrator/routing_examples``; ``bench/routing_cases/dev.yaml``
+was written by someone else, in other words, and is never trained or tuned on. Each entry
+is ``{"text", "agents"}``: one agent, a team in flow order, or none (small talk). Figures:
+top-1 accuracy on one-agent requests, a confusion matrix (with "none"), team precision and
+recall over members, how often a one-agent request gets exactly one agent, and how often
+small talk stays unplaced.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from bench.calibration import CurvePoint
+from orchestrator.agent_model import LabelledRequest, load_examples
 from orchestrator.routing import TEAM_CHECK, Router
 
 CASES = Path(__file__).resolve().parent / "routing_cases"
@@ -27,19 +28,13 @@ LABELS = ("architecture", "database", "code", "validator", NONE)
 TOP1_TARGET = 0.90
 
 
-@dataclass(frozen=True, slots=True)
-class LabelledRequest:
-    text: str
-    agents: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return self.agents[0] if len(self.agents) == 1 else NONE if not self.agents else "team"
+def labelled(split: str) -> tuple[LabelledRequest, ...]:
+    return load_examples(CASES, pattern=f"{split}.yaml")
 
 
-def labelled(split: str) -> list[LabelledRequest]:
-    entries = yaml.safe_load((CASES / f"{split}.yaml").read_text())
-    return [LabelledRequest(e["text"], tuple(e["agents"])) for e in entries]
+def _label(request: LabelledRequest) -> str:
+    agents = request.agents
+    return agents[0] if len(agents) == 1 else NONE if not agents else "team"
 
 
 @dataclass(slots=True)
@@ -57,12 +52,13 @@ class RoutingAccuracy:
         self.members["hit"] += len(gold & chosen)
         self.members["extra"] += len(chosen - gold)
         self.members["missed"] += len(gold - chosen)
-        if request.label == "team":
+        label = _label(request)
+        if label == "team":
             self.teams += 1
             self.teams_exact += gold == chosen
             return
-        self.confusion[request.label, best if team else NONE] += 1
-        if request.label != NONE:
+        self.confusion[label, best if team else NONE] += 1
+        if label != NONE:
             self.singles += 1
             self.single_alone += len(team) == 1
 
@@ -95,7 +91,7 @@ class RoutingAccuracy:
         }
 
 
-def measure(router: Router, requests: list[LabelledRequest]) -> RoutingAccuracy:
+def measure(router: Router, requests: Sequence[LabelledRequest]) -> RoutingAccuracy:
     """Teams are compared as the request asked for them: the check a team that writes code
     always ends with (``TEAM_CHECK``) is the server's policy, counted apart."""
     accuracy = RoutingAccuracy()

@@ -36,10 +36,13 @@ class LabelledRequest:
     agents: tuple[str, ...]
 
 
-def load_examples(folder: Path = EXAMPLES_DIR) -> tuple[LabelledRequest, ...]:
-    """Every ``*.yaml`` list of ``{"text", "agents"}`` in ``folder``, in file order."""
+def load_examples(
+    folder: Path = EXAMPLES_DIR, *, pattern: str = "*.yaml"
+) -> tuple[LabelledRequest, ...]:
+    """Every YAML list of ``{"text", "agents"}`` in ``folder`` matching ``pattern``, in file
+    order."""
     examples: list[LabelledRequest] = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted(folder.glob(pattern)):
         for entry in yaml.safe_load(path.read_text()) or []:
             examples.append(LabelledRequest(str(entry["text"]), tuple(entry["agents"])))
     return tuple(examples)

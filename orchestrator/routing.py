@@ -215,7 +215,8 @@ class Router:
         for (agent, _), value in signals.history.items():
             affinity[agent] = affinity.get(agent, 0.0) + value
         odds = {a: weights.history_odds * float(np.clip(v, -1, 1)) for a, v in affinity.items()}
-        weighed = weights.semantic * index.semantic(scores, 0, odds)
+        # Without ratings the shared-out scores would come out as they are: no second pass.
+        weighed = weights.semantic * index.semantic(scores, 0, odds) if odds else semantic
         known = np.isin(index.skill_agent, list(scores.known))
         history = np.where(known, weighed - semantic, bonus)
         return history, preference, project

@@ -90,7 +90,7 @@ class SkillIndex:
         texts = [routing_text(e.text) for e in single]
         labels = [e.agents[0] if e.agents else NOBODY for e in single]
         example_vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension))
-        rows, owners = self._rows(embedder, card_texts, texts, labels, example_vectors)
+        rows, owners = self._rows(embedder, card_texts, labels, example_vectors)
         # Held as a torch tensor: a numpy matmul would wake OpenBLAS's own thread pool, whose
         # spinning threads then fight torch's for the cores and slow every query embedding
         # that follows (seen as 5x slower routing with 1,000 skills on two cores).
@@ -113,21 +113,25 @@ class SkillIndex:
         self,
         embedder: Embedder,
         card_texts: list[list[str]],
-        texts: list[str],
         labels: list[str],
         example_vectors: np.ndarray,
     ) -> tuple[np.ndarray, list[int]]:
-        """Every skill's rows, in skill order: its card texts, then the examples it owns."""
+        """Every skill's rows, in skill order: its card texts, then the examples it owns
+        (each labelled example goes to its agent's skill whose card texts are nearest)."""
         flat = [text for block in card_texts for text in block]
         card_vectors = embedder.embed(flat) if flat else np.zeros((0, embedder.dimension))
-        card_owner = np.repeat(np.arange(len(card_texts)), [len(b) for b in card_texts])
+        sizes = [len(block) for block in card_texts]
+        card_owner = np.repeat(np.arange(len(card_texts)), sizes)
         owned: dict[int, list[int]] = {}
-        for n, (label, vector) in enumerate(zip(labels, example_vectors, strict=True)):
-            mine = [i for i, s in enumerate(self.skills) if s.agent == label]
-            if mine:
-                similarity = card_vectors @ vector
-                best = max(mine, key=lambda i: float(similarity[card_owner == i].max()))
-                owned.setdefault(best, []).append(n)
+        agent_of = np.asarray([skill.agent for skill in self.skills], dtype=object)
+        if len(example_vectors) and len(flat):
+            starts = np.cumsum([0, *sizes[:-1]])
+            nearness = np.maximum.reduceat(example_vectors @ card_vectors.T, starts, axis=1)
+            for n, label in enumerate(labels):
+                mine = agent_of == label
+                if mine.any():
+                    best = int(np.argmax(np.where(mine, nearness[n], -np.inf)))
+                    owned.setdefault(best, []).append(n)
         rows: list[np.ndarray] = []
         owners: list[int] = []
         for i in range(len(card_texts)):

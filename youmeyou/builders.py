@@ -59,9 +59,10 @@ def build_app(
             Mount(f"/agents/{agent_id}", routes=runtime.agent_routes(agent_id, card, executor))
         )
     orchestrator_tasks = runtime.task_store(ORCHESTRATOR_ID)
-    orchestrator = _orchestrator(runtime, router, http, orchestrator_tasks)
+    answers = answer_cache(runtime)
+    orchestrator = _orchestrator(runtime, router, answers, http, orchestrator_tasks)
     routes += [
-        *_api_routes(runtime, router),
+        *_api_routes(runtime, router, answers),
         *runtime.agent_routes(
             ORCHESTRATOR_ID,
             runtime.card(ORCHESTRATOR_ID, settings.base_url),
@@ -110,14 +111,17 @@ def _router(runtime: Runtime) -> Router:
 
 
 def _orchestrator(
-    runtime: Runtime, router: Router, http: httpx.AsyncClient, tasks: WriteBehindTaskStore
+    runtime: Runtime,
+    router: Router,
+    answers: AnswerCache | None,
+    http: httpx.AsyncClient,
+    tasks: WriteBehindTaskStore,
 ) -> OrchestratorExecutor:
     settings = runtime.settings
     experience = runtime.memory.experience
     delegator = Delegator(
         http, timeout_s=settings.specialist_timeout_s, scheduler=runtime.scheduler
     )
-    answers = answer_cache(runtime)
     plans = (
         PlanDriver(runtime.registry, delegator, plan_options(runtime, tasks), experience=experience)
         if settings.progressive_plans
@@ -151,7 +155,7 @@ def answer_cache(runtime: Runtime) -> AnswerCache | None:
     return AnswerCache(responses, runtime.embedder, profiles, tier_of=tier_of)
 
 
-def _api_routes(runtime: Runtime, router: Router) -> list[BaseRoute]:
+def _api_routes(runtime: Runtime, router: Router, answers: AnswerCache | None) -> list[BaseRoute]:
     """The server's own API beside A2A (``/v1/...``)."""
     settings, accounts, caches = runtime.settings, runtime.accounts, runtime.caches
     experience = runtime.memory.experience
@@ -161,9 +165,7 @@ def _api_routes(runtime: Runtime, router: Router) -> list[BaseRoute]:
         ),
         *memory_routes(experience, runtime.memory.profiles),
         *cache_routes(caches.responses, caches.stats),
-        *lookup_routes(
-            answer_cache(runtime), router, max_chars=settings.max_text_chars, experience=experience
-        ),
+        *lookup_routes(answers, router, max_chars=settings.max_text_chars, experience=experience),
         *account_routes(
             accounts.gateway,
             accounts.usage,

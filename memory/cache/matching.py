@@ -91,7 +91,10 @@ def _layout(material: str) -> str:
 
 def key_terms(text: str) -> frozenset[str]:
     """The terms that carry a request's intent, synonyms folded, material left out."""
-    words, _ = split_material(text)
+    return _prose_terms(split_material(text)[0])
+
+
+def _prose_terms(words: str) -> frozenset[str]:
     # A format such as YYYY-MM-DD is one term, its parts in order; 10,000 is 10000.
     words = _FORMAT.sub(lambda m: m.group(0).replace("-", "_"), _THOUSANDS.sub("", words))
     lowered = _SCALED.sub(_scaled, _GO.sub("golang", words).lower()).replace("'", " ")
@@ -158,11 +161,12 @@ class TermComparison:
 
 def compare(a: str, b: str) -> TermComparison:
     """Whether two requests ask for the same thing, and the key terms they differ in."""
-    first, second = key_terms(a), key_terms(b)
-    same_material = split_material(a)[1] == split_material(b)[1]
-    has_content = bool(first) or bool(split_material(a)[1])
+    (words_a, material_a), (words_b, material_b) = split_material(a), split_material(b)
+    first, second = _prose_terms(words_a), _prose_terms(words_b)
     kinds_first, kinds_second = first & KINDS, second & KINDS
     same_kind = kinds_first == kinds_second or not kinds_first or not kinds_second
+    has_content = bool(first) or bool(material_a)
+    same_material = material_a == material_b
     return TermComparison(
         same=same_material and first - KINDS == second - KINDS and same_kind and has_content,
         only_in_first=tuple(sorted(first - second)),
