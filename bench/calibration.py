@@ -1,7 +1,8 @@
 """The answer cache's calibration for ``make bench``: paraphrases served against near misses.
 
-``bench/cache_cases/tuning.json`` is what the threshold and the key-term vocabulary were
-chosen on; ``holdout.json`` was written by someone else and is never tuned on. For each
+``bench/cache_cases/tuning*.json`` is what the threshold and the key-term vocabulary were
+chosen on; ``holdout.json`` and ``holdout-d.json`` were written by others and are never
+tuned on (``docs/caching.md`` tells each set's history). For each
 threshold: the share of paraphrases the cache would serve (recall) and how many near misses
 it would serve (false hits, which must be zero), with the key-term guard as the server runs
 it, and with the embedding alone for comparison.
@@ -21,6 +22,7 @@ from memory.cache import same_intent
 CASES = Path(__file__).resolve().parent / "cache_cases"
 THRESHOLDS = tuple(round(0.60 + 0.05 * step, 2) for step in range(8))
 RECALL_TARGET = 0.70
+HELD_OUT = ("holdout", "holdout-d")
 
 
 @dataclass(frozen=True, slots=True)

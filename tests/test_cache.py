@@ -128,6 +128,15 @@ def test_a_changed_entity_number_language_direction_or_document_is_not() -> None
     assert not same_intent("thanks!", "thank you")  # no key terms: only exact repeats count
 
 
+def test_every_listed_entity_is_a_key_term_even_a_filler_word() -> None:
+    assert not same_intent(
+        "schema for a blog with users, posts and comments",
+        "schema for a blog with users, posts, comments and likes",
+    )
+    assert not same_intent("a CMS with users and pages", "a CMS with users, pages and files")
+    assert same_intent("a UI like Trello's board", "a UI like the board of Trello")
+
+
 # The store contract, in process and on Redis.
 
 

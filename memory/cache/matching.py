@@ -58,6 +58,9 @@ _SCALED = re.compile(r"\b(\d+(?:\.\d+)?)\s*(k|m|b|thousand|million|billion)\b")
 _SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
 # "Go" the language, written as a name inside a sentence (lower-case "go" is the verb).
 _GO = re.compile(r"(?<=[a-z,;:] )Go\b")
+# A plural in an enumeration ("users, posts, comments and likes") names an entity even
+# where the word is otherwise filler ("like", "file", "page"): each listed thing is a term.
+_LISTED = re.compile(r"(?<=, )[a-z]+s\b|(?<=\band )[a-z]+s\b|\b[a-z]+s(?=,)")
 
 
 def normalise(text: str) -> str:
@@ -100,15 +103,16 @@ def _prose_terms(words: str) -> frozenset[str]:
     lowered = _SCALED.sub(_scaled, _GO.sub("golang", words).lower()).replace("'", " ")
     for phrase, replacement in PHRASES:
         lowered = lowered.replace(phrase, replacement)
+    listed = frozenset(_LISTED.findall(lowered))
     tokens = _WORD.findall(lowered.replace("-", " ").replace("/", " "))
     terms: set[str] = set()
     for n, word in enumerate(tokens):
-        for term in _terms(word):
+        for term in _terms(word, listed=word in listed):
             if n > 0 and tokens[n - 1] in _DIRECTION and _is_destination(tokens, n, term):
                 terms.add(f"to:{term}")
             elif term in OPERATIONS and word.endswith(("ed", "ing")) and _attribute(tokens, n):
                 terms.add(f"{term}:ed")
-            elif term not in NEUTRAL:
+            elif term not in NEUTRAL or word in listed:
                 terms.add(term)
     return frozenset(terms)
 
@@ -117,7 +121,7 @@ def _scaled(match: re.Match[str]) -> str:
     return str(round(float(match.group(1)) * _SCALES[match.group(2)]))
 
 
-def _terms(word: str) -> list[str]:
+def _terms(word: str, *, listed: bool = False) -> list[str]:
     stem, dot, extension = word.rpartition(".")
     if dot and stem and extension in EXTENSIONS and not any(ch.isdigit() for ch in word):
         return [*_terms(stem.rsplit(".", 1)[-1]), *_terms(extension)]
@@ -126,7 +130,7 @@ def _terms(word: str) -> list[str]:
     if any(ch.isdigit() for ch in word):
         return [SYNONYMS.get(word, word)]
     stem = _STEMMER.stemWord(word)
-    if word in NEUTRAL or stem in NEUTRAL:
+    if (word in NEUTRAL or stem in NEUTRAL) and not listed:
         return [stem] if stem in DESTINATIONS else []
     return [t for t in SYNONYMS.get(stem, stem).split() if t]
 
