@@ -41,6 +41,11 @@ class InstantProvider:
     """Answers at once with three chunks: what remains to time is the gateway itself."""
 
     name = "gemini"
+    label = "Gemini"
+    needs_key = True
+
+    async def check_key(self, api_key: str, *, model: str) -> None:
+        return None
 
     async def stream(
         self, request: GenerationRequest, *, model: str, api_key: str | None
@@ -165,7 +170,7 @@ async def gateway_figures(models_dir: Path) -> dict[str, Any]:
     prices = PriceTable({m: Price(*p) for m, p in DEFAULT_PRICES.items()})
     gateway = ModelGateway(
         local=local,
-        gemini=InstantProvider(),
+        hosted=InstantProvider(),
         models={"local": MODEL_NAME, "flash": "gemini-2.5-flash", "pro": "gemini-2.5-pro"},
         policy=Policy(DEFAULT_MODEL_POLICY),
         analyzer=analyzer,

@@ -25,7 +25,7 @@ from inference.complexity import ComplexityAnalyzer
 from inference.costs import PriceTable, UsageRecorder
 from inference.generation import Complexity, GenerationRequest, Step, StreamChunk, Usage
 from inference.limits import Limiter, Rate
-from inference.providers import Provider, ProviderError, RateLimited
+from inference.providers import HostedProvider, Provider, ProviderError, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class KeyLookup(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """What a user may call Gemini with. ``repr`` leaves the key out."""
+    """What a user may call the hosted tiers with. ``repr`` leaves the key out."""
 
     tier: UserTier
     api_key: str | None = dataclasses.field(default=None, repr=False)
@@ -78,13 +78,14 @@ class _Skip(Exception):
 
 
 class ModelGateway:
-    """``Gateway`` over the local model and Gemini: policy, tiers, quotas, fallbacks, costs."""
+    """The local model and a hosted provider (Gemini, or any OpenAI-compatible server) behind
+    one face: policy, tiers, quotas, fallbacks, costs."""
 
     def __init__(
         self,
         *,
         local: Provider,
-        gemini: Provider | None,
+        hosted: HostedProvider | None,
         models: Mapping[ModelTier, str],
         policy: Policy,
         analyzer: ComplexityAnalyzer,
@@ -100,9 +101,13 @@ class ModelGateway:
     ) -> None:
         self._providers: dict[ModelTier, Provider | None] = {
             "local": local,
-            "flash": gemini,
-            "pro": gemini,
+            "flash": hosted,
+            "pro": hosted,
         }
+        self._hosted = hosted
+        # Budgets and stored keys are per provider: a Gemini key is no OpenAI key.
+        self._provider = hosted.name if hosted is not None else "gemini"
+        self._label = hosted.label if hosted is not None else "Gemini"
         self._models = dict(models)
         self._policy = policy
         self._analyzer = analyzer
@@ -116,8 +121,12 @@ class ModelGateway:
         self.breaker = CircuitBreaker(failures=breaker_failures, reset_s=breaker_reset_s)
         self._cooling: dict[tuple[str, str], float] = {}  # (credential scope, model) -> until
 
+    @property
+    def has_platform_key(self) -> bool:
+        return self._platform_key is not None
+
     async def access(self, user_id: str) -> Access:
-        own = await self._keys.get(user_id, "gemini") if self._keys else None
+        own = await self._keys.get(user_id, self._provider) if self._keys else None
         if own:
             return Access("premium", own)
         tier: UserTier = "enterprise" if user_id in self._enterprise else "free"
@@ -126,9 +135,13 @@ class ModelGateway:
     async def quota(self, user_id: str) -> dict[str, object]:
         """The user's tier and what is left of the free quota this month."""
         access = await self.access(user_id)
-        report: dict[str, object] = {"tier": access.tier, "gemini": access.api_key is not None}
+        report: dict[str, object] = {
+            "tier": access.tier,
+            "provider": self._provider,
+            "hosted": self._hosted is not None and self._callable(access),
+        }
         if access.tier == "free":
-            used = await self._limiter.used(_month_key(user_id))
+            used = await self._limiter.used(self._month_key(user_id))
             report["tokens_per_month"] = self._quotas.free_tokens_per_month
             report["tokens_used_this_month"] = used
             report["requests_per_minute"] = self._quotas.free_requests_per_minute
@@ -185,41 +198,50 @@ class ModelGateway:
         """Check that ``tier`` may answer; returns the tokens reserved against a quota."""
         if tier == "local":
             return 0
-        if self._providers[tier] is None or not access.api_key:
-            raise _Skip("no Gemini API key is configured")
+        if self._hosted is None or not self._callable(access):
+            raise _Skip(f"no {self._label} API key is configured")
         until = self._cooling.get((_scope_key(access), model), 0.0)
         if time.monotonic() < until:
-            raise _Skip(f"Gemini quota reached (retry in {math.ceil(until - time.monotonic())} s)")
+            wait = math.ceil(until - time.monotonic())
+            raise _Skip(f"{self._label} quota reached (retry in {wait} s)")
         if not self.breaker.allow():
-            raise _Skip("Gemini is unavailable (circuit open)")
+            raise _Skip(f"{self._label} is unavailable (circuit open)")
         try:
             return await self._within_quota(access, request)
         except _Skip:
             self.breaker.release()
             raise
 
+    def _callable(self, access: Access) -> bool:
+        return bool(access.api_key) or not (self._hosted is not None and self._hosted.needs_key)
+
     async def _within_quota(self, access: Access, request: GenerationRequest) -> int:
         if access.tier == "premium":
             return 0  # the user's own key: their budget, not ours
         platform = await self._limiter.take(
-            "gemini:platform", Rate.per_minute(self._quotas.platform_requests_per_minute)
+            f"{self._provider}:platform",
+            Rate.per_minute(self._quotas.platform_requests_per_minute),
         )
         if not platform.allowed:
-            raise _Skip("Gemini quota reached (platform rate limit)")
+            raise _Skip(f"{self._label} quota reached (platform rate limit)")
         if access.tier == "enterprise":
             return 0
         user_id = request.user_id
         rate = await self._limiter.take(
-            f"gemini:user:{user_id}", Rate.per_minute(self._quotas.free_requests_per_minute)
+            f"{self._provider}:user:{user_id}",
+            Rate.per_minute(self._quotas.free_requests_per_minute),
         )
         if not rate.allowed:
-            raise _Skip("Gemini quota reached (free tier: requests per minute)")
+            raise _Skip(f"{self._label} quota reached (free tier: requests per minute)")
         estimate = _estimate_tokens(request)
         if not await self._limiter.reserve(
-            _month_key(user_id), estimate, self._quotas.free_tokens_per_month, _MONTH_TTL_S
+            self._month_key(user_id), estimate, self._quotas.free_tokens_per_month, _MONTH_TTL_S
         ):
-            raise _Skip("Gemini quota reached (free tier: tokens this month)")
+            raise _Skip(f"{self._label} quota reached (free tier: tokens this month)")
         return estimate
+
+    def _month_key(self, user_id: str) -> str:
+        return f"{self._provider}:tokens:{user_id}:{dt.datetime.now(dt.UTC):%Y-%m}"
 
     async def _settle(
         self,
@@ -231,7 +253,7 @@ class ModelGateway:
     ) -> None:
         spent = usage.tokens_in + usage.tokens_out if usage is not None else 0
         if reserved and spent != reserved:
-            await self._limiter.settle(_month_key(user_id), spent - reserved, _MONTH_TTL_S)
+            await self._limiter.settle(self._month_key(user_id), spent - reserved, _MONTH_TTL_S)
         if usage is None:
             return
         if tier != "local":
@@ -268,10 +290,6 @@ class ModelGateway:
 def _scope_key(access: Access) -> str:
     # A 429 on the platform key holds for everyone on it; on an own key, for its owner.
     return "platform" if access.scope == "platform" else f"own:{hash(access.api_key)}"
-
-
-def _month_key(user_id: str) -> str:
-    return f"gemini:tokens:{user_id}:{dt.datetime.now(dt.UTC):%Y-%m}"
 
 
 def _estimate_tokens(request: GenerationRequest) -> int:

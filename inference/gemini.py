@@ -32,6 +32,8 @@ _TRANSPORTS = frozenset({"aiohttp", "httpx", "httpx2", "httpcore"})
 
 class GeminiProvider:
     name = "gemini"
+    label = "Gemini"
+    needs_key = True
 
     def __init__(
         self,

@@ -22,6 +22,20 @@ class Provider(Protocol):
         ...
 
 
+class HostedProvider(Provider, Protocol):
+    """A provider behind the gateway's hosted tiers (flash, pro): Gemini, or any server
+    that speaks OpenAI's API. Users may store their own key for it (BYOK)."""
+
+    #: How messages name it to users ("Gemini", "OpenAI-compatible server").
+    label: str
+    #: Whether a call needs a key (a local Ollama or llama.cpp server needs none).
+    needs_key: bool
+
+    async def check_key(self, api_key: str, *, model: str) -> None:
+        """A cheap call that raises ``InvalidKey`` if the provider refuses ``api_key``."""
+        ...
+
+
 class ProviderError(Exception):
     """A provider could not answer. The message is safe to show: it never holds a key."""
 

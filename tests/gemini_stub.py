@@ -18,24 +18,17 @@ any version segment is accepted. Errors use Gemini's JSON shape
         ...
         assert stub.requests[-1].model == "gemini-2.5-flash"
 
-Every knob is a plain attribute or method, safe to change from the test's thread while the
-server runs in its own.
+The server's lifecycle and fault queue are ``loopback.LoopbackServer``'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import re
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import uvicorn
+from loopback import Fault, LoopbackServer, count_tokens, split_reply
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -79,29 +72,6 @@ _MESSAGES = {
     504: "Deadline expired before operation could complete.",
 }
 _ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-_PIECE = re.compile(r"\s*\S+\s*")
-
-
-def count_tokens(text: str) -> int:
-    """The stub's deterministic token count: words and punctuation marks."""
-    return len(_TOKEN.findall(text))
-
-
-def split_reply(text: str, chunks: int) -> list[str]:
-    """``text`` in at most ``chunks`` pieces cut between words; the pieces join to ``text``."""
-    words = _PIECE.findall(text)
-    if chunks <= 1 or len(words) <= 1:
-        return [text]
-    count = min(chunks, len(words))
-    size, extra = divmod(len(words), count)
-    pieces: list[str] = []
-    start = 0
-    for index in range(count):
-        end = start + size + (1 if index < extra else 0)
-        pieces.append("".join(words[start:end]))
-        start = end
-    return pieces
 
 
 def error_body(
@@ -159,37 +129,27 @@ class RecordedRequest(NamedTuple):
         return self.headers.get("x-goog-api-key")
 
 
-@dataclass
-class Fault:
-    """A queued misbehaviour; ``times=None`` means on every matching request."""
-
-    status: int
-    times: int | None = 1
-    model: str | None = None
-    retry_after: str | None = None
-    message: str | None = None
-    after_chunks: int | None = None
-
-    def response(self) -> JSONResponse:
-        details: list[dict[str, Any]] = []
-        headers: dict[str, str] = {}
-        if self.retry_after is not None:
-            headers["Retry-After"] = self.retry_after
-            details.append(
-                {
-                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
-                    "retryDelay": f"{self.retry_after}s",
-                }
-            )
-        return JSONResponse(
-            error_body(self.status, self.message, details),
-            status_code=self.status,
-            headers=headers,
-            media_type=JSON_TYPE,
+def fault_response(fault: Fault) -> JSONResponse:
+    """Gemini's answer for a fault: its error JSON, and a RetryInfo detail for Retry-After."""
+    details: list[dict[str, Any]] = []
+    headers: dict[str, str] = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = fault.retry_after
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": f"{fault.retry_after}s",
+            }
         )
+    return JSONResponse(
+        error_body(fault.status, fault.message, details),
+        status_code=fault.status,
+        headers=headers,
+        media_type=JSON_TYPE,
+    )
 
 
-class GeminiStub:
+class GeminiStub(LoopbackServer):
     """A Gemini-compatible server on 127.0.0.1, run in a background thread.
 
     Attributes the tests may read or set at any time:
@@ -207,6 +167,8 @@ class GeminiStub:
     * ``known_models``: when not ``None``, other models get 404 ``NOT_FOUND``.
     """
 
+    name = "gemini-stub"
+
     def __init__(
         self,
         reply: Reply | None = None,
@@ -216,11 +178,17 @@ class GeminiStub:
         invalid_keys: Iterable[str] = (),
         known_models: Iterable[str] | None = None,
     ) -> None:
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route("/{version}/models/{target}", self._models, methods=["POST"]),
+                    Route("/{rest:path}", self._not_found, methods=["GET", "POST", "DELETE"]),
+                ]
+            )
+        )
         known = None if known_models is None else frozenset(known_models)
         self._initial = (reply, chunks, delay_s, frozenset(invalid_keys), known)
         self.requests: list[RecordedRequest] = []
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
         self.reply: Reply | None
         self.chunks: int
         self.finish_reason: str
@@ -232,54 +200,8 @@ class GeminiStub:
         self.known_models: set[str] | None
         self.reset()
         self._ids = itertools.count(1)
-        self._stopping = threading.Event()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
-        self.app = Starlette(
-            routes=[
-                Route("/{version}/models/{target}", self._models, methods=["POST"]),
-                Route("/{rest:path}", self._not_found, methods=["GET", "POST", "DELETE"]),
-            ]
-        )
 
     # -- control ---------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def fail_next(
-        self,
-        status: int = 429,
-        *,
-        times: int | None = 1,
-        model: str | None = None,
-        retry_after: str | float | None = None,
-        message: str | None = None,
-        after_chunks: int | None = None,
-    ) -> None:
-        """Answer the next ``times`` model calls (of ``model`` only, if given) with an error.
-
-        ``times=None`` keeps failing until ``clear_faults()``. ``retry_after`` sets the
-        ``Retry-After`` header and a ``google.rpc.RetryInfo`` detail. ``after_chunks=n`` makes a
-        streamed call send ``n`` good chunks (never the last one), then the error as a
-        ``data:`` event (HTTP 200); a non-streamed call just gets the error.
-        """
-        fault = Fault(
-            status=status,
-            times=times,
-            model=model,
-            retry_after=None if retry_after is None else str(retry_after),
-            message=message,
-            after_chunks=after_chunks,
-        )
-        with self._lock:
-            self._faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     def reset(self) -> None:
         """Forget recorded requests and faults; every knob goes back to its constructed value."""
@@ -313,79 +235,7 @@ class GeminiStub:
             return reply
         return reply(body)
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> GeminiStub:
-        if self._thread is not None:
-            raise RuntimeError("GeminiStub already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted sockets inherit it: without it every keep-alive answer waits ~40 ms on
-        # Nagle's algorithm and the client's delayed ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(
-            self.app,
-            loop="asyncio",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="gemini-stub", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                sock.close()
-                raise RuntimeError("GeminiStub failed to start")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> GeminiStub:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # -- server side -----------------------------------------------------------------------
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, cut short when the stub stops so shutdown never waits on a slow answer."""
-        deadline = time.monotonic() + seconds
-        while not self._stopping.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(remaining, 0.05))
-
-    def _take_fault(self, model: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.model is not None and fault.model != model:
-                    continue
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
 
     def _record(self, request: Request, model: str, body: Any) -> None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -440,7 +290,7 @@ class GeminiStub:
 
         fault = self._take_fault(model)
         if fault is not None and (action != "streamGenerateContent" or fault.after_chunks is None):
-            return fault.response()
+            return fault_response(fault)
         if action == "countTokens":
             return JSONResponse({"totalTokens": prompt_tokens(body)}, media_type=JSON_TYPE)
 

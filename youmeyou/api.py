@@ -21,8 +21,7 @@ from starlette.routing import Route
 from agents.kit import request_user
 from inference.costs import UsageRecorder
 from inference.gateway import ModelGateway
-from inference.gemini import GeminiProvider
-from inference.providers import InvalidKey, ProviderError
+from inference.providers import HostedProvider, InvalidKey, ProviderError
 from memory.cache import CacheStats, ResponseCache
 from memory.keys import EncryptedKeyStore
 from memory.profiles import ProfileError, ProfileStore, parse_update
@@ -98,11 +97,19 @@ def account_routes(
     gateway: ModelGateway,
     usage: UsageRecorder,
     keys: EncryptedKeyStore,
-    gemini: GeminiProvider,
+    hosted: HostedProvider,
     *,
     check_model: str,
 ) -> list[Route]:
-    """``GET /v1/usage`` and ``PUT``/``DELETE /v1/keys/gemini`` for the calling user."""
+    """``GET /v1/usage`` and ``PUT``/``DELETE /v1/keys/<provider>`` for the calling user; the
+    provider is the one serving the hosted tiers (``gemini`` or ``openai``)."""
+    provider = hosted.name
+
+    def other_provider(request: Request) -> JSONResponse | None:
+        named = request.path_params["provider"]
+        if named == provider:
+            return None
+        return problem(404, f"This server's hosted models are {provider}'s, not {named}'s.")
 
     async def usage_report(request: Request) -> JSONResponse:
         user_id = request_user(request)
@@ -126,30 +133,38 @@ def account_routes(
         )
 
     async def put_key(request: Request) -> JSONResponse:
+        if (refused := other_provider(request)) is not None:
+            return refused
         body = await _json_object(request)
         key = body.get("key") if body is not None else None
         if not isinstance(key, str) or not key.strip() or len(key) > _MAX_KEY_CHARS:
-            return problem(400, 'Send {"key": "<your Gemini API key>"}.')
+            return problem(400, f'Send {{"key": "<your {hosted.label} API key>"}}.')
         key = key.strip()
         try:
-            await gemini.check_key(key, model=check_model)
+            await hosted.check_key(key, model=check_model)
         except InvalidKey:
-            return problem(400, "Gemini refused this key; nothing was stored.")
+            return problem(400, f"{_capital(hosted.label)} refused this key; nothing was stored.")
         except ProviderError as error:
             return problem(502, f"The key could not be checked now ({error}); nothing was stored.")
         user_id = request_user(request)
-        await keys.put(user_id, "gemini", key)
-        return JSONResponse({"provider": "gemini", "stored": True, "tier": "premium"})
+        await keys.put(user_id, provider, key)
+        return JSONResponse({"provider": provider, "stored": True, "tier": "premium"})
 
     async def delete_key(request: Request) -> JSONResponse:
-        deleted = await keys.delete(request_user(request), "gemini")
-        return JSONResponse({"provider": "gemini", "deleted": deleted})
+        if (refused := other_provider(request)) is not None:
+            return refused
+        deleted = await keys.delete(request_user(request), provider)
+        return JSONResponse({"provider": provider, "deleted": deleted})
 
     return [
         Route("/v1/usage", usage_report, methods=["GET"]),
-        Route("/v1/keys/gemini", put_key, methods=["PUT"]),
-        Route("/v1/keys/gemini", delete_key, methods=["DELETE"]),
+        Route("/v1/keys/{provider}", put_key, methods=["PUT"]),
+        Route("/v1/keys/{provider}", delete_key, methods=["DELETE"]),
     ]
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def memory_routes(experience: Experience, profiles: ProfileStore) -> list[Route]:

@@ -170,8 +170,8 @@ def _api_routes(runtime: Runtime, router: Router, answers: AnswerCache | None) -
             accounts.gateway,
             accounts.usage,
             accounts.keys,
-            accounts.gemini,
-            check_model=settings.gemini_flash_model,
+            accounts.hosted,
+            check_model=model_names(settings)["flash"],
         ),
     ]
 

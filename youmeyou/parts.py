@@ -16,7 +16,8 @@ from inference.gemini import GeminiProvider
 from inference.limits import Limiter
 from inference.local import LocalModel
 from inference.models import local_model_spec
-from inference.providers import Provider
+from inference.openai_compatible import OpenAICompatibleProvider
+from inference.providers import HostedProvider, Provider
 from memory.cache import (
     CacheStats,
     CacheStore,
@@ -113,7 +114,7 @@ class Accounts:
     """The gateway and what it keeps per user: usage, stored keys, budgets."""
 
     gateway: ModelGateway
-    gemini: GeminiProvider
+    hosted: HostedProvider
     usage: SqlUsageRecorder
     keys: EncryptedKeyStore
     limiter: Limiter
@@ -122,11 +123,7 @@ class Accounts:
     def create(
         cls, settings: Settings, models: Models, engine: AsyncEngine, caches: Caches
     ) -> Accounts:
-        gemini = GeminiProvider(
-            base_url=settings.gemini_base_url,
-            timeout_s=settings.gemini_timeout_s,
-            count_tokens=models.local_model.count_tokens,
-        )
+        hosted = hosted_provider(settings, models.local_model)
         usage = SqlUsageRecorder(engine)
         secret = settings.encryption_key
         fernet_key = (
@@ -136,7 +133,11 @@ class Accounts:
         )
         keys = EncryptedKeyStore(engine, fernet_key)
         limiter = budget_limiter(settings.redis_url)
-        platform_key = settings.gemini_api_key
+        platform_key = (
+            settings.openai_api_key
+            if settings.hosted_provider == "openai"
+            else settings.gemini_api_key
+        )
         local: Provider = models.local_model
         if caches.enabled:
             local = CachedOutputs(
@@ -147,7 +148,7 @@ class Accounts:
             )
         gateway = ModelGateway(
             local=local,
-            gemini=gemini,
+            hosted=hosted,
             models=model_names(settings),
             policy=Policy(settings.model_policy),
             analyzer=models.analyzer,
@@ -165,7 +166,7 @@ class Accounts:
             breaker_failures=settings.breaker_failures,
             breaker_reset_s=settings.breaker_reset_s,
         )
-        return cls(gateway, gemini, usage, keys, limiter)
+        return cls(gateway, hosted, usage, keys, limiter)
 
     async def tier_of(self, user_id: str) -> str:
         return (await self.gateway.access(user_id)).tier
@@ -256,8 +257,25 @@ def price_table(settings: Settings) -> PriceTable:
 
 def model_names(settings: Settings) -> dict[ModelTier, str]:
     """The model each tier calls."""
+    openai = settings.hosted_provider == "openai"
     return {
         "local": local_model_spec(settings.local_model).name,
-        "flash": settings.gemini_flash_model,
-        "pro": settings.gemini_pro_model,
+        "flash": settings.openai_flash_model if openai else settings.gemini_flash_model,
+        "pro": settings.openai_pro_model if openai else settings.gemini_pro_model,
     }
+
+
+def hosted_provider(settings: Settings, local: LocalModel) -> HostedProvider:
+    """The provider of the flash and pro tiers that the settings name."""
+    if settings.hosted_provider == "openai":
+        return OpenAICompatibleProvider(
+            base_url=settings.openai_base_url,
+            needs_key=settings.openai_needs_key,
+            timeout_s=settings.openai_timeout_s,
+            count_tokens=local.count_tokens,
+        )
+    return GeminiProvider(
+        base_url=settings.gemini_base_url,
+        timeout_s=settings.gemini_timeout_s,
+        count_tokens=local.count_tokens,
+    )

@@ -144,8 +144,9 @@ class Runtime:
             "embeddings": state(self.embedder.loaded),
             "local_llm": state(self.local_model.loaded),
         }
-        gemini = {
-            "platform_key": self.settings.gemini_api_key is not None,
+        hosted = {
+            "provider": self.accounts.hosted.name,
+            "platform_key": self.accounts.gateway.has_platform_key,
             "breaker": self.accounts.gateway.breaker.state,
         }
         return JSONResponse(
@@ -153,7 +154,7 @@ class Runtime:
                 "status": "ok",
                 "warming": self.warming,
                 "models": models,
-                "gemini": gemini,
+                "hosted": hosted,
                 "agents": self.registry.ids(),
                 "remote_errors": self.remote_errors,
             }

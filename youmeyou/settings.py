@@ -32,10 +32,13 @@ DEFAULT_MODEL_POLICY: dict[str, ModelTier | dict[Complexity, ModelTier]] = {
     "validation": "local",
     "synthesis": "local",
 }
-# US dollars per million tokens (in, out), Gemini's list prices for prompts under 200k.
+# US dollars per million tokens (in, out): Gemini's list prices for prompts under 200k, and
+# OpenAI's for the default OpenAI models. A model not listed (one's own server) costs nothing.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gemini-2.5-flash": (0.30, 2.50),
     "gemini-2.5-pro": (1.25, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
 }
 
 # How long a cached answer lives, by step (the design's figures; "answer" is the short path).
@@ -147,6 +150,28 @@ class Settings(BaseSettings):
     gemini_flash_model: str = "gemini-2.5-flash"
     gemini_pro_model: str = "gemini-2.5-pro"
     gemini_timeout_s: float = 60.0
+    hosted_provider: Literal["gemini", "openai"] = Field(
+        default="gemini",
+        description="Who answers the flash and pro tiers: Gemini, or a server that speaks "
+        "OpenAI's API (OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio...).",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("YMY_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="The platform's key for the OpenAI-compatible provider.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="The server's API root, e.g. http://127.0.0.1:11434/v1 for Ollama; "
+        "unset: OpenAI's own API.",
+    )
+    openai_needs_key: bool | None = Field(
+        default=None,
+        description="Whether calls need a key; unset: only OpenAI's own API does.",
+    )
+    openai_flash_model: str = "gpt-4o-mini"
+    openai_pro_model: str = "gpt-4o"
+    openai_timeout_s: float = 60.0
     model_policy: dict[str, ModelTier | dict[Complexity, ModelTier]] = Field(
         default_factory=lambda: dict(DEFAULT_MODEL_POLICY),
         description="JSON: step -> model tier, or step -> {complexity: model tier}.",
