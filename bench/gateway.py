@@ -72,30 +72,23 @@ def _request() -> GenerationRequest:
 
 
 def _bare_tokens_per_second(local: LocalModel) -> float:
-    """The same prompt, the same greedy decoding, straight into ``model.generate``."""
-    import torch
+    """The same prompt and greedy decoding, straight into a llama.cpp context of its own."""
+    from llama_cpp import Llama
 
-    local.load()
-    model, tokenizer = local._model, local._tokenizer
-    inputs = tokenizer.apply_chat_template(
-        [{"role": m.role, "content": m.content} for m in _request().messages],
-        add_generation_prompt=True,
-        return_tensors="pt",
-        return_dict=True,
+    bare = Llama(
+        model_path=str(local.spec.locate(local.models_dir)),
+        n_ctx=2048,
+        n_threads=local.threads,
+        verbose=False,
     )
+    messages: Any = [{"role": m.role, "content": m.content} for m in _request().messages]
     rates = []
     for _ in range(RUNS):
         started = time.perf_counter()
-        with torch.inference_mode():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=NEW_TOKENS,
-                do_sample=False,
-                repetition_penalty=1.15,
-                pad_token_id=tokenizer.eos_token_id,
-            )
-        produced = output.shape[1] - inputs["input_ids"].shape[1]
-        rates.append(produced / (time.perf_counter() - started))
+        done: Any = bare.create_chat_completion(
+            messages, max_tokens=NEW_TOKENS, temperature=0.0, repeat_penalty=1.15
+        )
+        rates.append(done["usage"]["completion_tokens"] / (time.perf_counter() - started))
     return float(statistics.median(rates))
 
 

@@ -1,23 +1,23 @@
-"""The local tier: a small GGUF model through transformers, streamed off the event loop.
+"""The local tier: a small GGUF model run as it is by llama.cpp, streamed off the event loop.
 
 Which model is a ``LocalModelSpec`` (``inference.models.LOCAL_MODELS``; SmolLM2-135M-Instruct
-by default, Gemma 3 270M as the other choice). Its GGUF, shipped by a pip package, is
-de-quantized by transformers on first use (SmolLM2: about 20 s on two cores; Gemma: about
-70 s); the converted weights are saved under the data dir, one folder per model, so later
-starts load in a second or two. Generation runs on a small thread pool: the event loop never blocks,
-and concurrent requests wait their turn in the pool's FIFO queue.
+by default, Gemma 3 270M as the other choice). Its GGUF, shipped by a pip package, is read
+quantized, through ``llama-cpp-python``: each token reads the 4-bit weights (about 90 MB for
+SmolLM2) instead of the float32 copy transformers would de-quantize them into (540 MB), and
+loading takes a fraction of a second with no conversion step. Generation runs on a small
+thread pool, one llama.cpp context per worker: the event loop never blocks, and concurrent
+requests wait their turn in the pool's FIFO queue.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import shutil
+import queue
 import threading
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,10 @@ logger = logging.getLogger(__name__)
 
 # The default model's name (the name usage reports); ``LocalModel.model_name`` is the loaded one's.
 MODEL_NAME = local_model_spec().name
-_CONVERTED_MARKER = "youmeyou-source.json"
+# Context window per worker: room for the agents' prompts (context, examples) and an answer.
+_CONTEXT_TOKENS = 8192
+# transformers' generate() defaults, which the answers were tuned with.
+_TOP_K, _TOP_P, _REPEAT_PENALTY = 50, 0.9, 1.15
 
 
 class LocalModel:
@@ -48,10 +51,12 @@ class LocalModel:
         max_new_tokens: int = 256,
         temperature: float = 0.4,
         niceness: int = 0,
+        threads: int | None = None,
     ) -> None:
         self.spec = spec or local_model_spec()
         self._models_dir = models_dir
-        self._converted_dir = models_dir / self.spec.name
+        self._workers = workers
+        self._threads = threads or os.cpu_count() or 1
         self._pool = ThreadPoolExecutor(
             max_workers=workers,
             thread_name_prefix="local-llm",
@@ -61,96 +66,71 @@ class LocalModel:
         self._default_max_tokens = max_new_tokens
         self._default_temperature = temperature
         self._load_lock = threading.Lock()
-        # transformers' own annotations are too loose for mypy to follow; held as Any.
-        self._model: Any = None
-        self._tokenizer: Any = None
-        self._counting_tokenizer: Any = None
-        self._count_lock = threading.Lock()
-        self._end_ids: list[int] = []
+        # llama_cpp ships no type information; its objects are held as Any.
+        self._first: Any = None  # the first context: counts tokens, tells readiness
+        self._formatter: Any = None
+        self._contexts: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._made = 0
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._first is not None
+
+    @property
+    def models_dir(self) -> Path:
+        return self._models_dir
+
+    @property
+    def threads(self) -> int:
+        """Threads each generation computes on."""
+        return self._threads
 
     @property
     def model_name(self) -> str:
         """The name usage reports for this model (``smollm2-135m-instruct``...)."""
         return self.spec.name
 
-    @property
-    def converted_dir(self) -> Path:
-        """Where this model's converted weights live (one folder per model)."""
-        return self._converted_dir
-
     def load(self) -> None:
-        """Load the model (converting the GGUF once if no converted copy exists)."""
+        """Load the model: map its GGUF and make the first context."""
         with self._load_lock:
-            if self._model is not None:
+            if self._first is not None:
                 return
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             started = time.perf_counter()
-            source = self.spec.locate(self._models_dir)
-            if not self._converted_copy_matches(source):
-                self._convert(source)
-            self._tokenizer = AutoTokenizer.from_pretrained(
-                self._converted_dir, local_files_only=True
+            first = self._context()
+            template = first.metadata.get("tokenizer.chat_template") or self.spec.chat_template
+            if template is None:
+                raise RuntimeError(f"{self.spec.name}'s GGUF carries no chat template")
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=_token_text(first, first.token_eos()),
+                bos_token=_token_text(first, first.token_bos()),
             )
-            self._model = AutoModelForCausalLM.from_pretrained(
-                self._converted_dir, local_files_only=True
-            )
-            self._model.eval()
-            _align_weights(self._model)
-            self._end_ids = _end_token_ids(self._tokenizer, self.spec.end_of_turn)
+            self._contexts.put(first)
+            self._first = first
             logger.info(
                 "Local model %s loaded in %.2f s", self.spec.name, time.perf_counter() - started
             )
 
+    def _context(self) -> Any:
+        from llama_cpp import Llama
+
+        source = self.spec.locate(self._models_dir)
+        self._made += 1
+        return Llama(
+            model_path=str(source),
+            n_ctx=_CONTEXT_TOKENS,
+            n_threads=self._threads,
+            n_threads_batch=self._threads,
+            verbose=False,
+        )
+
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (for budgets, and providers that give
-        no count). A tokenizer of its own: the generating thread's is not to be shared."""
-        with self._count_lock:
-            if self._counting_tokenizer is None:
-                from transformers import AutoTokenizer
-
-                self.load()
-                self._counting_tokenizer = AutoTokenizer.from_pretrained(
-                    self._converted_dir, local_files_only=True
-                )
-            return len(self._counting_tokenizer.encode(text, add_special_tokens=False))
-
-    def _converted_copy_matches(self, source: Path) -> bool:
-        marker = self._converted_dir / _CONVERTED_MARKER
-        try:
-            return bool(json.loads(marker.read_text()) == _fingerprint(source))
-        except (OSError, ValueError):
-            return False
-
-    def _convert(self, source: Path) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        started = time.perf_counter()
-        logger.info("Converting %s to transformers weights (once)", source.name)
-        folder, name = source.parent, source.name
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            folder, gguf_file=name, local_files_only=True
-        )
-        # transformers de-quantizes GGUF tensors to float32 on load but keeps a marker that
-        # refuses save_pretrained; the weights themselves are plain tensors, so drop it.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        if tokenizer.chat_template is None:  # some GGUFs carry no template: the spec's then
-            tokenizer.chat_template = self.spec.chat_template
-        staging = self._converted_dir.with_name(f"{self.spec.name}.partial-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        (staging / _CONVERTED_MARKER).write_text(json.dumps(_fingerprint(source)))
-        shutil.rmtree(self._converted_dir, ignore_errors=True)
-        os.replace(staging, self._converted_dir)  # a crash mid-save never leaves a half copy
-        logger.info("Converted in %.1f s to %s", time.perf_counter() - started, self._converted_dir)
+        no count). The vocabulary is only read, so any thread may count."""
+        self.load()
+        return len(self._first.tokenize(text.encode(), add_bos=False, special=False))
 
     async def stream(
         self,
@@ -161,12 +141,12 @@ class LocalModel:
     ) -> AsyncGenerator[StreamChunk, None]:
         """Tokens as they are generated (``model`` and ``api_key`` are for other providers)."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
         counts = {"in": 0, "out": 0}
 
         def publish(item: str | BaseException | None) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            loop.call_soon_threadsafe(pieces.put_nowait, item)
 
         future = loop.run_in_executor(
             self._pool, self._generate_blocking, request, publish, stop, counts
@@ -175,7 +155,7 @@ class LocalModel:
         emitted = ""
         try:
             while True:
-                item = await queue.get()
+                item = await pieces.get()
                 if item is None:
                     break
                 if isinstance(item, BaseException):
@@ -203,63 +183,62 @@ class LocalModel:
     def _generate_blocking(
         self,
         request: GenerationRequest,
-        publish: Any,
+        publish: Callable[[str | BaseException | None], None],
         stop: threading.Event,
         counts: dict[str, int],
     ) -> None:
+        context: Any = None
+        answer: list[str] = []
         try:
             if stop.is_set():
                 return
             self.load()
-            import torch
-            from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
-
-            tokenizer = self._tokenizer
-            inputs = tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in request.messages],
-                add_generation_prompt=True,
-                return_tensors="pt",
-                return_dict=True,
-            )
-            counts["in"] = int(inputs["input_ids"].shape[1])
-
-            class _Streamer(TextStreamer):
-                def put(self, value: Any) -> None:
-                    if not self.next_tokens_are_prompt:
-                        counts["out"] += int(value.numel())
-                    super().put(value)  # type: ignore[no-untyped-call]
-
-                def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-                    if text:
-                        publish(text)
-
-            class _StopWhenAsked(StoppingCriteria):
-                def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-                    return stop.is_set()
-
+            context = self._acquire()
+            prompt = self._formatter(
+                messages=[{"role": m.role, "content": m.content} for m in request.messages]
+            ).prompt
+            tokens = context.tokenize(prompt.encode(), add_bos=False, special=True)
+            wanted = request.max_tokens or self._default_max_tokens
+            tokens, max_tokens = _fit(tokens, wanted, _CONTEXT_TOKENS)
+            counts["in"] = len(tokens)
             temperature = (
                 self._default_temperature if request.temperature is None else request.temperature
             )
-            sampling: dict[str, Any] = (
-                {"do_sample": True, "temperature": temperature, "top_p": 0.9}
-                if temperature > 0
-                else {"do_sample": False}
-            )
-            with torch.inference_mode():
-                self._model.generate(
-                    **inputs,
-                    max_new_tokens=request.max_tokens or self._default_max_tokens,
-                    repetition_penalty=1.15,
-                    streamer=_Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True),
-                    stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]),
-                    eos_token_id=self._end_ids,
-                    pad_token_id=tokenizer.eos_token_id,
-                    **sampling,
-                )
+            for chunk in context.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=_TOP_K,
+                top_p=_TOP_P,
+                min_p=0.0,
+                repeat_penalty=_REPEAT_PENALTY,
+                stop=list(self.spec.end_of_turn),
+                stream=True,
+            ):
+                if stop.is_set():
+                    break
+                text = chunk["choices"][0]["text"]
+                if text:
+                    answer.append(text)
+                    publish(text)
+            written = "".join(answer).encode()
+            counts["out"] = len(context.tokenize(written, add_bos=False, special=False))
         except BaseException as error:  # handed to the awaiting coroutine, not lost in a thread
             publish(error)
         finally:
+            if context is not None:
+                self._contexts.put(context)
             publish(None)
+
+    def _acquire(self) -> Any:
+        """A context no other worker is using: a free one, or a new one up to one per worker."""
+        try:
+            return self._contexts.get_nowait()
+        except queue.Empty:
+            with self._load_lock:
+                if self._made < self._workers:
+                    return self._context()
+            return self._contexts.get()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -280,33 +259,6 @@ def _lower_priority(niceness: int) -> None:
         logger.warning("Could not lower the local model's thread priority: %s", error)
 
 
-def _fingerprint(source: Path) -> dict[str, object]:
-    stat = source.stat()
-    return {"file": source.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _align_weights(model: Any) -> None:
-    """Copy weights that sit at unaligned addresses into aligned memory.
-
-    safetensors maps the file and hands out tensors at the file's offsets; where those are
-    not 64-byte aligned (Gemma's file), every matrix product runs several times slower.
-    Replacing ``.data`` keeps the Parameter objects, so tied weights stay tied.
-    """
-    for parameter in model.parameters():
-        if parameter.data_ptr() % 64:
-            parameter.data = parameter.data.clone()
-
-
-def _end_token_ids(tokenizer: Any, end_of_turn: tuple[str, ...]) -> list[int]:
-    """The ids that end an answer: end-of-sequence and the model's end-of-turn tokens."""
-    ids = [int(tokenizer.eos_token_id)]
-    for token in end_of_turn:
-        token_id = tokenizer.convert_tokens_to_ids(token)
-        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
-            ids.append(token_id)
-    return ids
-
-
 def _cut_at_stop(emitted: str, text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
     """The part of ``text`` before any stop sequence, and whether one was reached."""
     if not stops:
@@ -316,3 +268,23 @@ def _cut_at_stop(emitted: str, text: str, stops: tuple[str, ...]) -> tuple[str, 
     if not positions:
         return text, False
     return combined[len(emitted) : min(positions)], True
+
+
+def _fit(tokens: list[int], max_tokens: int, window: int) -> tuple[list[int], int]:
+    """The prompt and answer length that fit the context window: the answer gives way first
+    (down to a quarter of the window), then the prompt loses its oldest tokens."""
+    room = window - len(tokens)
+    if room >= max_tokens:
+        return tokens, max_tokens
+    answer = max(min(max_tokens, window // 4), room)
+    keep = window - answer
+    if keep < len(tokens):
+        logger.warning("Local prompt of %d tokens cut to its last %d", len(tokens), keep)
+        tokens = tokens[-keep:]
+    return tokens, answer
+
+
+def _token_text(context: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    return bytes(context.detokenize([token], special=True)).decode(errors="replace")

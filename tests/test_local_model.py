@@ -1,16 +1,15 @@
-"""The local tier: streaming, usage, stop sequences, the converted-weights cache, errors."""
+"""The local tier: streaming, usage, stop sequences, the GGUF run as it is, errors."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from pathlib import Path
 
 import pytest
 
 from inference.generation import GenerationRequest, Usage
-from inference.local import MODEL_NAME, LocalModel, _cut_at_stop
+from inference.local import MODEL_NAME, LocalModel, _cut_at_stop, _fit
 from inference.models import ModelNotInstalledError, package_dir
 from youmeyou.app import Models
 
@@ -78,18 +77,24 @@ def test_stop_sequences_cut_the_text() -> None:
     assert _cut_at_stop("", "no stop here", ("END",)) == ("no stop here", False)
 
 
-def test_converted_weights_are_reused(models: Models, models_dir: Path) -> None:
-    converted = models_dir / "models" / MODEL_NAME
-    marker = json.loads((converted / "youmeyou-source.json").read_text())
-    assert marker["file"].endswith(".gguf")
-    weights = converted / "model.safetensors"
-    before = weights.stat().st_mtime_ns
+def test_the_gguf_is_run_as_it_is_with_no_converted_copy(models: Models, models_dir: Path) -> None:
+    assert not list((models_dir / "models").glob(f"{MODEL_NAME}*")), "nothing was converted"
     second = LocalModel(models_dir / "models")
     started = time.perf_counter()
     second.load()
-    assert weights.stat().st_mtime_ns == before, "no second conversion"
-    assert time.perf_counter() - started < 10
+    assert time.perf_counter() - started < 10  # a file mapped, not weights rewritten
+    assert second.count_tokens("def add(a, b): return a + b") == models.local_model.count_tokens(
+        "def add(a, b): return a + b"
+    )
     second.close()
+
+
+def test_a_prompt_longer_than_the_window_keeps_its_end_and_room_to_answer() -> None:
+    assert _fit(list(range(100)), 50, 1000) == (list(range(100)), 50)
+    tokens, answer = _fit(list(range(2000)), 512, 1000)
+    assert answer == 250 and tokens == list(range(1250, 2000))
+    tokens, answer = _fit(list(range(900)), 512, 1000)
+    assert (len(tokens), answer) == (750, 250)
 
 
 def test_missing_model_package_names_what_to_install() -> None:

@@ -1,5 +1,5 @@
 """The table of local models: each resolves to its package, a missing one is named, each
-converts into a folder of its own, and the real Gemma answers through the product's path."""
+and the real Gemma answers through the product's path."""
 
 from __future__ import annotations
 
@@ -50,12 +50,6 @@ def test_gemma_is_assembled_into_the_models_folder_once(tmp_path: Path) -> None:
     assert gemma3_gguf(tmp_path) == gguf and gguf.stat().st_mtime_ns == stamp
 
 
-def test_each_model_converts_into_its_own_folder(tmp_path: Path) -> None:
-    folders = {LocalModel(tmp_path, spec=spec).converted_dir for spec in LOCAL_MODELS.values()}
-    assert len(folders) == len(LOCAL_MODELS) == 2
-    assert all(folder.parent == tmp_path for folder in folders)
-
-
 def test_the_setting_picks_the_model_the_gateway_names() -> None:
     settings = Settings(local_model="gemma3-270m")
     assert model_names(settings)["local"] == LOCAL_MODELS["gemma3-270m"].name
@@ -78,8 +72,8 @@ def test_a_missing_package_is_named_in_the_error(tmp_path: Path) -> None:
 
 @needs_gemma
 def test_gemma_writes_a_short_answer() -> None:
-    """The real Gemma, once: converted (about 80 s the first time) or loaded from the data
-    dir's copy, then a short generation through ``stream``, ending at its end-of-turn."""
+    """The real Gemma, once: assembled into the data dir the first time, then a short
+    generation through ``stream``, ending at its end-of-turn."""
     model = LocalModel(Settings().models_dir, spec=local_model_spec("gemma3-270m"))
     request = GenerationRequest.chat(
         "Write only Python code.", "def add(a: int, b: int) -> int:", max_tokens=24
