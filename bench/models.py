@@ -80,8 +80,7 @@ class ModelFigures:
 
     key: LocalModelKey
     name: str
-    conversion_s: float | None  # None: a converted copy was already there
-    load_s: float  # a start from the converted copy
+    load_s: float  # mapping the GGUF and making a context
     results: tuple[TaskResult, ...]
 
     def passes(self, *, held_out: bool, at: int) -> tuple[int, int]:
@@ -164,26 +163,18 @@ async def run_task(model: LocalModel, task: FunctionTask, samples_at_most: int) 
     return TaskResult(task, tuple(samples))
 
 
-def loaded_model(key: LocalModelKey, models_dir: Path) -> tuple[LocalModel, float | None, float]:
-    """The model ready to generate, the conversion's seconds (if one ran) and a load's."""
-    spec = local_model_spec(key)
-    conversion_s: float | None = None
-    if not (models_dir / spec.name).is_dir():
-        first = LocalModel(models_dir, spec=spec)
-        started = time.perf_counter()
-        first.load()
-        conversion_s = time.perf_counter() - started
-        first.close()
-    model = LocalModel(models_dir, spec=spec)
+def loaded_model(key: LocalModelKey, models_dir: Path) -> tuple[LocalModel, float]:
+    """The model ready to generate, and the seconds its load took."""
+    model = LocalModel(models_dir, spec=local_model_spec(key))
     started = time.perf_counter()
     model.load()
-    return model, conversion_s, time.perf_counter() - started
+    return model, time.perf_counter() - started
 
 
 async def measure_model(
     key: LocalModelKey, models_dir: Path, samples: int, console: Console | None = None
 ) -> ModelFigures:
-    model, conversion_s, load_s = loaded_model(key, models_dir)
+    model, load_s = loaded_model(key, models_dir)
     results: list[TaskResult] = []
     try:
         for task in ALL_TASKS:
@@ -194,7 +185,7 @@ async def measure_model(
                 console.print(f"  {key} {task.name}: {len(result.samples)} sample(s), {verdict}")
     finally:
         model.close()
-    return ModelFigures(key, model.model_name, conversion_s, load_s, tuple(results))
+    return ModelFigures(key, model.model_name, load_s, tuple(results))
 
 
 def local_model_figures(
@@ -220,7 +211,6 @@ def print_model_figures(figures: list[ModelFigures], console: Console | None = N
         "s / sample (median)",
         "tokens/s",
         "load s",
-        "first conversion s",
     ):
         table.add_column(column, justify="left" if column == "model" else "right")
     for figure in figures:
@@ -229,14 +219,12 @@ def print_model_figures(figures: list[ModelFigures], console: Console | None = N
             for held_out in (False, True)
             for at in (1, 3)
         ]
-        conversion = "-" if figure.conversion_s is None else f"{figure.conversion_s:.0f}"
         table.add_row(
             figure.name,
             *cells,
             f"{figure.median_sample_s:.1f}",
             f"{figure.tokens_per_second:.1f}",
             f"{figure.load_s:.1f}",
-            conversion,
         )
     (console or Console()).print(table)
 

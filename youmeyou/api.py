@@ -103,13 +103,6 @@ def account_routes(
 ) -> list[Route]:
     """``GET /v1/usage`` and ``PUT``/``DELETE /v1/keys/<provider>`` for the calling user; the
     provider is the one serving the hosted tiers (``gemini`` or ``openai``)."""
-    provider = hosted.name
-
-    def other_provider(request: Request) -> JSONResponse | None:
-        named = request.path_params["provider"]
-        if named == provider:
-            return None
-        return problem(404, f"This server's hosted models are {provider}'s, not {named}'s.")
 
     async def usage_report(request: Request) -> JSONResponse:
         user_id = request_user(request)
@@ -131,6 +124,24 @@ def account_routes(
                 "models": models,
             }
         )
+
+    return [
+        Route("/v1/usage", usage_report, methods=["GET"]),
+        *_key_routes(keys, hosted, check_model=check_model),
+    ]
+
+
+def _key_routes(
+    keys: EncryptedKeyStore, hosted: HostedProvider, *, check_model: str
+) -> list[Route]:
+    """``PUT``/``DELETE /v1/keys/<provider>``: the caller's own key for the hosted provider."""
+    provider = hosted.name
+
+    def other_provider(request: Request) -> JSONResponse | None:
+        named = request.path_params["provider"]
+        if named == provider:
+            return None
+        return problem(404, f"This server's hosted models are {provider}'s, not {named}'s.")
 
     async def put_key(request: Request) -> JSONResponse:
         if (refused := other_provider(request)) is not None:
@@ -157,7 +168,6 @@ def account_routes(
         return JSONResponse({"provider": provider, "deleted": deleted})
 
     return [
-        Route("/v1/usage", usage_report, methods=["GET"]),
         Route("/v1/keys/{provider}", put_key, methods=["PUT"]),
         Route("/v1/keys/{provider}", delete_key, methods=["DELETE"]),
     ]
