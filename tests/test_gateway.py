@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import make_settings
+from gateway_support import Keys, answered_by, ask, chunks_of, notices
 from gemini_stub import GeminiStub
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -25,7 +26,6 @@ from support import stream as stream_task
 from inference.costs import Price, PriceTable
 from inference.gateway import ModelGateway, Policy, Quotas
 from inference.gemini import GeminiProvider
-from inference.generation import GenerationRequest, StreamChunk
 from inference.limits import InProcessLimiter
 from inference.local import MODEL_NAME
 from youmeyou.app import Models, build_app
@@ -77,14 +77,6 @@ class MemoryUsage:
         return []
 
 
-class Keys:
-    def __init__(self, keys: dict[str, str] | None = None) -> None:
-        self.keys = keys or {}
-
-    async def get(self, user_id: str, provider: str) -> str | None:
-        return self.keys.get(user_id)
-
-
 def make_gateway(models: Models, stub: GeminiStub, **overrides: Any) -> ModelGateway:
     options: dict[str, Any] = {
         "local": models.local_model,
@@ -101,26 +93,6 @@ def make_gateway(models: Models, stub: GeminiStub, **overrides: Any) -> ModelGat
     }
     options.update(overrides)
     return ModelGateway(**options)
-
-
-def ask(text: str, user: str = "corp", **kwargs: Any) -> GenerationRequest:
-    kwargs.setdefault("max_tokens", 16)
-    return GenerationRequest.chat("You are terse.", text, user_id=user, **kwargs)
-
-
-async def chunks_of(gateway: ModelGateway, request: GenerationRequest) -> list[StreamChunk]:
-    return [chunk async for chunk in gateway.stream(request)]
-
-
-async def answered_by(gateway: ModelGateway, request: GenerationRequest) -> str:
-    """The model that answered, as the stream's closing usage says."""
-    usage = (await chunks_of(gateway, request))[-1].usage
-    assert usage is not None
-    return usage.model
-
-
-def notices(chunks: list[StreamChunk]) -> list[str]:
-    return [c.notice for c in chunks if c.notice]
 
 
 async def test_requests_go_to_the_model_their_complexity_calls_for(

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import make_settings
+from gateway_support import Keys, ask, chunks_of, notices
 from loopback import count_tokens
 from openai_stub import OpenAIStub
 from support import COMPLETED, LiveServer, artifacts, final_state, free_port, serving, statuses
@@ -21,7 +22,6 @@ from support import stream as stream_task
 
 from inference.costs import Price, PriceTable
 from inference.gateway import ModelGateway, Policy
-from inference.generation import GenerationRequest, StreamChunk
 from inference.limits import InProcessLimiter
 from inference.local import MODEL_NAME
 from inference.openai_compatible import OpenAICompatibleProvider
@@ -53,16 +53,6 @@ def fresh_stub(stub: OpenAIStub) -> None:
     stub.reset()
 
 
-class Keys:
-    def __init__(self, keys: dict[str, str] | None = None) -> None:
-        self.keys = keys or {}
-        self.asked: list[str] = []
-
-    async def get(self, user_id: str, provider: str) -> str | None:
-        self.asked.append(provider)
-        return self.keys.get(user_id)
-
-
 def make_gateway(
     models: Models, stub: OpenAIStub, *, needs_key: bool | None = None, **overrides: Any
 ) -> ModelGateway:
@@ -83,19 +73,6 @@ def make_gateway(
     }
     options.update(overrides)
     return ModelGateway(**options)
-
-
-def ask(text: str, user: str = "corp", **kwargs: Any) -> GenerationRequest:
-    kwargs.setdefault("max_tokens", 16)
-    return GenerationRequest.chat("You are terse.", text, user_id=user, **kwargs)
-
-
-async def chunks_of(gateway: ModelGateway, request: GenerationRequest) -> list[StreamChunk]:
-    return [chunk async for chunk in gateway.stream(request)]
-
-
-def notices(chunks: list[StreamChunk]) -> list[str]:
-    return [c.notice for c in chunks if c.notice]
 
 
 async def test_the_answer_streams_in_pieces_and_is_priced_from_the_servers_usage(
