@@ -80,9 +80,7 @@ class OpenAICompatibleProvider:
                 messages=_messages(request),
                 stream=True,
                 stream_options={"include_usage": True},
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                stop=list(request.stop) or None,
+                **_options(request),
             )
             async for chunk in stream:
                 usage = chunk.usage or usage
@@ -146,6 +144,17 @@ def _messages(request: GenerationRequest) -> list[ChatCompletionMessageParam]:
         else:
             messages.append({"role": "user", "content": message.content})
     return messages
+
+
+def _options(request: GenerationRequest) -> dict[str, Any]:
+    """The sampling options the request sets. Unset ones are left out, not sent as null:
+    servers such as llama.cpp's refuse a null temperature."""
+    options: dict[str, Any] = {
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+        "stop": list(request.stop) or None,
+    }
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _message(error: openai.APIError) -> str:

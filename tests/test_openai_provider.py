@@ -86,6 +86,7 @@ async def test_the_answer_streams_in_pieces_and_is_priced_from_the_servers_usage
     assert usage is not None and usage.provider == "openai" and usage.model == PRO
     body = stub.calls()[0].body
     assert body["stream"] is True and body["max_tokens"] == 16
+    assert "temperature" not in body and "stop" not in body  # unset: left out, never null
     assert body["messages"] == [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": COMPLEX},
