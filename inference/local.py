@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cachetools import LRUCache
+
 from inference.generation import GenerationRequest, StreamChunk, Usage
 from inference.models import LocalModelSpec, local_model_spec
 
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = local_model_spec().name
 # Context window per worker: room for the agents' prompts (context, examples) and an answer.
 _CONTEXT_TOKENS = 8192
+_COUNTS_KEPT = 8192
 # transformers' generate() defaults, which the answers were tuned with.
 _TOP_K, _TOP_P, _REPEAT_PENALTY = 50, 0.9, 1.15
 
@@ -71,6 +74,8 @@ class LocalModel:
         self._formatter: Any = None
         self._contexts: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._made = 0
+        self._counts: LRUCache[str, int] = LRUCache(maxsize=_COUNTS_KEPT)
+        self._count_lock = threading.Lock()
 
     @property
     def loaded(self) -> bool:
@@ -128,9 +133,17 @@ class LocalModel:
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (for budgets, and providers that give
-        no count). The vocabulary is only read, so any thread may count."""
+        no count). The vocabulary is only read, so any thread may count. Counts are kept:
+        every request's context counts the same profile, knowledge and examples again."""
+        with self._count_lock:
+            known = self._counts.get(text)
+        if known is not None:
+            return known
         self.load()
-        return len(self._first.tokenize(text.encode(), add_bos=False, special=False))
+        count = len(self._first.tokenize(text.encode(), add_bos=False, special=False))
+        with self._count_lock:
+            self._counts[text] = count
+        return count
 
     async def stream(
         self,

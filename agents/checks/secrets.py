@@ -21,6 +21,7 @@ so the report can scrub them from every other check's messages too.
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 import re
 import tempfile
@@ -238,6 +239,22 @@ def _line_literals(text: str, *, bare: bool) -> Iterator[_Literal]:
                 yield _Literal(number, match.start("key") + 1, match.group("key"), value)
 
 
+@functools.cache
+def _configure_detect_secrets() -> None:
+    """Every plugin but the disabled ones, set once in detect-secrets' process-wide settings
+    (nothing else here uses them). Its ``default_settings()`` would rebuild and then restore
+    them around every scan, which cost more than the scan of a short file."""
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.settings import cache_bust, configure_settings_from_baseline
+
+    plugins = get_mapping_from_secret_type_to_class().values()
+    cache_bust()
+    settings = configure_settings_from_baseline(
+        {"plugins_used": [{"name": plugin.__name__} for plugin in plugins]}
+    )
+    settings.disable_plugins(*_DISABLED_PLUGINS)
+
+
 def _detect_secrets(name: str, text: str) -> list[tuple[int, str, str]]:
     """(line, secret type, value) from detect-secrets; empty (with a warning) if it fails."""
     # detect-secrets scans files: the text goes to a private temporary file whose name keeps
@@ -245,13 +262,12 @@ def _detect_secrets(name: str, text: str) -> list[tuple[int, str, str]]:
     suffix = Path(name).suffix if re.fullmatch(r"\.\w{1,10}", Path(name).suffix) else ".txt"
     try:
         from detect_secrets.core.scan import scan_file
-        from detect_secrets.settings import default_settings
 
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / f"checked{suffix}"
             path.write_text(text, encoding="utf-8")
-            with _SCAN_LOCK, default_settings() as settings:
-                settings.disable_plugins(*_DISABLED_PLUGINS)
+            with _SCAN_LOCK:
+                _configure_detect_secrets()
                 return [(s.line_number, s.type, s.secret_value or "") for s in scan_file(str(path))]
     except Exception as error:  # a scanner failure must not fail the validation
         logger.warning("detect-secrets could not scan %s (%s); own rule only", name, error)
