@@ -1,29 +1,16 @@
-"""``make bench``: streaming latency and throughput against a bare a2a-sdk server, and routing.
+"""``make bench``: every section, or those named (``python -m bench streaming routing``).
 
-Both servers run as their own processes on loopback; this process is the client. The
-youmeyou request routes to the validator (no model generation), so the figures measure
-the server's own path: the orchestrator, A2A delegation to a specialist, and the relay.
+Each section measures one part and says which of its targets it met; ``docs/benchmarks.md``
+describes them and keeps their history.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -48,245 +35,22 @@ from bench.routing_accuracy import (
     print_routing_accuracy,
 )
 from bench.routing_accuracy import measure as measure_routing
-from bench.wire import streaming_message
+from bench.servers import DATA_DIR, serve, serve_env
+from bench.streaming import streaming_figures
 from inference.embeddings import Embedder
 from inference.models import LOCAL_MODELS
 from orchestrator.agent_model import load_examples
 from orchestrator.routing import Router
 from youmeyou.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 console = Console(width=120)  # the tables are wider than a default terminal
-
-LEVELS = (1, 10, 100)
-ROUNDS = 5
-STREAMS_PER_ROUND = {1: 40, 10: 100, 100: 200}
-YOUMEYOU_QUERY = 'Check this JSON: {"order": 42, "items": [1, 2, 3]}'
-TTFE_TARGET_RATIO = 1.25
-
-
-def _fresh_data_dir(models: Path, prefix: str) -> str:
-    """An empty data dir sharing the converted models: every run starts from the same state
-    (memory, tasks and caches left by an earlier run would slow this one down)."""
-    models.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(prefix=prefix))
-    (fresh / "models").symlink_to(models.resolve(), target_is_directory=True)
-    return str(fresh)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _process(args: list[str], port: int, env: dict[str, str], ready: str) -> Iterator[str]:
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        try:
-            _wait_ready(proc, log, url + ready, args[0])
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(30)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], log: Any, ready_url: str, name: str) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"{name} exited:\n{log.read().decode()[-2000:]}")
-        try:
-            response = httpx.get(ready_url, timeout=1)
-            if response.status_code == 200 and "loading" not in response.text:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{name} did not become ready")
-
-
-async def _one_stream(http: httpx.AsyncClient, url: str, text: str) -> tuple[float, int, str]:
-    body = streaming_message(text)
-    started = time.perf_counter()
-    first = 0.0
-    events = 0
-    last = ""
-    async with http.stream(
-        "POST",
-        url + "/",
-        json=body,
-        # One user per stream: a server may cap the open streams of one user.
-        headers={"A2A-Version": "1.0", "X-User-Id": f"bench-{uuid.uuid4().hex[:8]}"},
-    ) as response:
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            if not events:
-                first = time.perf_counter() - started
-            events += 1
-            last = line
-    return first, events, _failure(last)
-
-
-def _failure(last_event: str) -> str:
-    """Why a stream did not complete, from its last event ('' when it completed)."""
-    try:
-        payload = json.loads(last_event[5:])
-    except ValueError:
-        return f"no final event ({last_event[:80]!r})"
-    if "error" in payload:
-        return f"error: {payload['error'].get('message', payload['error'])}"
-    status = payload.get("result", {}).get("statusUpdate", {}).get("status", {})
-    state = str(status.get("state", "no status"))
-    if state == "TASK_STATE_COMPLETED":
-        return ""
-    words = " ".join(p.get("text", "") for p in status.get("message", {}).get("parts", []))
-    return f"{state}: {words}".strip(": ")
-
-
-@dataclass
-class _Samples:
-    """One server's streams at one concurrency, pooled over the rounds."""
-
-    firsts: list[float] = field(default_factory=list)
-    events: int = 0
-    wall_s: float = 0.0
-    failures: Counter[str] = field(default_factory=Counter)
-
-    def figures(self) -> dict[str, float]:
-        firsts = sorted(self.firsts)
-        return {
-            "p50": statistics.median(firsts) * 1000,
-            "p95": firsts[int(0.95 * (len(firsts) - 1))] * 1000,
-            "events_per_s": self.events / self.wall_s,
-            "failed": sum(self.failures.values()),
-        }
-
-
-async def _round(url: str, text: str, concurrency: int, into: _Samples) -> None:
-    limits = httpx.Limits(max_connections=concurrency + 10)
-    semaphore = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(timeout=300, limits=limits) as http:
-        await _one_stream(http, url, text)  # warm the connection and the path
-
-        async def bounded() -> tuple[float, int, str]:
-            async with semaphore:
-                return await _one_stream(http, url, text)
-
-        started = time.perf_counter()
-        results = await asyncio.gather(*(bounded() for _ in range(STREAMS_PER_ROUND[concurrency])))
-        into.wall_s += time.perf_counter() - started
-    into.firsts += [first for first, _, _ in results]
-    into.events += sum(events for _, events, _ in results)
-    into.failures.update(failure for _, _, failure in results if failure)
-
-
-async def _compare(servers: dict[str, tuple[str, str]], concurrency: int) -> dict[str, _Samples]:
-    """Each server's figures at ``concurrency``, from rounds that alternate between them.
-
-    On a shared 2-core machine the speed drifts over seconds; alternating short rounds
-    exposes both servers to the same drift, so their ratio is steadier than one long run each.
-    """
-    pooled = {name: _Samples() for name in servers}
-    for _ in range(ROUNDS):
-        for name, (url, text) in servers.items():
-            await _round(url, text, concurrency, pooled[name])
-    return pooled
 
 
 Verdicts = list[tuple[str, bool]]
-DATA_DIR = ROOT / "var" / "bench"
-# Both servers run the SDK with its OpenTelemetry spans off, as youmeyou does by default,
-# so the comparison measures what youmeyou adds, not a tracing difference.
-ENV = {
-    **os.environ,
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "OTEL_INSTRUMENTATION_A2A_SDK_ENABLED": "false",
-}
-
-
-def _serve_env(prefix: str, **settings: str) -> dict[str, str]:
-    """A youmeyou server's environment: a fresh data dir, a free port, quiet logs."""
-    return {
-        **ENV,
-        "YMY_DATA_DIR": _fresh_data_dir(DATA_DIR / "models", prefix),
-        "YMY_PORT": str(_free_port()),
-        "YMY_LOG_LEVEL": "WARNING",
-        **settings,
-    }
-
-
-def _serve(env: dict[str, str]) -> AbstractContextManager[str]:
-    command = [sys.executable, "-m", "youmeyou.cli", "serve"]
-    return _process(command, int(env["YMY_PORT"]), env, "/health")
 
 
 async def _streaming() -> Verdicts:
-    # The figures are of the computed path: the bench repeats one request, which the
-    # answer cache would serve. The cache has its own figures.
-    ours_env = _serve_env("ymy-bench-", YMY_CACHE_ENABLED="false")
-    bare_port = _free_port()
-    bare_command = [sys.executable, "-m", "bench.bare_server", "--port", str(bare_port)]
-    console.print("Starting youmeyou and the bare a2a-sdk reference server...")
-    with (
-        _serve(ours_env) as ours,
-        _process(bare_command, bare_port, ENV, "/.well-known/agent-card.json") as bare,
-    ):
-        table = Table(
-            title=f"Streaming: time to first event (ms) and events/s, {ROUNDS} alternating rounds"
-        )
-        for column in (
-            "concurrent",
-            "server",
-            "TTFE p50",
-            "TTFE p95",
-            "events/s",
-            "failed",
-            "p50 ratio",
-            "p95 ratio",
-        ):
-            table.add_column(column, justify="right")
-        verdicts = []
-        failures: list[str] = []
-        for level in LEVELS:
-            pooled = await _compare(
-                {"bare": (bare, "hello"), "youmeyou": (ours, YOUMEYOU_QUERY)}, level
-            )
-            reference, measured = pooled["bare"].figures(), pooled["youmeyou"].figures()
-            failures += [
-                f"{count} x at {level} streams, {name}: {reason}"
-                for name, samples in pooled.items()
-                for reason, count in samples.failures.most_common()
-            ]
-            r50, r95 = measured["p50"] / reference["p50"], measured["p95"] / reference["p95"]
-            for name, row in (("bare a2a-sdk", reference), ("youmeyou", measured)):
-                ratios = ("", "") if row is reference else (f"{r50:.2f}x", f"{r95:.2f}x")
-                table.add_row(
-                    str(level),
-                    name,
-                    f"{row['p50']:.1f}",
-                    f"{row['p95']:.1f}",
-                    f"{row['events_per_s']:.0f}",
-                    str(int(row["failed"])),
-                    *ratios,
-                )
-            verdicts.append(
-                (
-                    f"TTFE p50 at {level} within {TTFE_TARGET_RATIO}x of bare",
-                    r50 <= TTFE_TARGET_RATIO,
-                )
-            )
-        console.print(table)
-        for failure in failures:  # why, so that a rare failure can be followed up
-            console.print(f"[red]failed[/]: {failure}")
-    return verdicts
+    return await streaming_figures(console)
 
 
 async def _routing() -> Verdicts:
@@ -337,10 +101,10 @@ async def _accuracy() -> Verdicts:
 
 
 async def _cache() -> Verdicts:
-    env = _serve_env("ymy-cache-bench-", YMY_CACHE_ENABLED="true", YMY_LOCAL_MAX_NEW_TOKENS="32")
+    env = serve_env("ymy-cache-bench-", YMY_CACHE_ENABLED="true", YMY_LOCAL_MAX_NEW_TOKENS="32")
     console.print("Replaying the cache workload (200 requests)...")
-    with _serve(env) as url:
-        return _print_cache(await cache_figures(url))
+    with serve(env) as served:
+        return _print_cache(await cache_figures(served.url))
 
 
 async def _gateway() -> Verdicts:
@@ -358,14 +122,14 @@ async def _memory() -> Verdicts:
 
 async def _quality() -> Verdicts:
     # Every answer computed (no cache), at a realistic generation length.
-    env = _serve_env(
+    env = serve_env(
         "ymy-quality-bench-",
         YMY_CACHE_ENABLED="false",
         YMY_LOCAL_MAX_NEW_TOKENS=QUALITY_MAX_NEW_TOKENS,
     )
     console.print("Sending the quality cases (tuning and hold-out), one at a time...")
-    with _serve(env) as url:
-        return print_quality(await measure(url, console), console)
+    with serve(env) as served:
+        return print_quality(await measure(served.url, console), console)
 
 
 async def _models() -> Verdicts:
