@@ -140,21 +140,7 @@ async def streaming_figures(console: Console) -> Verdicts:
         serve(ours_env) as ours,
         process(bare_command, bare_port, ENV, "/.well-known/agent-card.json") as bare,
     ):
-        table = Table(
-            title=f"Streaming: time to first event (ms) and events/s, {ROUNDS} alternating rounds"
-        )
-        for column in (
-            "concurrent",
-            "server",
-            "TTFE p50",
-            "TTFE p95",
-            "events/s",
-            "CPU ms / stream",
-            "failed",
-            "p50 ratio",
-            "p95 ratio",
-        ):
-            table.add_column(column, justify="right")
+        table = _table()
         verdicts = []
         failures: list[str] = []
         for level in LEVELS:
@@ -209,3 +195,22 @@ def _work_verdicts(level: int, measured: dict[str, float], reference: dict[str, 
             ratio >= EVENTS_TARGET_RATIO,
         ),
     ]
+
+
+def _table() -> Table:
+    table = Table(
+        title=f"Streaming: time to first event (ms) and events/s, {ROUNDS} alternating rounds"
+    )
+    for column in (
+        "concurrent",
+        "server",
+        "TTFE p50",
+        "TTFE p95",
+        "events/s",
+        "CPU ms / stream",
+        "failed",
+        "p50 ratio",
+        "p95 ratio",
+    ):
+        table.add_column(column, justify="right")
+    return table

@@ -121,15 +121,15 @@ class LocalModel:
     def _context(self) -> Any:
         from llama_cpp import Llama
 
-        source = self.spec.locate(self._models_dir)
-        self._made += 1
-        return Llama(
-            model_path=str(source),
+        context = Llama(
+            model_path=str(self.spec.locate(self._models_dir)),
             n_ctx=_CONTEXT_TOKENS,
             n_threads=self._threads,
             n_threads_batch=self._threads,
             verbose=False,
         )
+        self._made += 1  # counted once made: a failed attempt leaves room for another
+        return context
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (for budgets, and providers that give
