@@ -36,6 +36,8 @@ from youmeyou.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+_KEEPALIVE_S = 2.0
+
 
 def build_app(
     settings: Settings,
@@ -48,7 +50,13 @@ def build_app(
 
     ``decorate_root`` wraps the executor of the agent at the root (the orchestrator)."""
     runtime = Runtime.create(settings, models, after_warming=after_warming)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.specialist_timeout_s, connect=5.0))
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.specialist_timeout_s, connect=5.0),
+        # Idle pooled connections are dropped before the server would close them: uvicorn,
+        # ours included, closes them after 5 s, the same as httpx's default expiry, and a
+        # connection reused at that instant fails the delegation.
+        limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_S),
+    )
     router = _router(runtime)
     routes: list[BaseRoute] = []
     for agent_id in SPECIALISTS:
