@@ -1,11 +1,10 @@
 """The gateway's figures for ``make bench``: local tokens/s, per-call overhead, model load.
 
-- Local streaming through the gateway against a bare ``model.generate`` on the same
+- Local streaming through the gateway against a bare llama.cpp context on the same
   prompt, greedy, the same number of new tokens, in the same run.
 - The gateway's own cost per call: a provider that answers at once stands in for Gemini,
   so what is timed is policy, access, quotas, breaker, pricing and the stream plumbing.
-- The local model's load time in a fresh process once its converted weights exist (what a
-  second server start pays).
+- The local model's load time in a fresh process (what a second server start pays).
 """
 
 from __future__ import annotations
@@ -137,7 +136,7 @@ def _assessment_ms(analyzer: ComplexityAnalyzer, embedder: Embedder) -> tuple[fl
 
 
 def _second_start_load_s(models_dir: Path) -> float:
-    """Load time in a fresh process, after a first process has converted the weights."""
+    """Load time in a fresh process, after a first process has loaded the model."""
     script = (
         "import sys, time; from pathlib import Path; from inference.local import LocalModel; "
         "m = LocalModel(Path(sys.argv[1])); t = time.perf_counter(); m.load(); "

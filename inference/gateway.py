@@ -99,12 +99,8 @@ class ModelGateway:
         breaker_failures: int = 3,
         breaker_reset_s: float = 30.0,
     ) -> None:
-        self._providers: dict[ModelTier, Provider | None] = {
-            "local": local,
-            "flash": hosted,
-            "pro": hosted,
-        }
-        self._hosted = hosted
+        self._local = local
+        self._hosted = hosted  # the flash and pro tiers
         # Budgets and stored keys are per provider: a Gemini key is no OpenAI key.
         self._provider = hosted.name if hosted is not None else "gemini"
         self._label = hosted.label if hosted is not None else "Gemini"
@@ -264,10 +260,10 @@ class ModelGateway:
     def _call(
         self, tier: ModelTier, model: str, access: Access, request: GenerationRequest
     ) -> AsyncIterator[StreamChunk]:
-        provider = self._providers[tier]
-        assert provider is not None  # _admit refuses a tier without a provider
-        key = None if tier == "local" else access.api_key
-        return provider.stream(request, model=model, api_key=key)
+        if tier == "local":
+            return self._local.stream(request, model=model, api_key=None)
+        assert self._hosted is not None  # _admit refuses the hosted tiers without one
+        return self._hosted.stream(request, model=model, api_key=access.api_key)
 
     def _note_failure(
         self, tier: ModelTier, model: str, access: Access, error: ProviderError

@@ -20,8 +20,15 @@ from cachetools import LRUCache
 from google import genai
 from google.genai import errors, types
 
-from inference.generation import GenerationRequest, StreamChunk, Usage
-from inference.providers import InvalidKey, ProviderError, ProviderUnavailable, RateLimited
+from inference.generation import GenerationRequest, StreamChunk
+from inference.providers import (
+    InvalidKey,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    estimate_tokens,
+    reported_usage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +51,7 @@ class GeminiProvider:
     ) -> None:
         self._base_url = base_url
         self._timeout_ms = int(timeout_s * 1000)
-        self._count_tokens = count_tokens or _estimate_tokens
+        self._count_tokens = count_tokens or estimate_tokens
         self._clients: LRUCache[str, genai.Client] = LRUCache(maxsize=_MAX_CLIENTS)
 
     async def _client(self, api_key: str) -> genai.Client:
@@ -84,15 +91,17 @@ class GeminiProvider:
                     yield StreamChunk(text)
         except Exception as error:
             raise _mapped(error, model) from None
-        text = "".join(emitted)
-        tokens_in = _count(metadata, "prompt_token_count")
-        tokens_out = _count(metadata, "candidates_token_count")
-        if tokens_in is None:  # the provider did not say: count with the tokenizer
-            tokens_in = sum(self._count_tokens(m.content) for m in request.messages)
-        if tokens_out is None:
-            tokens_out = self._count_tokens(text)
-        seconds = time.perf_counter() - started
-        yield StreamChunk("", usage=Usage(model, tokens_in, tokens_out, seconds, self.name))
+        usage = reported_usage(
+            request,
+            "".join(emitted),
+            model=model,
+            provider=self.name,
+            seconds=time.perf_counter() - started,
+            tokens_in=_count(metadata, "prompt_token_count"),
+            tokens_out=_count(metadata, "candidates_token_count"),
+            count_tokens=self._count_tokens,
+        )
+        yield StreamChunk("", usage=usage)
 
     async def check_key(self, api_key: str, *, model: str) -> None:
         """A cheap call (token counting costs nothing) that fails if the key is refused."""
@@ -138,10 +147,6 @@ def _text_of(response: types.GenerateContentResponse) -> str:
 def _count(metadata: Any, field: str) -> int | None:
     value = getattr(metadata, field, None) if metadata is not None else None
     return int(value) if value is not None else None
-
-
-def _estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4) if text else 0
 
 
 def _mapped(error: Exception, model: str) -> ProviderError:

@@ -129,7 +129,7 @@ class LocalModelSpec:
     """One local model: what it is called, where its GGUF comes from, how to talk to it."""
 
     key: LocalModelKey  # the value of YMY_LOCAL_MODEL
-    name: str  # the name usage and costs report; also the converted copy's folder
+    name: str  # the name usage and costs report
     package: str  # the pip package that ships the GGUF, named when it is missing
     locate: Callable[[Path], Path]  # models_dir -> the GGUF file (assembling it if need be)
     # Tokens that end an answer besides the tokenizer's own end-of-sequence token.

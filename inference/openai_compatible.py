@@ -19,8 +19,15 @@ import openai
 from cachetools import LRUCache
 from openai.types.chat import ChatCompletionMessageParam
 
-from inference.generation import GenerationRequest, StreamChunk, Usage
-from inference.providers import InvalidKey, ProviderError, ProviderUnavailable, RateLimited
+from inference.generation import GenerationRequest, StreamChunk
+from inference.providers import (
+    InvalidKey,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    estimate_tokens,
+    reported_usage,
+)
 
 __all__ = ["OpenAICompatibleProvider"]
 
@@ -47,7 +54,7 @@ class OpenAICompatibleProvider:
         self.needs_key = base_url is None if needs_key is None else needs_key
         self.label = "OpenAI" if base_url is None else "OpenAI-compatible server"
         self._timeout_s = timeout_s
-        self._count_tokens = count_tokens or _estimate_tokens
+        self._count_tokens = count_tokens or estimate_tokens
         self._clients: LRUCache[str, openai.AsyncOpenAI] = LRUCache(maxsize=_MAX_CLIENTS)
 
     async def _client(self, api_key: str | None) -> openai.AsyncOpenAI:
@@ -90,14 +97,19 @@ class OpenAICompatibleProvider:
                     yield StreamChunk(text)
         except Exception as error:
             raise self._mapped(error, model) from None
-        tokens_in = getattr(usage, "prompt_tokens", None)
-        tokens_out = getattr(usage, "completion_tokens", None)
-        if tokens_in is None:  # the server did not say: count with the tokenizer
-            tokens_in = sum(self._count_tokens(m.content) for m in request.messages)
-        if tokens_out is None:
-            tokens_out = self._count_tokens("".join(emitted))
-        seconds = time.perf_counter() - started
-        yield StreamChunk("", usage=Usage(model, tokens_in, tokens_out, seconds, self.name))
+        yield StreamChunk(
+            "",
+            usage=reported_usage(
+                request,
+                "".join(emitted),
+                model=model,
+                provider=self.name,
+                seconds=time.perf_counter() - started,
+                tokens_in=getattr(usage, "prompt_tokens", None),
+                tokens_out=getattr(usage, "completion_tokens", None),
+                count_tokens=self._count_tokens,
+            ),
+        )
 
     async def check_key(self, api_key: str, *, model: str) -> None:
         """Listing the models costs nothing and fails if the key is refused."""
@@ -176,7 +188,3 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
-
-
-def _estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4) if text else 0

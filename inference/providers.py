@@ -6,10 +6,10 @@ the credential and what to do on failure is the gateway's job (``inference.gatew
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from inference.generation import GenerationRequest, StreamChunk
+from inference.generation import GenerationRequest, StreamChunk, Usage
 
 
 class Provider(Protocol):
@@ -59,3 +59,27 @@ class ProviderUnavailable(ProviderError):
 
 class InvalidKey(ProviderError):
     """The credential was refused."""
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token: the count when no tokenizer is given."""
+    return max(1, len(text) // 4) if text else 0
+
+
+def reported_usage(
+    request: GenerationRequest,
+    answer: str,
+    *,
+    model: str,
+    provider: str,
+    seconds: float,
+    tokens_in: int | None,
+    tokens_out: int | None,
+    count_tokens: Callable[[str], int],
+) -> Usage:
+    """A call's usage: the provider's own counts where it gave them, counted here if not."""
+    if tokens_in is None:
+        tokens_in = sum(count_tokens(m.content) for m in request.messages)
+    if tokens_out is None:
+        tokens_out = count_tokens(answer)
+    return Usage(model, tokens_in, tokens_out, seconds, provider)
