@@ -8,11 +8,12 @@ from collections.abc import Callable, Mapping
 from typing import get_args
 
 import httpx
+from a2a.server.request_handlers import RequestHandler
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
 from agents.cards import ORCHESTRATOR_ID
-from agents.kit import StepKind
+from agents.kit import StepKind, agent_routes
 from inference.gateway import Policy
 from memory.tasks import WriteBehindTaskStore
 from orchestrator.agent_model import EXAMPLES_DIR, load_examples
@@ -59,26 +60,27 @@ def build_app(
     )
     router = _router(runtime)
     routes: list[BaseRoute] = []
+    specialists: dict[str, RequestHandler] = {}
     for agent_id in SPECIALISTS:
         card = runtime.card(agent_id, f"{settings.base_url}/agents/{agent_id}")
         runtime.registry.add(agent_id, card)
-        executor = runtime.specialist(agent_id)
-        routes.append(
-            Mount(f"/agents/{agent_id}", routes=runtime.agent_routes(agent_id, card, executor))
-        )
+        handler = runtime.agent_handler(agent_id, card, runtime.specialist(agent_id))
+        specialists[agent_id] = handler
+        routes.append(Mount(f"/agents/{agent_id}", routes=agent_routes(card, handler)))
     orchestrator_tasks = runtime.task_store(ORCHESTRATOR_ID)
     answers = answer_cache(runtime)
-    orchestrator = _orchestrator(runtime, router, answers, http, orchestrator_tasks)
-    routes += [
-        *_api_routes(runtime, router, answers),
-        *runtime.agent_routes(
-            ORCHESTRATOR_ID,
-            runtime.card(ORCHESTRATOR_ID, settings.base_url),
-            orchestrator,
-            orchestrator_tasks,
-            decorate=decorate_root,
-        ),
-    ]
+    delegator = Delegator(
+        http,
+        timeout_s=settings.specialist_timeout_s,
+        scheduler=runtime.scheduler,
+        local=specialists,
+    )
+    orchestrator = _orchestrator(runtime, router, answers, delegator, orchestrator_tasks)
+    card = runtime.card(ORCHESTRATOR_ID, settings.base_url)
+    handler = runtime.agent_handler(
+        ORCHESTRATOR_ID, card, orchestrator, orchestrator_tasks, decorate=decorate_root
+    )
+    routes += [*_api_routes(runtime, router, answers), *agent_routes(card, handler)]
 
     async def register_remote_agents() -> None:
         for url in settings.remote_agents:
@@ -122,14 +124,11 @@ def _orchestrator(
     runtime: Runtime,
     router: Router,
     answers: AnswerCache | None,
-    http: httpx.AsyncClient,
+    delegator: Delegator,
     tasks: WriteBehindTaskStore,
 ) -> OrchestratorExecutor:
     settings = runtime.settings
     experience = runtime.memory.experience
-    delegator = Delegator(
-        http, timeout_s=settings.specialist_timeout_s, scheduler=runtime.scheduler
-    )
     plans = (
         PlanDriver(runtime.registry, delegator, plan_options(runtime, tasks), experience=experience)
         if settings.progressive_plans
@@ -235,5 +234,5 @@ def build_agent_app(
     executor = runtime.specialist(agent_id)
     # A standalone specialist routes nothing: only what generation needs is worth warming.
     warm = [] if agent_id == "validator" else [models.analyzer.warm, models.local_model.load]
-    routes = runtime.agent_routes(agent_id, card, executor, decorate=decorate_root)
-    return runtime.app(routes, warm=warm)
+    handler = runtime.agent_handler(agent_id, card, executor, decorate=decorate_root)
+    return runtime.app(agent_routes(card, handler), warm=warm)

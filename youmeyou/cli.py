@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -74,15 +75,21 @@ def _serve(build: Callable[[Any], Any], settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from youmeyou.app import Models  # imported after settings reach the process
+    from youmeyou.serving import GracefulServer, guarded_protocol
 
     models = Models.create(settings)
     try:
-        uvicorn.run(
-            build(models),
+        served = build(models)
+        stopping = served.state.stopping
+        config = uvicorn.Config(
+            served,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            http=guarded_protocol(settings.max_header_bytes, settings.request_read_timeout_s),
+            timeout_graceful_shutdown=math.ceil(stopping.connection_wait_s),
         )
+        GracefulServer(config, stopping).run()
     finally:
         models.close()
 

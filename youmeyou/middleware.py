@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from itertools import accumulate
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -24,6 +26,21 @@ _STREAMING_METHODS = frozenset(
 
 # Where RequestGuard leaves the JSON-RPC method it read, for the middleware inside it.
 JSONRPC_METHOD_STATE = "jsonrpc_method"
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_NESTING = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply ``body``'s JSON nests (brackets inside strings do not count).
+
+    Python's parsers recurse once a level: a body nested a thousand deep breaks them with a
+    ``RecursionError`` (a 500), so the depth is read first, without parsing.
+    """
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_A_BRACKET)
+    return max(accumulate(_NESTING[b] for b in brackets), default=0)
 
 
 def _jsonrpc_method(body: bytes) -> str | None:
@@ -54,17 +71,26 @@ def _non_integer_query_parameter(query: bytes) -> str | None:
 
 class RequestGuard:
     """Refuses, with a JSON error, what no handler should see: over-sized bodies (413),
-    bodies that are not UTF-8, malformed user ids and non-integer paging parameters (400).
+    bodies sent too slowly (408), bodies that are not UTF-8 or nest too deeply, malformed
+    user ids and non-integer paging parameters (400).
 
     The size is checked against ``Content-Length`` up front and counted again while the
     body is read, so a chunked upload cannot slip past the limit.
     """
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, max_streams_per_user: int = 32
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_json_depth: int = 64,
+        body_timeout_s: float = 15.0,
+        max_streams_per_user: int = 32,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+        self.body_timeout_s = body_timeout_s
         self.max_streams_per_user = max_streams_per_user
         self._streams: dict[tuple[str, str], int] = {}  # (user, agent) -> open streams
 
@@ -92,28 +118,25 @@ class RequestGuard:
             await self._limited(scope, receive, send, _is_stream(scope["path"], None))
             return
         # The body is read here, up to the limit, and handed on whole: a chunked upload
-        # cannot slip past the limit, and a body that is not UTF-8 (every body here is JSON)
-        # is refused as the client's mistake before a parser deep in a handler fails on it
-        # as an internal error.
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_body_bytes:
-                await send_error(send, 413, self._too_large())
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        # cannot slip past the limit, and a body that is not UTF-8 or nests too deeply
+        # (every body here is JSON) is refused as the client's mistake before a parser deep
+        # in a handler fails on it as an internal error.
         try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            await send_error(send, 400, "The body must be UTF-8 JSON.")
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await self._body(receive)
+        except TimeoutError:
+            await send_error(
+                send, 408, f"The request body took longer than {self.body_timeout_s:g} s."
+            )
+            return
+        if body is None:  # the client left
+            return
+        if len(body) > self.max_body_bytes:
+            await send_error(send, 413, self._too_large())
+            return
+        refusal = self._refusal(body)
+        if refusal is not None:
+            await send_error(send, 400, refusal)
             return
         delivered = False
 
@@ -127,6 +150,29 @@ class RequestGuard:
         method = _jsonrpc_method(body)
         scope.setdefault("state", {})[JSONRPC_METHOD_STATE] = method
         await self._limited(scope, replay, send, _is_stream(scope["path"], method))
+
+    async def _body(self, receive: Receive) -> bytes | None:
+        """The whole body, stopping past the limit; None when the client leaves."""
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            chunks.append(chunk)
+            if received > self.max_body_bytes or not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _refusal(self, body: bytes) -> str | None:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "The body must be UTF-8 JSON."
+        if json_depth(body) > self.max_json_depth:
+            return f"The body's JSON nests deeper than {self.max_json_depth} levels."
+        return None
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, stream: bool) -> None:
         """Run the request, counting it against its user's open streams if it is one."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from a2a.server.agent_execution import AgentExecutor
 from a2a.server.models import create_task_model
+from a2a.server.request_handlers import RequestHandler
 from a2a.types import AgentCard
 from sqlalchemy import event
 from sqlalchemy.exc import SAWarning
@@ -29,7 +30,7 @@ from agents.architecture import ArchitectureExecutor
 from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
 from agents.code import CodeExecutor
 from agents.database import DatabaseExecutor
-from agents.kit import FirstEventScheduler, agent_routes
+from agents.kit import FirstEventScheduler, RunningTasks, agent_handler
 from agents.specialist import SpecialistExecutor
 from agents.validator import ValidatorExecutor
 from inference.embeddings import Embedder
@@ -40,6 +41,7 @@ from orchestrator.registry import AgentRegistry
 from youmeyou.auth import BearerAuth, JwtVerifier
 from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.parts import Accounts, Caches, Memory, Models
+from youmeyou.serving import Stopping
 from youmeyou.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class Runtime:
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
     task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
+    running: RunningTasks = field(default_factory=RunningTasks)
     warming: bool = False
     after_warming: Callable[[], None] | None = None  # e.g. ``freeze_heap``, in a server process
 
@@ -160,7 +163,7 @@ class Runtime:
             }
         )
 
-    def agent_routes(
+    def agent_handler(
         self,
         agent_id: str,
         card: AgentCard,
@@ -168,15 +171,16 @@ class Runtime:
         store: WriteBehindTaskStore | None = None,
         *,
         decorate: Decorator | None = None,
-    ) -> list[BaseRoute]:
-        """The agent's routes, its executor scheduled and then, if given, ``decorate``d."""
+    ) -> RequestHandler:
+        """The agent's request handler, its executor scheduled and then, if given,
+        ``decorate``d; served over HTTP by ``agent_routes``."""
         store = store or self.task_store(agent_id)
         # Orchestrator tasks work in the loop's work slots; a specialist's work is already
         # inside the slot of the orchestrator task that delegated it (or is a direct call).
         served = self.scheduler.schedule(executor, work_slot=agent_id == ORCHESTRATOR_ID)
         if decorate is not None:
             served = decorate(served)
-        return agent_routes(card, served, store, task_ids=store.task_ids)
+        return agent_handler(card, self.running.track(served), store, task_ids=store.task_ids)
 
     def app(
         self,
@@ -190,6 +194,8 @@ class Runtime:
         (model loads, run in threads) in the background and closes everything on the way out.
         """
 
+        stopping = Stopping(self.running, self.settings.shutdown_grace_s)
+
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
             await create_tables(self.engine)
@@ -202,6 +208,7 @@ class Runtime:
                 yield
             finally:
                 warming.cancel()
+                await stopping.finished()  # no task is left running, nor its writes unmade
                 if on_stop is not None:
                     await on_stop()
                 await self.close()
@@ -210,7 +217,7 @@ class Runtime:
         # Authentication first: a request without a valid token is refused before its body
         # is read, and with authentication on no X-User-Id header reaches the guards.
         guards = [] if self.verifier is None else [Middleware(BearerAuth, verifier=self.verifier)]
-        return Starlette(
+        app = Starlette(
             routes=[Route("/health", self.health, methods=["GET"]), *routes],
             lifespan=lifespan,
             middleware=[
@@ -220,11 +227,15 @@ class Runtime:
                 Middleware(
                     RequestGuard,
                     max_body_bytes=settings.max_request_bytes,
+                    max_json_depth=settings.max_json_depth,
+                    body_timeout_s=settings.request_read_timeout_s,
                     max_streams_per_user=settings.max_streams_per_user,
                 ),
                 Middleware(DefaultProtocolVersion),
             ],
         )
+        app.state.stopping = stopping  # for the HTTP server, which knows first of a stop
+        return app
 
     async def _warm(self, loads: Sequence[Callable[[], object]]) -> None:
         """Load models in the background so the first request does not pay for it."""

@@ -95,6 +95,24 @@ class Settings(BaseSettings):
         'schema, code, validation), over the defaults; e.g. {"code": "my-coder"} for a '
         "registered remote agent.",
     )
+    shutdown_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="On SIGTERM, how long running tasks may go on to finish; those still "
+        "running then end `failed` with a message that says they were interrupted.",
+    )
+    max_json_depth: int = Field(
+        default=64, ge=2, description="How deeply a request's JSON may nest; deeper gets 400."
+    )
+    max_header_bytes: int = Field(
+        default=16_384, description="Size of a request's line and headers; larger gets 431."
+    )
+    request_read_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long a client may take to send a request's headers, and then its "
+        "body; slower ones are cut off (408 for a body).",
+    )
     log_level: str = "INFO"
     sdk_tracing: bool = Field(
         default=False,

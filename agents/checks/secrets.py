@@ -247,7 +247,7 @@ def _configure_detect_secrets() -> None:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.settings import cache_bust, configure_settings_from_baseline
 
-    plugins = get_mapping_from_secret_type_to_class().values()
+    plugins: list[type] = list(get_mapping_from_secret_type_to_class().values())
     cache_bust()
     settings = configure_settings_from_baseline(
         {"plugins_used": [{"name": plugin.__name__} for plugin in plugins]}

@@ -23,7 +23,8 @@ from agents.kit.requests import (
     data_item,
     open_task,
 )
-from agents.kit.routes import agent_routes
+from agents.kit.routes import agent_handler, agent_routes
+from agents.kit.runs import INTERRUPTED_BY_STOP, RunningTasks
 from agents.kit.scheduler import FirstEventScheduler, not_a_stream
 from agents.kit.verdict import REPORT_NAME, Verdict
 from agents.kit.work_order import (
@@ -41,6 +42,7 @@ __all__ = [
     "AUTH_USER_STATE",
     "DEFAULT_MAX_PARTS",
     "DEFAULT_MAX_TEXT_CHARS",
+    "INTERRUPTED_BY_STOP",
     "REPORT_NAME",
     "USER_HEADER",
     "ArtifactWriter",
@@ -52,11 +54,13 @@ __all__ = [
     "HeaderUser",
     "Material",
     "Repair",
+    "RunningTasks",
     "StepKind",
     "StepRef",
     "UserRequest",
     "Verdict",
     "WorkOrder",
+    "agent_handler",
     "agent_routes",
     "artifact_id_for",
     "authenticated_user",

@@ -13,6 +13,7 @@ from a2a.server.agent_execution import (
 )
 from a2a.server.context import ServerCallContext
 from a2a.server.id_generator import IDGenerator
+from a2a.server.request_handlers import RequestHandler
 from a2a.server.routes import (
     DefaultServerCallContextBuilder,
     create_agent_card_routes,
@@ -152,13 +153,27 @@ class TaskContextBuilder(SimpleRequestContextBuilder):
         return await super().build(context, params, task_id, context_id, task)
 
 
-def agent_routes(
+def agent_handler(
     card: AgentCard,
     executor: AgentExecutor,
     task_store: TaskStore,
     *,
     task_ids: IDGenerator | None = None,
-) -> list[BaseRoute]:
+) -> TaskListingHandler:
+    """The request handler that runs ``executor``'s tasks in ``task_store``.
+
+    Its routes (``agent_routes``) serve it over HTTP; the orchestrator also calls a
+    specialist's handler in process (``orchestrator.delegation``).
+    """
+    return TaskListingHandler(
+        agent_executor=executor,
+        task_store=task_store,
+        agent_card=card,
+        request_context_builder=TaskContextBuilder(task_store, task_ids),
+    )
+
+
+def agent_routes(card: AgentCard, handler: RequestHandler) -> list[BaseRoute]:
     """Card at ``/.well-known/agent-card.json``, JSON-RPC at ``/``, REST under ``/rest``.
 
     A v1.0 streaming call (``SendStreamingMessage``, ``SubscribeToTask``) that fails before its
@@ -169,12 +184,6 @@ def agent_routes(
     for clients that resolve REST paths against the host rather than the interface URL the
     card advertises (the A2A TCK's REST client does); they share nothing with ``POST /``.
     """
-    handler = TaskListingHandler(
-        agent_executor=executor,
-        task_store=task_store,
-        agent_card=card,
-        request_context_builder=TaskContextBuilder(task_store, task_ids),
-    )
     context_builder = UserContextBuilder()
     return [
         *create_agent_card_routes(card),
