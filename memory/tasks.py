@@ -29,6 +29,8 @@ from sqlalchemy import inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from memory.task_claims import TaskClaims
+
 logger = logging.getLogger(__name__)
 
 _Key = tuple[str, str]  # (owner, task id)
@@ -59,6 +61,16 @@ class WriteBehindTaskStore(TaskStore):
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+
+    @property
+    def task_model(self) -> Any:
+        """The durable store's table model, None if it is no database store."""
+        return self._durable.task_model if isinstance(self._durable, DatabaseTaskStore) else None
+
+    async def initialize(self) -> None:
+        """Create the durable store's table now (the SDK's stores create it on first use)."""
+        if isinstance(self._durable, DatabaseTaskStore):
+            await self._durable.initialize()
 
     async def save(self, task: Task, context: ServerCallContext) -> None:
         copy = Task()
@@ -144,6 +156,11 @@ class BatchingDatabaseTaskStore(DatabaseTaskStore):
     write-behind store now commits once.
     """
 
+    claims: TaskClaims | None = None  # with them, each write also claims what it runs
+
+    async def save(self, task: Task, context: ServerCallContext) -> None:
+        await self.save_many([(task, context)])
+
     async def save_many(self, entries: Sequence[tuple[Task, ServerCallContext]]) -> None:
         await self._ensure_initialized()
         # Keyed by id, the table's primary key: one statement may not touch a row twice.
@@ -151,6 +168,9 @@ class BatchingDatabaseTaskStore(DatabaseTaskStore):
         models = [self._to_orm(task, self.owner_resolver(ctx)) for task, ctx in by_id.values()]
         insert = _UPSERTS.get(self.engine.dialect.name)
         async with self.async_session_maker.begin() as session:
+            if self.claims is not None:
+                tasks = [task for task, _ in by_id.values()]
+                await self.claims.record(session, self.task_model.__tablename__, tasks)
             if insert is None:  # a dialect without ON CONFLICT: the ORM's select-then-write
                 for model in models:
                     await session.merge(model)

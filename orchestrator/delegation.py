@@ -92,7 +92,7 @@ class Delegator:
         except (A2AClientError, httpx.HTTPError) as error:
             url = agent.card.supported_interfaces[0].url if agent.card.supported_interfaces else "?"
             raise DelegationError(f"could not reach the {agent.name} at {url}: {error}") from error
-        except A2AError as error:  # refused by an agent of this process (the client's errors are A2AErrors too)
+        except A2AError as error:  # from this process (client errors, A2AErrors too, are above)
             raise DelegationError(f"the {agent.name} refused the step: {error}") from error
         finally:
             await events.aclose()

@@ -36,11 +36,13 @@ from agents.validator import ValidatorExecutor
 from inference.embeddings import Embedder
 from inference.local import LocalModel
 from memory.sql import create_tables
+from memory.task_claims import TaskClaims
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from orchestrator.registry import AgentRegistry
 from youmeyou.auth import BearerAuth, JwtVerifier
 from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
 from youmeyou.parts import Accounts, Caches, Memory, Models
+from youmeyou.recovery import TaskRecovery
 from youmeyou.serving import Stopping
 from youmeyou.settings import Settings
 
@@ -68,6 +70,7 @@ class Runtime:
     memory: Memory
     caches: Caches
     scheduler: FirstEventScheduler
+    claims: TaskClaims
     verifier: JwtVerifier | None = None  # None: authentication is off
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
@@ -104,6 +107,7 @@ class Runtime:
             memory=Memory.create(settings, models, engine, caches, scheduler),
             caches=caches,
             scheduler=scheduler,
+            claims=TaskClaims(engine, settings.data_dir),
             verifier=verifier,
             after_warming=after_warming,
         )
@@ -124,6 +128,7 @@ class Runtime:
         # One table per agent: a specialist's task id means nothing to the orchestrator.
         durable = BatchingDatabaseTaskStore(self.engine)
         durable.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
+        durable.claims = self.claims
         store = WriteBehindTaskStore(
             durable,
             delay_s=self.settings.task_write_delay_s,
@@ -199,6 +204,10 @@ class Runtime:
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
             await create_tables(self.engine)
+            for store in self.task_stores:
+                await store.initialize()
+            recovery = TaskRecovery(self.claims, self.task_stores)
+            await recovery.start()
             await self.memory.start()
             if on_start is not None:
                 await on_start()
@@ -211,7 +220,7 @@ class Runtime:
                 await stopping.finished()  # no task is left running, nor its writes unmade
                 if on_stop is not None:
                     await on_stop()
-                await self.close()
+                await self.close(recovery)
 
         settings = self.settings
         # Authentication first: a request without a valid token is refused before its body
@@ -249,9 +258,11 @@ class Runtime:
                 self.after_warming()
             self.warming = False
 
-    async def close(self) -> None:
+    async def close(self, recovery: TaskRecovery | None = None) -> None:
         for store in self.task_stores:
             await store.close()
+        if recovery is not None:
+            await recovery.stop()
         await self.accounts.limiter.close()
         await self.memory.close()
         await self.caches.close()

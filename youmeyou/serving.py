@@ -18,6 +18,7 @@ import socket
 from typing import Any
 
 import uvicorn
+from sse_starlette.sse import AppStatus
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from agents.kit import INTERRUPTED_BY_STOP, RunningTasks
@@ -65,11 +66,17 @@ class Stopping:
 
 
 class GracefulServer(uvicorn.Server):
-    """uvicorn's server, telling ``stopping`` as soon as a stop begins."""
+    """uvicorn's server, telling ``stopping`` as soon as a stop begins.
+
+    sse-starlette ends every open stream the moment uvicorn is told to stop (a client sees
+    a truncated response); here its streams end when their tasks do, and the rest once
+    ``stopping`` is over. It is one server per process, so the switch is process-wide.
+    """
 
     def __init__(self, config: uvicorn.Config, stopping: Stopping) -> None:
         super().__init__(config)
         self._stopping = stopping
+        AppStatus.disable_automatic_graceful_drain()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._stopping.begin()
@@ -79,7 +86,13 @@ class GracefulServer(uvicorn.Server):
                 len(self._stopping.running),
                 self._stopping.grace_s,
             )
+        ending = asyncio.create_task(self._end_streams())
         await super().shutdown(sockets)
+        await ending
+
+    async def _end_streams(self) -> None:
+        await self._stopping.finished()
+        AppStatus.should_exit = True  # streams of no running task (none should be left)
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
