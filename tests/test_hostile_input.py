@@ -351,3 +351,33 @@ async def test_open_streams_per_user_are_limited_with_retry_after(
         # Finished streams no longer count.
         again = await client.post("/agents/code/", json=body("Write x"), headers=alice)
         assert again.status_code == 200
+
+
+BODY_ENDPOINTS = [
+    ("POST", "/"),
+    ("POST", "/agents/validator/"),
+    ("POST", "/message:send"),
+    ("POST", "/rest/message:stream"),
+    ("POST", "/v1/route"),
+    ("POST", "/v1/cache/lookup"),
+    ("POST", "/v1/feedback"),
+    ("PUT", "/v1/profile"),
+    ("PUT", "/v1/keys/gemini"),
+]
+
+
+@pytest.mark.parametrize(("verb", "path"), BODY_ENDPOINTS)
+async def test_json_nested_a_thousand_deep_gets_400_with_the_reason(
+    http: httpx.AsyncClient, verb: str, path: str
+) -> None:
+    deep = '{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": ' + "[" * 1000
+    deep += "]" * 1000 + "}"
+    answer = await http.request(verb, path, content=deep, headers={"X-User-Id": "fuzzer"})
+    assert answer.status_code == 400, answer.text
+    assert "nests deeper than 64 levels" in answer.json()["error"]["message"]
+
+
+async def test_brackets_inside_strings_are_not_nesting(hostile_server: LiveServer) -> None:
+    text = "Check this JSON: " + json.dumps({"a": "[" * 500 + "{" * 500})
+    events = await stream(hostile_server.url, text, metadata={"agent": "validator"})
+    assert final_state(events) == COMPLETED
