@@ -44,7 +44,7 @@ class ServerProcess:
         }
 
     def start(self, timeout_s: float = 240) -> None:
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - it lives as long as the process
         command = [sys.executable, "-m", "youmeyou.cli", "serve"]
         self.proc = subprocess.Popen(
             command, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -64,7 +63,7 @@ def test_a_body_sent_too_slowly_gets_408(server: ServerProcess) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(
             b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100\r\n\r\n{\"query\": "
+            b'Content-Length: 100\r\n\r\n{"query": '
         )
         answer = _read_all(sock, 10)
     assert b" 408 " in answer.split(b"\r\n", 1)[0], answer

@@ -76,7 +76,7 @@ class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, stopping: Stopping) -> None:
         super().__init__(config)
         self._stopping = stopping
-        AppStatus.disable_automatic_graceful_drain()
+        AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._stopping.begin()
