@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from cachetools import TTLCache
+
 from inference.breaker import CircuitBreaker
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import PriceTable, UsageRecorder
@@ -33,6 +35,10 @@ ModelTier = Literal["local", "flash", "pro"]
 UserTier = Literal["free", "premium", "enterprise"]
 _FALLBACK: dict[ModelTier, ModelTier | None] = {"pro": "flash", "flash": "local", "local": None}
 _MONTH_TTL_S = 32 * 24 * 3600
+
+
+def _month() -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y-%m}"
 
 
 class Policy:
@@ -116,6 +122,7 @@ class ModelGateway:
         self._enterprise = frozenset(enterprise_users)
         self.breaker = CircuitBreaker(failures=breaker_failures, reset_s=breaker_reset_s)
         self._cooling: dict[tuple[str, str], float] = {}  # (credential scope, model) -> until
+        self._seeded: TTLCache[str, bool] = TTLCache(maxsize=100_000, ttl=60)
 
     @property
     def has_platform_key(self) -> bool:
@@ -137,7 +144,7 @@ class ModelGateway:
             "hosted": self._hosted is not None and self._callable(access),
         }
         if access.tier == "free":
-            used = await self._limiter.used(self._month_key(user_id))
+            used = await self._limiter.used(await self._month_counter(user_id))
             report["tokens_per_month"] = self._quotas.free_tokens_per_month
             report["tokens_used_this_month"] = used
             report["requests_per_minute"] = self._quotas.free_requests_per_minute
@@ -231,13 +238,32 @@ class ModelGateway:
             raise _Skip(f"{self._label} quota reached (free tier: requests per minute)")
         estimate = _estimate_tokens(request)
         if not await self._limiter.reserve(
-            self._month_key(user_id), estimate, self._quotas.free_tokens_per_month, _MONTH_TTL_S
+            await self._month_counter(user_id),
+            estimate,
+            self._quotas.free_tokens_per_month,
+            _MONTH_TTL_S,
         ):
             raise _Skip(f"{self._label} quota reached (free tier: tokens this month)")
         return estimate
 
     def _month_key(self, user_id: str) -> str:
-        return f"{self._provider}:tokens:{user_id}:{dt.datetime.now(dt.UTC):%Y-%m}"
+        return f"{self._provider}:tokens:{user_id}:{_month()}"
+
+    async def _month_counter(self, user_id: str) -> str:
+        """The user's counter of tokens this month, rebuilt from recorded usage if it was
+        lost (Redis flushed or replaced): a budget must not start again at 0. Checked once
+        a minute per user and process."""
+        key = self._month_key(user_id)
+        if self._usage is not None and key not in self._seeded:
+            rows = await self._usage.month(user_id, _month())
+            spent = sum(
+                int(row["tokens_in"]) + int(row["tokens_out"])
+                for row in rows
+                if row["provider"] == self._provider
+            )
+            await self._limiter.seed(key, spent, _MONTH_TTL_S)
+            self._seeded[key] = True
+        return key
 
     async def _settle(
         self,

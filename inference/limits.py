@@ -48,6 +48,10 @@ class Limiter(Protocol):
         """Correct a reservation by ``delta`` (negative gives tokens back)."""
         ...
 
+    async def seed(self, key: str, amount: int, ttl_s: int) -> None:
+        """Set the counter ``key`` to ``amount`` if it holds nothing (it was lost)."""
+        ...
+
     async def used(self, key: str) -> int: ...
 
     async def close(self) -> None: ...
@@ -82,6 +86,10 @@ class InProcessLimiter:
 
     async def settle(self, key: str, delta: int, ttl_s: int) -> None:
         self._counters[key] = (max(0, await self.used(key) + delta), time.monotonic() + ttl_s)
+
+    async def seed(self, key: str, amount: int, ttl_s: int) -> None:
+        if key not in self._counters or time.monotonic() >= self._counters[key][1]:
+            self._counters[key] = (amount, time.monotonic() + ttl_s)
 
     async def used(self, key: str) -> int:
         used, expires = self._counters.get(key, (0, 0.0))

@@ -102,6 +102,9 @@ class RedisLimiter:
     async def settle(self, key: str, delta: int, ttl_s: int) -> None:
         await self._settle(keys=[self._key(key)], args=[delta, ttl_s])
 
+    async def seed(self, key: str, amount: int, ttl_s: int) -> None:
+        await self._redis.set(self._key(key), amount, ex=ttl_s, nx=True)
+
     async def used(self, key: str) -> int:
         value = await self._redis.get(self._key(key))
         return int(value) if value is not None else 0
@@ -143,6 +146,9 @@ class ResilientLimiter:
 
     async def settle(self, key: str, delta: int, ttl_s: int) -> None:
         await self._failover.call(lambda limiter: limiter.settle(key, delta, ttl_s))
+
+    async def seed(self, key: str, amount: int, ttl_s: int) -> None:
+        await self._failover.call(lambda limiter: limiter.seed(key, amount, ttl_s))
 
     async def used(self, key: str) -> int:
         return await self._failover.call(lambda limiter: limiter.used(key))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from conftest import make_settings
 from gateway_support import Keys, answered_by, ask, chunks_of, notices
 from gemini_stub import GeminiStub
+from redis.asyncio import Redis
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import COMPLETED, LiveServer, artifacts, final_state, free_port, serving, statuses
@@ -28,6 +30,9 @@ from inference.gateway import ModelGateway, Policy, Quotas
 from inference.gemini import GeminiProvider
 from inference.limits import InProcessLimiter
 from inference.local import MODEL_NAME
+from memory.quotas import RedisLimiter
+from memory.sql import create_tables
+from memory.usage import SqlUsageRecorder
 from youmeyou.app import Models, build_app
 from youmeyou.settings import DEFAULT_MODEL_POLICY, DEFAULT_PRICES
 
@@ -50,6 +55,7 @@ CODE_MEDIUM = (
 # What the stub model answers them: bodies the code agent keeps at the first sample.
 CHECKOUT = "def checkout(cart: dict) -> dict:\n    return {**cart, 'paid': True}\n"
 FAVOURITES = "def favourites(user: str) -> list:\n    return [user]\n"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 PRICES = PriceTable({model: Price(*price) for model, price in DEFAULT_PRICES.items()})
 
 
@@ -413,3 +419,33 @@ def test_platform_key_is_read_from_google_genais_own_variables(
     monkeypatch.setenv("YMY_GEMINI_API_KEY", "from-ymy-var")
     assert Settings(data_dir=tmp_path).gemini_api_key.get_secret_value() == "from-ymy-var"  # type: ignore[union-attr]
     assert "from-ymy-var" not in repr(Settings(data_dir=tmp_path))
+
+
+async def test_a_monthly_budget_lost_with_redis_is_rebuilt_from_recorded_usage(
+    models: Models, stub: GeminiStub, tmp_path: Path
+) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/usage.db")
+    await create_tables(engine)
+    namespace = f"ymy:test-budgets:{uuid.uuid4().hex}:"
+    redis = RedisLimiter.from_url(REDIS_URL, namespace=namespace)
+    options = {"usage": SqlUsageRecorder(engine), "quotas": Quotas(free_tokens_per_month=300)}
+    try:
+        first = make_gateway(models, stub, limiter=redis, **options)
+        answer = await chunks_of(first, ask(COMPLEX, user="thrifty"))
+        assert answer[-1].usage is not None and answer[-1].usage.model == PRO
+        spent = answer[-1].usage.tokens_in + answer[-1].usage.tokens_out
+        # Redis comes back empty (flushed, or a new server), and this server restarts.
+        client = Redis.from_url(REDIS_URL)
+        lost = [key async for key in client.scan_iter(f"{namespace}*")]
+        assert lost and await client.delete(*lost) == len(lost)
+        await client.aclose()
+        again = make_gateway(models, stub, limiter=redis, **options)
+        report = await again.quota("thrifty")
+        assert report["tokens_used_this_month"] == spent  # not 0
+        stub.requests.clear()
+        over = await chunks_of(again, ask(COMPLEX * 4, user="thrifty", max_tokens=300 - spent))
+        assert over[-1].usage is not None and over[-1].usage.model == MODEL_NAME
+        assert stub.requests == []  # the rebuilt budget still holds
+    finally:
+        await redis.close()
+        await engine.dispose()
