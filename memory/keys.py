@@ -72,6 +72,20 @@ class EncryptedKeyStore:
         self._cache[(user_id, provider)] = key
         return key
 
+    async def opens(self, sample: int = 20) -> tuple[int, int]:
+        """Of up to ``sample`` stored keys: how many there were, and how many this key opens."""
+        query = select(keys_table.c.ciphertext).limit(sample)
+        async with self._engine.connect() as connection:
+            stored = (await connection.execute(query)).scalars().all()
+        opened = 0
+        for ciphertext in stored:
+            try:
+                self._fernet.decrypt(ciphertext)
+                opened += 1
+            except InvalidToken:
+                pass
+        return len(stored), opened
+
     async def put(self, user_id: str, provider: str, key: str) -> None:
         row = {
             "user_id": user_id,

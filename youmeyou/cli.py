@@ -70,6 +70,13 @@ def _serve(build: Callable[[Any], Any], settings: Settings) -> None:
         except AuthConfigError as error:
             console.print(f"[red]Cannot start: {error}[/]")
             raise typer.Exit(2) from None
+    from youmeyou.preflight import StartupError, preflight
+
+    try:
+        asyncio.run(preflight(settings))
+    except StartupError as error:
+        typer.echo(f"Cannot start: {error}", err=True)
+        raise typer.Exit(2) from None
     settings.apply_to_process()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

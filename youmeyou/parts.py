@@ -125,13 +125,7 @@ class Accounts:
     ) -> Accounts:
         hosted = hosted_provider(settings, models.local_model)
         usage = SqlUsageRecorder(engine)
-        secret = settings.encryption_key
-        fernet_key = (
-            secret.get_secret_value().encode()
-            if secret is not None
-            else load_or_create_fernet_key(settings.encryption_key_file)
-        )
-        keys = EncryptedKeyStore(engine, fernet_key)
+        keys = EncryptedKeyStore(engine, fernet_key(settings))
         limiter = budget_limiter(settings.redis_url)
         platform_key = (
             settings.openai_api_key
@@ -263,6 +257,14 @@ def model_names(settings: Settings) -> dict[ModelTier, str]:
         "flash": settings.openai_flash_model if openai else settings.gemini_flash_model,
         "pro": settings.openai_pro_model if openai else settings.gemini_pro_model,
     }
+
+
+def fernet_key(settings: Settings) -> bytes:
+    """The key stored API keys are encrypted with: the setting's, else the data dir's own."""
+    secret = settings.encryption_key
+    if secret is not None:
+        return secret.get_secret_value().encode()
+    return load_or_create_fernet_key(settings.encryption_key_file)
 
 
 def hosted_provider(settings: Settings, local: LocalModel) -> HostedProvider:
