@@ -34,7 +34,7 @@ def test_a_database_that_does_not_exist_says_so(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path, task_store_url="postgresql+asyncpg://postgres@127.0.0.1:5432/no_such_db"
     )
-    with pytest.raises(StartupError, match='YMY_TASK_STORE_URL: .*"no_such_db" does not exist'):
+    with pytest.raises(StartupError, match=r'YMY_TASK_STORE_URL: .*"no_such_db" does not exist'):
         asyncio.run(preflight(settings))
 
 
@@ -52,7 +52,7 @@ def test_a_replica_whose_key_opens_no_stored_key_refuses_to_start(tmp_path: Path
     asyncio.run(preflight(first))  # the first replica's own key opens it
 
     second = Settings(data_dir=tmp_path / "b", task_store_url=shared)  # made a key of its own
-    with pytest.raises(StartupError, match="YMY_ENCRYPTION_KEY: the key in use .* opens none"):
+    with pytest.raises(StartupError, match=r"YMY_ENCRYPTION_KEY: the key in use .* opens none"):
         asyncio.run(preflight(second))
 
     sharing = Settings(
