@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import MetaData
+from sqlalchemy import exc as sql_errors
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,3 +28,21 @@ def upsert_for(engine: AsyncEngine) -> Any:
 async def create_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached now, rather than that a
+    statement was wrong: a refused or dropped connection, a pool that timed out."""
+    if isinstance(error, BaseExceptionGroup):
+        return any(is_outage(inner) for inner in error.exceptions)
+    if isinstance(error, sql_errors.DBAPIError) and error.connection_invalidated:
+        return True
+    outages = (
+        sql_errors.OperationalError,
+        sql_errors.InterfaceError,
+        sql_errors.DisconnectionError,
+        sql_errors.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
+    return isinstance(error, outages)

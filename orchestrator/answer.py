@@ -87,7 +87,9 @@ class NewRequests:
         """The routing decision, said to the user; None when no agent fits (also said)."""
         experience = self._experience
         signals = (
-            await experience.signals(asked.user_id, asked.project) if experience else NO_SIGNALS
+            await recall(experience.signals(asked.user_id, asked.project), NO_SIGNALS, "history")
+            if experience
+            else NO_SIGNALS
         )
         decision = await asyncio.to_thread(
             self._router.route, asked.request.text, candidates=asked.pinned, signals=signals

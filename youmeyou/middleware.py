@@ -11,7 +11,14 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agents.kit import USER_HEADER, not_a_stream, request_user, valid_user_id
+from agents.kit import (
+    OUTAGE_RETRY_AFTER_S,
+    USER_HEADER,
+    not_a_stream,
+    request_user,
+    valid_user_id,
+)
+from memory.sql import is_outage
 
 # Query parameters the SDK's REST handlers convert with int(); anything else made a 500.
 _INTEGER_PARAMETERS = frozenset({"historyLength", "pageSize", "history_length", "page_size"})
@@ -203,6 +210,38 @@ class RequestGuard:
 
     def _too_large(self) -> str:
         return f"The request body is larger than the limit of {self.max_body_bytes} bytes."
+
+
+class DatabaseOutage:
+    """Answers 503 with ``Retry-After`` when a request fails because the database cannot be
+    reached, instead of a 500 or a dropped connection; a response already started is left
+    to end as it does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            if started or not is_outage(error):
+                raise
+            await send_error(
+                send,
+                503,
+                "The database is unavailable; retry shortly.",
+                headers=[(b"retry-after", str(OUTAGE_RETRY_AFTER_S).encode())],
+            )
 
 
 async def send_error(

@@ -22,7 +22,7 @@ from agents.kit import HeaderUser
 from memory.task_claims import RUNNING_STATES, Orphan, TaskClaims
 from memory.tasks import WriteBehindTaskStore
 
-__all__ = ["INTERRUPTED_BY_RESTART", "TaskRecovery"]
+__all__ = ["INTERRUPTED_BY_RESTART", "TaskRecovery", "ended_by_restart"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +90,12 @@ async def _end(store: WriteBehindTaskStore, orphan: Orphan) -> int:
     task = await store.get(orphan.task_id, context)
     if task is None or task.status.state not in RUNNING_STATES:
         return 0
-    await store.save(_interrupted(task), context)
+    await store.save(ended_by_restart(task), context)
     return 1
 
 
-def _interrupted(task: Task) -> Task:
+def ended_by_restart(task: Task) -> Task:
+    """``task``, ended ``failed``: the server running it stopped."""
     ended = Task()
     ended.CopyFrom(task)
     message = new_text_message(

@@ -35,14 +35,15 @@ from agents.specialist import SpecialistExecutor
 from agents.validator import ValidatorExecutor
 from inference.embeddings import Embedder
 from inference.local import LocalModel
+from memory.spill import SpillFile
 from memory.sql import create_tables
 from memory.task_claims import TaskClaims
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from orchestrator.registry import AgentRegistry
 from youmeyou.auth import BearerAuth, JwtVerifier
-from youmeyou.middleware import DefaultProtocolVersion, RequestGuard
+from youmeyou.middleware import DatabaseOutage, DefaultProtocolVersion, RequestGuard
 from youmeyou.parts import Accounts, Caches, Memory, Models
-from youmeyou.recovery import TaskRecovery
+from youmeyou.recovery import TaskRecovery, ended_by_restart
 from youmeyou.serving import Stopping
 from youmeyou.settings import Settings
 
@@ -126,13 +127,16 @@ class Runtime:
 
     def task_store(self, agent_id: str) -> WriteBehindTaskStore:
         # One table per agent: a specialist's task id means nothing to the orchestrator.
+        table = f"tasks_{agent_id.replace('-', '_')}"
         durable = BatchingDatabaseTaskStore(self.engine)
-        durable.task_model = _task_model(f"tasks_{agent_id.replace('-', '_')}")
+        durable.task_model = _task_model(table)
         durable.claims = self.claims
         store = WriteBehindTaskStore(
             durable,
             delay_s=self.settings.task_write_delay_s,
             before_write=self.scheduler.yield_to_new_requests,
+            spill=SpillFile(self.settings.data_dir / "unwritten" / f"{table}.jsonl"),
+            end_unfinished=ended_by_restart,
         )
         self.task_stores.append(store)
         return store
@@ -241,6 +245,7 @@ class Runtime:
                     max_streams_per_user=settings.max_streams_per_user,
                 ),
                 Middleware(DefaultProtocolVersion),
+                Middleware(DatabaseOutage),
             ],
         )
         app.state.stopping = stopping  # for the HTTP server, which knows first of a stop
@@ -259,8 +264,8 @@ class Runtime:
             self.warming = False
 
     async def close(self, recovery: TaskRecovery | None = None) -> None:
-        for store in self.task_stores:
-            await store.close()
+        # Together: each may wait out its patience for a database that is away.
+        await asyncio.gather(*(store.close() for store in self.task_stores))
         if recovery is not None:
             await recovery.stop()
         await self.accounts.limiter.close()

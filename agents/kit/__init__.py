@@ -23,7 +23,7 @@ from agents.kit.requests import (
     data_item,
     open_task,
 )
-from agents.kit.routes import agent_handler, agent_routes
+from agents.kit.routes import OUTAGE_RETRY_AFTER_S, agent_handler, agent_routes
 from agents.kit.runs import INTERRUPTED_BY_STOP, RunningTasks
 from agents.kit.scheduler import FirstEventScheduler, not_a_stream
 from agents.kit.verdict import REPORT_NAME, Verdict
@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_MAX_PARTS",
     "DEFAULT_MAX_TEXT_CHARS",
     "INTERRUPTED_BY_STOP",
+    "OUTAGE_RETRY_AFTER_S",
     "REPORT_NAME",
     "USER_HEADER",
     "ArtifactWriter",

@@ -11,21 +11,45 @@ spec section 11.5) and reports ``pageSize`` as the size of the page it returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
 from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import DefaultRequestHandler
 from a2a.types import (
+    CancelTaskRequest,
+    GetTaskRequest,
     ListTasksRequest,
     ListTasksResponse,
+    Message,
+    SendMessageRequest,
+    Task,
     TaskState,
 )
 from a2a.utils.errors import InvalidParamsError
 from starlette.requests import Request
 
+from memory.sql import is_outage
+
 # Where the serving context builder keeps the Starlette request of the current call.
 HTTP_REQUEST_KEY = "http_request"
+# Set in the request's scope state when the call failed because the database is away: the
+# SDK answers any exception as an internal error, the route then answers 503 instead.
+DATABASE_OUTAGE_STATE = "database_outage"
+
+
+@contextmanager
+def noting_outage(context: ServerCallContext) -> Iterator[None]:
+    """Mark the call's HTTP request when what it raises is a database outage."""
+    try:
+        yield
+    except Exception as error:
+        request = context.state.get(HTTP_REQUEST_KEY)
+        if isinstance(request, Request) and is_outage(error):
+            request.scope.setdefault("state", {})[DATABASE_OUTAGE_STATE] = True
+        raise
+
 
 _PREFIX = "TASK_STATE_"
 _STATES: dict[str, int] = dict(TaskState.items())
@@ -87,7 +111,27 @@ class TaskListingHandler(DefaultRequestHandler):
             request.CopyFrom(params)
             request.status = state
             params = request
-        page: ListTasksResponse = await super().on_list_tasks(params, context)
+        with noting_outage(context):
+            page: ListTasksResponse = await super().on_list_tasks(params, context)
         # "The page size used for this response": the tasks on this page, 0 when none match.
         page.page_size = len(page.tasks)
         return page
+
+    async def on_get_task(self, params: GetTaskRequest, context: ServerCallContext) -> Task | None:
+        with noting_outage(context):
+            task: Task | None = await super().on_get_task(params, context)
+        return task
+
+    async def on_cancel_task(
+        self, params: CancelTaskRequest, context: ServerCallContext
+    ) -> Task | None:
+        with noting_outage(context):
+            task: Task | None = await super().on_cancel_task(params, context)
+        return task
+
+    async def on_message_send(
+        self, params: SendMessageRequest, context: ServerCallContext
+    ) -> Message | Task:
+        with noting_outage(context):
+            answer: Message | Task = await super().on_message_send(params, context)
+        return answer

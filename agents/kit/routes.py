@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from agents.kit.identity import HeaderUser, authenticated_user, request_user
-from agents.kit.listing import HTTP_REQUEST_KEY, TaskListingHandler
+from agents.kit.listing import DATABASE_OUTAGE_STATE, HTTP_REQUEST_KEY, TaskListingHandler
 
 
 class UserContextBuilder(DefaultServerCallContextBuilder):
@@ -70,9 +70,12 @@ def _answered_through(
 
 
 async def _error_as_event(request: Request, response: Response) -> Response:
-    """An upfront error of a v1.0 streaming method, sent as the one event of an SSE stream."""
+    """An upfront error of a v1.0 streaming method, sent as the one event of an SSE stream;
+    an error caused by a database outage says so, with ``Retry-After``."""
     if not isinstance(response, JSONResponse):
         return response  # a stream, or not a JSON-RPC answer at all
+    if request.scope.get("state", {}).get(DATABASE_OUTAGE_STATE):
+        response = _outage_error(response)
     try:
         body = await request.json()  # cached: the dispatcher has read it
     except ValueError:
@@ -82,6 +85,18 @@ async def _error_as_event(request: Request, response: Response) -> Response:
         return response
     event = b"data: " + bytes(response.body) + b"\n\n"
     return Response(event, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+_OUTAGE = "The database is unavailable; retry shortly."
+OUTAGE_RETRY_AFTER_S = 5
+
+
+def _outage_error(response: JSONResponse) -> JSONResponse:
+    """A JSON-RPC internal error whose cause was a database outage, saying so."""
+    payload = json.loads(bytes(response.body))
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        payload["error"]["message"] = _OUTAGE
+    return JSONResponse(payload, headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)})
 
 
 # Spec 5.4's HTTP status and google.rpc code for each A2A error, by the reason the SDK puts in
@@ -122,8 +137,19 @@ def _passed_on(response: Response) -> dict[str, str]:
     return {k: v for k, v in response.headers.items() if k.lower() not in skip}
 
 
-async def _spec_error(_: Request, response: Response) -> Response:
+async def _spec_error(request: Request, response: Response) -> Response:
+    if response.status_code == 500 and request.scope.get("state", {}).get(DATABASE_OUTAGE_STATE):
+        return _unavailable()
     return spec_rest_error(response)
+
+
+def _unavailable() -> Response:
+    """The answer to a call that failed because the database is away: retry shortly."""
+    return JSONResponse(
+        {"error": {"code": 503, "status": "UNAVAILABLE", "message": _OUTAGE}},
+        status_code=503,
+        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+    )
 
 
 class TaskContextBuilder(SimpleRequestContextBuilder):
