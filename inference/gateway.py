@@ -255,7 +255,11 @@ class ModelGateway:
         a minute per user and process."""
         key = self._month_key(user_id)
         if self._usage is not None and key not in self._seeded:
-            rows = await self._usage.month(user_id, _month())
+            try:
+                rows = await self._usage.month(user_id, _month())
+            except Exception as error:  # the usage database away: the counter as it is
+                logger.warning("usage of %s unreadable, budget not rebuilt: %s", user_id, error)
+                return key
             spent = sum(
                 int(row["tokens_in"]) + int(row["tokens_out"])
                 for row in rows

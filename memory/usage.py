@@ -1,15 +1,31 @@
-"""Each user's model usage, added up per month and model, in the server's SQL database."""
+"""Each user's model usage, added up per month and model, in the server's SQL database.
+
+A call's usage is added in memory and written behind, many calls in one transaction: a
+model's answer never waits on the database, nor fails with it. What the database refuses
+is kept and tried again with backoff, spilled to a file at a stop if it still refuses,
+and written at the next start. Reports add what is not written yet.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Float, Integer, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inference.generation import Usage
+from memory.spill import SpillFile
 from memory.sql import metadata, upsert_for
+
+logger = logging.getLogger(__name__)
+
+_Key = tuple[str, str, str]  # (user, month, model)
+_MAX_BACKOFF_S = 30.0
 
 usage_table = Table(
     "usage_monthly",
@@ -25,35 +41,112 @@ usage_table = Table(
 )
 
 
+@dataclass(slots=True)
+class _Sum:
+    provider: str
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, other: _Sum) -> None:
+        self.calls += other.calls
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.cost_usd += other.cost_usd
+
+
 class SqlUsageRecorder:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, spill: SpillFile | None = None, delay_s: float = 0.5
+    ) -> None:
         self._engine = engine
         self._insert = upsert_for(engine)
+        self._spill = spill
+        self._delay_s = delay_s
+        self._pending: dict[_Key, _Sum] = {}
+        self._failures = 0
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def record(self, user_id: str, usage: Usage) -> None:
-        row = {
-            "user_id": user_id,
-            "month": current_month(),
-            "model": usage.model,
-            "provider": usage.provider,
-            "calls": 1,
-            "tokens_in": usage.tokens_in,
-            "tokens_out": usage.tokens_out,
-            "cost_usd": usage.cost_usd,
-        }
-        statement = self._insert(usage_table).values(row)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["user_id", "month", "model"],
-            set_={
-                "calls": usage_table.c.calls + 1,
-                "tokens_in": usage_table.c.tokens_in + excluded.tokens_in,
-                "tokens_out": usage_table.c.tokens_out + excluded.tokens_out,
-                "cost_usd": usage_table.c.cost_usd + excluded.cost_usd,
-            },
-        )
-        async with self._engine.begin() as connection:
-            await connection.execute(statement)
+        call = _Sum(usage.provider, 1, usage.tokens_in, usage.tokens_out, usage.cost_usd)
+        self._add((user_id, current_month(), usage.model), call)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_forever(), name="usage-writer")
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Take back what the last stop spilled; it is written with the next write."""
+        if self._spill is None:
+            return
+        for row in self._spill.read():
+            key = (row["user_id"], row["month"], row["model"])
+            self._add(
+                key,
+                _Sum(
+                    row["provider"],
+                    row["calls"],
+                    row["tokens_in"],
+                    row["tokens_out"],
+                    row["cost_usd"],
+                ),
+            )
+        if self._pending and await self.flush():
+            logger.info("wrote usage spilled by the last stop")
+
+    async def flush(self) -> bool:
+        """Write what is pending; whether it was written."""
+        async with self._lock:
+            batch, self._pending = self._pending, {}
+            if not batch:
+                return True
+            try:
+                async with self._engine.begin() as connection:
+                    for key, total in batch.items():
+                        await connection.execute(self._upsert(key, total))
+            except Exception as error:
+                for key, total in batch.items():  # back in front of what came meanwhile
+                    self._add(key, total)
+                self._failures += 1
+                logger.warning(
+                    "writing usage failed (%d in a row): %s; kept, will retry",
+                    self._failures,
+                    error,
+                )
+                return False
+            self._failures = 0
+            if self._spill is not None:
+                self._spill.remove()
+            return True
+
+    async def close(self, *, patience_s: float = 5.0) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        deadline = asyncio.get_running_loop().time() + patience_s
+        while not await self.flush():
+            wait = min(1.0, self._backoff_s())
+            if asyncio.get_running_loop().time() + wait > deadline:
+                break
+            await asyncio.sleep(wait)
+        if self._pending and self._spill is not None:
+            rows = [
+                {
+                    "user_id": user,
+                    "month": month,
+                    "model": model,
+                    "provider": total.provider,
+                    "calls": total.calls,
+                    "tokens_in": total.tokens_in,
+                    "tokens_out": total.tokens_out,
+                    "cost_usd": total.cost_usd,
+                }
+                for (user, month, model), total in self._pending.items()
+            ]
+            logger.warning("%d unwritten usage row(s) spilled", self._spill.write(rows))
 
     async def month(self, user_id: str, month: str) -> list[dict[str, Any]]:
         query = (
@@ -63,17 +156,69 @@ class SqlUsageRecorder:
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
+        totals = {
+            row["model"]: _Sum(
+                row["provider"], row["calls"], row["tokens_in"], row["tokens_out"], row["cost_usd"]
+            )
+            for row in rows
+        }
+        for (user, in_month, model), pending in self._pending.items():
+            if (user, in_month) == (user_id, month):
+                totals.setdefault(model, _Sum(pending.provider)).add(pending)
         return [
             {
-                "model": row["model"],
-                "provider": row["provider"],
-                "calls": row["calls"],
-                "tokens_in": row["tokens_in"],
-                "tokens_out": row["tokens_out"],
-                "usd": round(row["cost_usd"], 8),
+                "model": model,
+                "provider": total.provider,
+                "calls": total.calls,
+                "tokens_in": total.tokens_in,
+                "tokens_out": total.tokens_out,
+                "usd": round(total.cost_usd, 8),
             }
-            for row in rows
+            for model, total in sorted(totals.items())
         ]
+
+    def _add(self, key: _Key, amount: _Sum) -> None:
+        total = self._pending.get(key)
+        if total is None:
+            self._pending[key] = _Sum(amount.provider)
+            total = self._pending[key]
+        total.add(amount)
+
+    def _upsert(self, key: _Key, total: _Sum) -> Any:
+        user_id, month, model = key
+        row = {
+            "user_id": user_id,
+            "month": month,
+            "model": model,
+            "provider": total.provider,
+            "calls": total.calls,
+            "tokens_in": total.tokens_in,
+            "tokens_out": total.tokens_out,
+            "cost_usd": total.cost_usd,
+        }
+        statement = self._insert(usage_table).values(row)
+        excluded = statement.excluded
+        return statement.on_conflict_do_update(
+            index_elements=["user_id", "month", "model"],
+            set_={
+                "calls": usage_table.c.calls + excluded.calls,
+                "tokens_in": usage_table.c.tokens_in + excluded.tokens_in,
+                "tokens_out": usage_table.c.tokens_out + excluded.tokens_out,
+                "cost_usd": usage_table.c.cost_usd + excluded.cost_usd,
+            },
+        )
+
+    def _backoff_s(self) -> float:
+        return float(min(_MAX_BACKOFF_S, 0.25 * 2 ** min(self._failures, 10)))
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self._delay_s)  # calls close together share a transaction
+            if not await self.flush():
+                await asyncio.sleep(self._backoff_s())
+                self._wake.set()
 
 
 def current_month() -> str:

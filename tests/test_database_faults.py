@@ -6,6 +6,7 @@ PostgreSQL, reached only through the proxy, so cutting the proxy is losing the d
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -49,13 +50,13 @@ def server_on(database: str, proxy: TcpProxy, data_dir: Path) -> ServerProcess:
     return ServerProcess(data_dir, settings={"YMY_TASK_STORE_URL": url})
 
 
-def send(url: str, text: str) -> dict[str, Any]:
-    """A blocking SendMessage to the validator; the task it answers with."""
+def send(url: str, text: str, agent: str = "validator") -> dict[str, Any]:
+    """A blocking SendMessage to ``agent``; the task it answers with."""
     message = {
         "messageId": str(uuid.uuid4()),
         "role": "ROLE_USER",
         "parts": [{"text": text}],
-        "metadata": {"agent": "validator"},
+        "metadata": {"agent": agent},
     }
     body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
     answer = httpx.post(url, json=body, headers={"X-User-Id": USER}, timeout=60)
@@ -85,7 +86,7 @@ async def eventually_stored(database: str, task_id: str, timeout_s: float = 40) 
     deadline = time.monotonic() + timeout_s
     state = await stored_state(database, task_id)
     while state != "TASK_STATE_COMPLETED" and time.monotonic() < deadline:
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
         state = await stored_state(database, task_id)
     return state
 
@@ -99,9 +100,9 @@ async def test_while_the_database_is_away_reads_get_503_and_work_goes_on(
         before = send(server.url, BROKEN_JSON)
         assert await eventually_stored(database, before["id"]) == "TASK_STATE_COMPLETED"
         proxy.cut()  # from here a read of it must ask the database: it is in no memory
-        headers = {"X-User-Id": USER}
+        http = httpx.AsyncClient(base_url=server.url, headers={"X-User-Id": USER}, timeout=30)
         for path in ("/v1/usage", "/v1/profile", f"/tasks/{before['id']}", "/tasks"):
-            answer = httpx.get(f"{server.url}{path}", headers=headers, timeout=30)
+            answer = await http.get(path)
             assert answer.status_code == 503, (path, answer.status_code, answer.text)
             assert answer.headers["retry-after"] == "5"
             assert "database is unavailable" in answer.text
@@ -109,10 +110,16 @@ async def test_while_the_database_is_away_reads_get_503_and_work_goes_on(
         assert during["status"]["state"] == "TASK_STATE_COMPLETED"
         assert "json/syntax" in findings(during)  # the flaw planted in the request was found
         assert await stored_state(database, during["id"]) is None  # not written: no database
+        # The local model answers, and what it used is counted, database or not.
+        code = send(server.url, "Write a Python function that reverses a string", "code")
+        assert code["status"]["state"] == "TASK_STATE_COMPLETED"
         proxy.restore()
         assert await eventually_stored(database, during["id"]) == "TASK_STATE_COMPLETED"
-        answer = httpx.get(f"{server.url}/tasks/{during['id']}", headers=headers, timeout=30)
+        answer = await http.get(f"/tasks/{during['id']}")
         assert answer.status_code == 200
+        usage = (await http.get("/v1/usage")).json()
+        await http.aclose()
+        assert sum(row["calls"] for row in usage["models"]) >= 1, usage
     finally:
         server.stop()
 

@@ -32,6 +32,7 @@ from memory.knowledge import fingerprint, load_entries
 from memory.profiles import MongoProfileStore, ProfileStore, SqlProfileStore
 from memory.quotas import budget_limiter
 from memory.sessions import ResilientSessionStore, SessionStore, session_store
+from memory.spill import SpillFile
 from memory.sql import create_tables
 from memory.usage import SqlUsageRecorder
 from memory.vectors import VectorMemory
@@ -124,7 +125,9 @@ class Accounts:
         cls, settings: Settings, models: Models, engine: AsyncEngine, caches: Caches
     ) -> Accounts:
         hosted = hosted_provider(settings, models.local_model)
-        usage = SqlUsageRecorder(engine)
+        usage = SqlUsageRecorder(
+            engine, spill=SpillFile(settings.data_dir / "unwritten" / "usage.jsonl")
+        )
         keys = EncryptedKeyStore(engine, fernet_key(settings))
         limiter = budget_limiter(settings.redis_url)
         platform_key = (

@@ -31,6 +31,7 @@ class StartupError(RuntimeError):
 async def preflight(settings: Settings) -> None:
     """Refuse to start on a task store that cannot be reached, or a key that opens nothing."""
     url = settings.resolved_task_store_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # where SQLite's file goes
     try:
         engine = create_async_engine(url)
     except Exception as error:  # a malformed URL, or a driver that is not installed

@@ -210,6 +210,7 @@ class Runtime:
             await create_tables(self.engine)
             for store in self.task_stores:
                 await store.initialize()
+            await self.accounts.usage.start()
             recovery = TaskRecovery(self.claims, self.task_stores)
             await recovery.start()
             await self.memory.start()
@@ -265,7 +266,9 @@ class Runtime:
 
     async def close(self, recovery: TaskRecovery | None = None) -> None:
         # Together: each may wait out its patience for a database that is away.
-        await asyncio.gather(*(store.close() for store in self.task_stores))
+        await asyncio.gather(
+            *(store.close() for store in self.task_stores), self.accounts.usage.close()
+        )
         if recovery is not None:
             await recovery.stop()
         await self.accounts.limiter.close()
