@@ -37,12 +37,17 @@ def _backoff() -> ExponentialBackoff:
 
 
 def redis_client(
-    url: str, *, timeout_s: float, retries: int = DEFAULT_RETRIES
+    url: str,
+    *,
+    timeout_s: float,
+    retries: int = DEFAULT_RETRIES,
+    read_timeout_s: float | None = None,
 ) -> redis.asyncio.Redis:
-    """An asyncio client for ``url`` that gives up after ``timeout_s`` and ``retries``."""
+    """An asyncio client for ``url`` that gives up after ``timeout_s`` and ``retries``
+    (a read after ``read_timeout_s``, when given: a blocking read waits longer)."""
     return redis.asyncio.Redis.from_url(
         url,
-        socket_timeout=timeout_s,
+        socket_timeout=read_timeout_s or timeout_s,
         socket_connect_timeout=timeout_s,
         retry=AsyncRetry(_backoff(), retries),
     )

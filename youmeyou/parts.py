@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from agents.kit import FirstEventScheduler
@@ -31,9 +32,12 @@ from memory.keys import EncryptedKeyStore, load_or_create_fernet_key
 from memory.knowledge import fingerprint, load_entries
 from memory.profiles import MongoProfileStore, ProfileStore, SqlProfileStore
 from memory.quotas import budget_limiter
+from memory.redis import redis_client
 from memory.sessions import ResilientSessionStore, SessionStore, session_store
+from memory.shared_tasks import RedisTaskEventStream, SharedTaskStore
 from memory.spill import SpillFile
 from memory.sql import create_tables
+from memory.tasks import WriteBehindTaskStore
 from memory.usage import SqlUsageRecorder
 from memory.vectors import VectorMemory
 from orchestrator.experience import Experience
@@ -246,6 +250,32 @@ class Memory:
         await self.profiles.close()
         if self.profile_engine is not None:
             await self.profile_engine.dispose()
+
+
+@dataclass
+class Replicas:
+    """What replicas share live through Redis: task snapshots and event streams."""
+
+    redis: Redis
+    readers: Redis  # its own connections: a stream's reader blocks on one while it waits
+    events: RedisTaskEventStream
+    namespace: str = "ymy:tasks:"
+
+    @classmethod
+    def create(cls, settings: Settings) -> Replicas | None:
+        """None unless tasks are shared (``YMY_SHARED_TASKS``, or Redis with PostgreSQL)."""
+        if not settings.resolved_shared_tasks or not settings.redis_url:
+            return None
+        redis = redis_client(settings.redis_url, timeout_s=2.0)
+        readers = redis_client(settings.redis_url, timeout_s=2.0, read_timeout_s=30.0)
+        return cls(redis, readers, RedisTaskEventStream(readers, namespace=cls.namespace))
+
+    def share(self, tasks: WriteBehindTaskStore) -> SharedTaskStore:
+        return SharedTaskStore(tasks, self.redis, namespace=self.namespace)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.readers.aclose()
 
 
 def price_table(settings: Settings) -> PriceTable:

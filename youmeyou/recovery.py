@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from a2a.helpers import new_text_message
 from a2a.server.context import ServerCallContext
@@ -32,6 +32,13 @@ INTERRUPTED_BY_RESTART = (
 )
 
 
+Finish = Callable[[WriteBehindTaskStore, Task, ServerCallContext], Awaitable[None]]
+
+
+async def _save(store: WriteBehindTaskStore, task: Task, context: ServerCallContext) -> None:
+    await store.save(task, context)
+
+
 class TaskRecovery:
     """This instance's heartbeat, and the sweep that ends orphaned tasks."""
 
@@ -40,10 +47,14 @@ class TaskRecovery:
         claims: TaskClaims,
         stores: Sequence[WriteBehindTaskStore],
         *,
+        finish: Finish | None = None,
         interval_s: float = 5.0,
     ) -> None:
+        """``finish`` stores an ended task (and tells whoever else should know); by
+        default it is only saved to its store."""
         self.claims = claims
         self._stores = stores
+        self._finish = finish or _save
         self._interval_s = interval_s
         self._loop: asyncio.Task[None] | None = None
 
@@ -69,11 +80,19 @@ class TaskRecovery:
             if store.task_model is None:
                 continue
             for orphan in await self.claims.orphans(store.task_model):
-                ended += await _end(store, orphan)
+                ended += await self._end(store, orphan)
             await store.flush()
         if ended:
             logger.warning("ended %d task(s) left running by a stopped server", ended)
         return ended
+
+    async def _end(self, store: WriteBehindTaskStore, orphan: Orphan) -> int:
+        context = ServerCallContext(user=HeaderUser(orphan.owner))
+        task = await store.get(orphan.task_id, context)
+        if task is None or task.status.state not in RUNNING_STATES:
+            return 0
+        await self._finish(store, ended_by_restart(task), context)
+        return 1
 
     async def _forever(self) -> None:
         while True:
@@ -83,15 +102,6 @@ class TaskRecovery:
                 await self.sweep()
             except Exception:  # the database may be away for a while; try again later
                 logger.warning("task recovery could not reach the task store", exc_info=True)
-
-
-async def _end(store: WriteBehindTaskStore, orphan: Orphan) -> int:
-    context = ServerCallContext(user=HeaderUser(orphan.owner))
-    task = await store.get(orphan.task_id, context)
-    if task is None or task.status.state not in RUNNING_STATES:
-        return 0
-    await store.save(ended_by_restart(task), context)
-    return 1
 
 
 def ended_by_restart(task: Task) -> Task:

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from a2a.server.agent_execution import AgentExecutor
+from a2a.server.cluster import TaskVersion, VersionedEvent
+from a2a.server.context import ServerCallContext
 from a2a.server.models import create_task_model
 from a2a.server.request_handlers import RequestHandler
-from a2a.types import AgentCard
+from a2a.types import AgentCard, Task, TaskStatusUpdateEvent
 from sqlalchemy import event
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -35,6 +37,7 @@ from agents.specialist import SpecialistExecutor
 from agents.validator import ValidatorExecutor
 from inference.embeddings import Embedder
 from inference.local import LocalModel
+from memory.shared_tasks import SharedTaskStore
 from memory.spill import SpillFile
 from memory.sql import create_tables
 from memory.task_claims import TaskClaims
@@ -42,7 +45,7 @@ from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from orchestrator.registry import AgentRegistry
 from youmeyou.auth import BearerAuth, JwtVerifier
 from youmeyou.middleware import DatabaseOutage, DefaultProtocolVersion, RequestGuard
-from youmeyou.parts import Accounts, Caches, Memory, Models
+from youmeyou.parts import Accounts, Caches, Memory, Models, Replicas
 from youmeyou.recovery import TaskRecovery, ended_by_restart
 from youmeyou.serving import Stopping
 from youmeyou.settings import Settings
@@ -75,7 +78,9 @@ class Runtime:
     verifier: JwtVerifier | None = None  # None: authentication is off
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_errors: dict[str, str] = field(default_factory=dict)
+    replicas: Replicas | None = None  # None: tasks are not shared live with other replicas
     task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
+    shared_stores: dict[int, SharedTaskStore] = field(default_factory=dict)  # by id(tasks)
     running: RunningTasks = field(default_factory=RunningTasks)
     warming: bool = False
     after_warming: Callable[[], None] | None = None  # e.g. ``freeze_heap``, in a server process
@@ -109,6 +114,7 @@ class Runtime:
             caches=caches,
             scheduler=scheduler,
             claims=TaskClaims(engine, settings.data_dir),
+            replicas=Replicas.create(settings),
             verifier=verifier,
             after_warming=after_warming,
         )
@@ -189,7 +195,13 @@ class Runtime:
         served = self.scheduler.schedule(executor, work_slot=agent_id == ORCHESTRATOR_ID)
         if decorate is not None:
             served = decorate(served)
-        return agent_handler(card, self.running.track(served), store, task_ids=store.task_ids)
+        shared = None
+        if self.replicas is not None:
+            self.shared_stores[id(store)] = self.replicas.share(store)
+            shared = (self.shared_stores[id(store)], self.replicas.events)
+        return agent_handler(
+            card, self.running.track(served), store, task_ids=store.task_ids, shared=shared
+        )
 
     def app(
         self,
@@ -211,7 +223,7 @@ class Runtime:
             for store in self.task_stores:
                 await store.initialize()
             await self.accounts.usage.start()
-            recovery = TaskRecovery(self.claims, self.task_stores)
+            recovery = TaskRecovery(self.claims, self.task_stores, finish=self._finish)
             await recovery.start()
             await self.memory.start()
             if on_start is not None:
@@ -264,6 +276,21 @@ class Runtime:
                 self.after_warming()
             self.warming = False
 
+    async def _finish(
+        self, tasks: WriteBehindTaskStore, task: Task, context: ServerCallContext
+    ) -> None:
+        """Store a task's end, and tell the other replicas' subscribers of it."""
+        shared = self.shared_stores.get(id(tasks))
+        if shared is None or self.replicas is None:
+            await tasks.save(task, context)
+            return
+        event = TaskStatusUpdateEvent(task_id=task.id, context_id=task.context_id)
+        event.status.CopyFrom(task.status)
+        version = await shared.save(
+            task, event=event, prev=None, prev_version=TaskVersion.MISSING, context=context
+        )
+        await self.replicas.events.publish(task.id, VersionedEvent(event, version))
+
     async def close(self, recovery: TaskRecovery | None = None) -> None:
         # Together: each may wait out its patience for a database that is away.
         await asyncio.gather(
@@ -274,6 +301,8 @@ class Runtime:
         await self.accounts.limiter.close()
         await self.memory.close()
         await self.caches.close()
+        if self.replicas is not None:
+            await self.replicas.close()
         await self.engine.dispose()
 
 

@@ -211,6 +211,12 @@ class Settings(BaseSettings):
         default=None,
         description="Redis for sessions, budgets and caches shared by several server processes.",
     )
+    shared_tasks: bool | None = Field(
+        default=None,
+        description="Share live task snapshots and event streams through Redis, so any replica "
+        "answers GetTask and SubscribeToTask for a task another runs; on by default with Redis "
+        "and a task store other than SQLite.",
+    )
     # Memory and learning
     chroma_url: str | None = Field(
         default=None, description="A Chroma server; embedded under data_dir/chroma without one."
@@ -331,6 +337,12 @@ class Settings(BaseSettings):
     @property
     def encryption_key_file(self) -> Path:
         return self.data_dir / "secret.key"
+
+    @property
+    def resolved_shared_tasks(self) -> bool:
+        if self.shared_tasks is not None:
+            return self.shared_tasks and bool(self.redis_url)
+        return bool(self.redis_url) and not self.resolved_task_store_url.startswith("sqlite")
 
     @property
     def resolved_task_store_url(self) -> str:

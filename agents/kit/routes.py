@@ -11,6 +11,7 @@ from a2a.server.agent_execution import (
     RequestContext,
     SimpleRequestContextBuilder,
 )
+from a2a.server.cluster import TaskEventStream, VersionedTaskStore
 from a2a.server.context import ServerCallContext
 from a2a.server.id_generator import IDGenerator
 from a2a.server.request_handlers import RequestHandler
@@ -185,17 +186,20 @@ def agent_handler(
     task_store: TaskStore,
     *,
     task_ids: IDGenerator | None = None,
+    shared: tuple[VersionedTaskStore, TaskEventStream] | None = None,
 ) -> TaskListingHandler:
-    """The request handler that runs ``executor``'s tasks in ``task_store``.
+    """The request handler that runs ``executor``'s tasks in ``task_store``; with ``shared``,
+    through that versioned store and event stream, which other replicas see too.
 
     Its routes (``agent_routes``) serve it over HTTP; the orchestrator also calls a
     specialist's handler in process (``orchestrator.delegation``).
     """
     return TaskListingHandler(
         agent_executor=executor,
-        task_store=task_store,
+        task_store=task_store if shared is None else shared[0],
         agent_card=card,
         request_context_builder=TaskContextBuilder(task_store, task_ids),
+        event_stream=None if shared is None else shared[1],
     )
 
 
