@@ -173,6 +173,7 @@ class Runtime:
                 "warming": self.warming,
                 "models": models,
                 "hosted": hosted,
+                "running_tasks": len(self.running),
                 "agents": self.registry.ids(),
                 "remote_errors": self.remote_errors,
             }
