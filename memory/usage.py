@@ -133,19 +133,7 @@ class SqlUsageRecorder:
                 break
             await asyncio.sleep(wait)
         if self._pending and self._spill is not None:
-            rows = [
-                {
-                    "user_id": user,
-                    "month": month,
-                    "model": model,
-                    "provider": total.provider,
-                    "calls": total.calls,
-                    "tokens_in": total.tokens_in,
-                    "tokens_out": total.tokens_out,
-                    "cost_usd": total.cost_usd,
-                }
-                for (user, month, model), total in self._pending.items()
-            ]
+            rows = [_row(key, total) for key, total in self._pending.items()]
             logger.warning("%d unwritten usage row(s) spilled", self._spill.write(rows))
 
     async def month(self, user_id: str, month: str) -> list[dict[str, Any]]:
@@ -185,18 +173,7 @@ class SqlUsageRecorder:
         total.add(amount)
 
     def _upsert(self, key: _Key, total: _Sum) -> Any:
-        user_id, month, model = key
-        row = {
-            "user_id": user_id,
-            "month": month,
-            "model": model,
-            "provider": total.provider,
-            "calls": total.calls,
-            "tokens_in": total.tokens_in,
-            "tokens_out": total.tokens_out,
-            "cost_usd": total.cost_usd,
-        }
-        statement = self._insert(usage_table).values(row)
+        statement = self._insert(usage_table).values(_row(key, total))
         excluded = statement.excluded
         return statement.on_conflict_do_update(
             index_elements=["user_id", "month", "model"],
@@ -219,6 +196,21 @@ class SqlUsageRecorder:
             if not await self.flush():
                 await asyncio.sleep(self._backoff_s())
                 self._wake.set()
+
+
+def _row(key: _Key, total: _Sum) -> dict[str, Any]:
+    """A row of the usage table (and of the spill file)."""
+    user_id, month, model = key
+    return {
+        "user_id": user_id,
+        "month": month,
+        "model": model,
+        "provider": total.provider,
+        "calls": total.calls,
+        "tokens_in": total.tokens_in,
+        "tokens_out": total.tokens_out,
+        "cost_usd": total.cost_usd,
+    }
 
 
 def current_month() -> str:

@@ -66,3 +66,17 @@ async def pg() -> AsyncIterator[asyncpg.Connection]:
     finally:
         await connection.execute(f"DROP SCHEMA {schema} CASCADE")
         await connection.close()
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[str]:
+    """The name of a new, empty PostgreSQL database, for servers in other processes; dropped
+    afterwards (a schema would not do: a server's URL cannot choose its search path)."""
+    name = f"ymy_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    yield name
+    admin = await asyncpg.connect(POSTGRES)
+    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await admin.close()

@@ -14,15 +14,12 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from a2a.types import StreamResponse
-from conftest import POSTGRES
 from processes import ROOT
 from support import COMPLETED, free_port
 from test_replicas import final_state, folded, run_on, subscribe
@@ -32,15 +29,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
     reason="nginx is not installed (make install adds it as root: apt-get install nginx-light)",
 )
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    name = f"ymy_cluster_{uuid.uuid4().hex[:10]}"
-    yield name
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await admin.close()
 
 
 def _ports_free(base: int) -> bool:

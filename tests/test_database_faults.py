@@ -11,32 +11,19 @@ import json
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from conftest import POSTGRES
 from processes import ServerProcess
 from tcp_proxy import TcpProxy
 
 USER = "db-fault-test"
 # A trailing comma: the validator must find it whether or not the database is there.
 BROKEN_JSON = 'Check this JSON: {"name": "ada", "age": 36,}'
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    name = f"ymy_fault_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    yield name
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    await admin.close()
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from a2a.client import A2AClientError, ClientCallContext, ClientConfig, create_client
@@ -25,23 +24,10 @@ from a2a.types import (
     SubscribeToTaskRequest,
 )
 from a2a.utils.constants import TransportProtocol
-from conftest import POSTGRES
 from cryptography.fernet import Fernet
 from processes import ServerProcess
 from support import COMPLETED, FAILED, WORKING, statuses, user_message
 from test_restarts import CODE_REQUEST, USER
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[str]:
-    name = f"ymy_replicas_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    yield name
-    admin = await asyncpg.connect(POSTGRES)
-    await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    await admin.close()
 
 
 @pytest.fixture
