@@ -31,18 +31,19 @@ from test_restarts import CODE_REQUEST, USER
 
 
 @pytest.fixture
-def replicas(database: str, tmp_path: Path) -> Iterator[Callable[[], list[ServerProcess]]]:
+def replicas(database: str, tmp_path: Path) -> Iterator[Callable[..., list[ServerProcess]]]:
     settings = {
         "YMY_TASK_STORE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
         "YMY_REDIS_URL": "redis://127.0.0.1:6379/0",
         "YMY_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "YMY_CACHE_PREFIX": f"ymy-test-{uuid.uuid4().hex[:8]}:",
     }
-    started = [ServerProcess(tmp_path / name, settings=settings) for name in ("a", "b")]
+    started: list[ServerProcess] = []
 
-    def start() -> list[ServerProcess]:
-        for process in started:
-            process.start()
+    def start(**extra: str) -> list[ServerProcess]:
+        for name in ("a", "b"):
+            started.append(ServerProcess(tmp_path / name, settings={**settings, **extra}))
+            started[-1].start()
         return started
 
     yield start
@@ -127,9 +128,10 @@ async def run_on(url: str, on_working: Callable[[str], Awaitable[None]]) -> list
 
 
 async def test_a_task_running_on_one_replica_streams_live_on_the_other(
-    replicas: Callable[[], list[ServerProcess]],
+    replicas: Callable[..., list[ServerProcess]],
 ) -> None:
-    a, b = replicas()
+    # Task writes reach the database 2 s behind: B can only know the task through Redis.
+    a, b = replicas(YMY_TASK_WRITE_DELAY_S="2")
     found: list[Any] = []
     watching: list[asyncio.Task[list[StreamResponse]]] = []
 
@@ -148,7 +150,7 @@ async def test_a_task_running_on_one_replica_streams_live_on_the_other(
 
 
 async def test_a_subscriber_on_b_learns_that_the_replica_running_the_task_died(
-    replicas: Callable[[], list[ServerProcess]],
+    replicas: Callable[..., list[ServerProcess]],
 ) -> None:
     a, b = replicas()
     watching: list[asyncio.Task[list[StreamResponse]]] = []
