@@ -120,12 +120,15 @@ async def test_writes_the_database_refused_survive_a_stop_and_land_at_the_next_s
         send(server.url, BROKEN_JSON)
         proxy.cut()
         during = send(server.url, BROKEN_JSON)
+        code = send(server.url, "Write a Python function that reverses a string", "code")
+        assert code["status"]["state"] == "TASK_STATE_COMPLETED"  # its usage is unwritten
         server.signal(signal.SIGTERM)
         server.wait(90)
     finally:
         server.stop()
     spilled = list((tmp_path / "var" / "unwritten").glob("*.jsonl"))
     assert spilled and during["id"] in "".join(p.read_text() for p in spilled)
+    assert (tmp_path / "var" / "unwritten" / "usage.jsonl").exists()
     assert await stored_state(database, during["id"]) is None
 
     proxy.restore()
@@ -134,5 +137,8 @@ async def test_writes_the_database_refused_survive_a_stop_and_land_at_the_next_s
     try:
         assert await stored_state(database, during["id"]) == "TASK_STATE_COMPLETED"
         assert not list((tmp_path / "var" / "unwritten").glob("*.jsonl"))
+        async with httpx.AsyncClient(base_url=again.url, timeout=30) as http:
+            usage = (await http.get("/v1/usage", headers={"X-User-Id": USER})).json()
+        assert sum(row["calls"] for row in usage["models"]) >= 1, usage  # the spilled usage
     finally:
         again.stop()

@@ -23,6 +23,10 @@ from processes import ServerProcess
 from support import COMPLETED, FAILED, WORKING, artifacts, statuses, user_message
 
 CODE_REQUEST = "Write a Python function that reverses a string"
+PLAN_REQUEST = (
+    "Help me design a scalable ecommerce platform with user authentication, product catalog, "
+    "shopping cart, and payment processing"
+)
 USER = "operator-test"
 RUNNING = ("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING")
 
@@ -43,9 +47,15 @@ def server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 async def stream_until_working(
-    url: str, then: Callable[[], None], *, may_break: bool = False
+    url: str,
+    then: Callable[[], None],
+    *,
+    may_break: bool = False,
+    text: str = CODE_REQUEST,
+    metadata: dict[str, Any] | None = None,
 ) -> tuple[str, list[StreamResponse]]:
-    """Stream the code request; call ``then`` once the task is working; return all events.
+    """Stream ``text`` (the code request); call ``then`` once the task is working; return
+    all events.
 
     ``may_break``: ``then`` kills the server, so the stream may end without an answer.
     """
@@ -58,7 +68,8 @@ async def stream_until_working(
         )
         client = await create_client(url, config)
         context = ClientCallContext(service_parameters={"X-User-Id": USER})
-        request = SendMessageRequest(message=user_message(CODE_REQUEST, metadata={"agent": "code"}))
+        message = user_message(text, metadata=metadata or {"agent": "code"})
+        request = SendMessageRequest(message=message)
         signalled = False
         try:
             async for event in client.send_message(request, context=context):
@@ -182,3 +193,34 @@ async def test_kill_9_mid_task_then_restart_ends_the_orphaned_tasks(
     ) as answer:
         body = answer.read().decode()
     assert "terminal state" in body, body
+
+
+async def test_kill_9_mid_plan_then_restart_ends_the_plan_and_its_steps(
+    server: Callable[..., ServerProcess],
+) -> None:
+    process = server()
+
+    def kill_once_a_step_runs() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the plan's task and a delegated step's task
+            if len({table for table, _, _ in running_tasks(process.data_dir)}) >= 2:
+                break
+            time.sleep(0.05)
+        process.signal(signal.SIGKILL)
+
+    task_id, _ = await stream_until_working(
+        process.url,
+        kill_once_a_step_runs,
+        may_break=True,
+        text=PLAN_REQUEST,
+        metadata={"autoApprove": True},
+    )
+    process.wait(30)
+    left = running_tasks(process.data_dir)
+    assert len({table for table, _, _ in left}) >= 2, left  # the kill left a plan mid-step
+
+    again = server()
+    assert not running_tasks(again.data_dir)
+    task = jsonrpc(again.url, "GetTask", {"id": task_id})["result"]
+    assert task["status"]["state"] == "TASK_STATE_FAILED"
+    assert "Interrupted by a restart" in said(task)
