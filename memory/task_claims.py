@@ -48,6 +48,7 @@ RUNNING_STATES = frozenset({TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE
 # As the task tables hold them: v1.0 names, and v0.3 names in rows written by older clients.
 _STORED_RUNNING = ("TASK_STATE_SUBMITTED", "TASK_STATE_WORKING", "submitted", "working")
 _INSTANCE_FILE = "instance-id"
+_DAY_S = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,12 @@ class TaskClaims:
         self._file.write_text(self.instance_id)
 
     async def heartbeat(self) -> None:
+        """Say this instance lives; forget instances silent for a day (their claims are
+        long since ended)."""
         async with self.engine.begin() as connection:
+            await connection.execute(
+                delete(_INSTANCES).where(_INSTANCES.c.heartbeat_at < time.time() - _DAY_S)
+            )
             beat = upsert_for(self.engine)(_INSTANCES).values(
                 instance_id=self.instance_id, heartbeat_at=time.time()
             )
@@ -123,26 +129,38 @@ class TaskClaims:
                 delete(_INSTANCES).where(_INSTANCES.c.instance_id == self.instance_id)
             )
 
-    async def orphans(self, task_model: Any, *, limit: int = 500) -> list[Orphan]:
-        """Tasks of ``task_model``'s table stored as running that no live instance claims."""
+    async def orphans(
+        self, task_model: Any, *, every_task: bool = False, limit: int = 500
+    ) -> list[Orphan]:
+        """Tasks of ``task_model``'s table stored as running that no live instance claims.
+
+        By default only tasks with a dead instance's claim, found through the claims (a
+        small table): cheap enough to ask every few seconds. ``every_task`` also finds
+        running tasks with no claim at all (stored before claims existed): a scan of the
+        whole table, for a start.
+        """
         table = task_model.__table__
         live = _INSTANCES.c.heartbeat_at > time.time() - self.stale_s
         if self._alone:
             live = _INSTANCES.c.instance_id == self.instance_id
-        claimed = exists().where(
-            and_(
-                _CLAIMS.c.task_table == table.name,
-                _CLAIMS.c.task_id == table.c.id,
-                _CLAIMS.c.instance_id == _INSTANCES.c.instance_id,
-                live,
+        running = task_model.status["state"].as_string().in_(_STORED_RUNNING)
+        if every_task:
+            claimed = exists().where(
+                and_(
+                    _CLAIMS.c.task_table == table.name,
+                    _CLAIMS.c.task_id == table.c.id,
+                    _CLAIMS.c.instance_id == _INSTANCES.c.instance_id,
+                    live,
+                )
             )
-        )
-        query = (
-            select(table.c.id, table.c.owner)
-            .where(task_model.status["state"].as_string().in_(_STORED_RUNNING))
-            .where(~claimed)
-            .limit(limit)
-        )
+            query = select(table.c.id, table.c.owner).where(running, ~claimed)
+        else:
+            alive = exists().where(_INSTANCES.c.instance_id == _CLAIMS.c.instance_id, live)
+            query = (
+                select(table.c.id, table.c.owner)
+                .join(_CLAIMS, _CLAIMS.c.task_id == table.c.id)
+                .where(_CLAIMS.c.task_table == table.name, running, ~alive)
+            )
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+            rows = (await connection.execute(query.limit(limit))).all()
         return [Orphan(row.id, row.owner or "") for row in rows]

@@ -61,7 +61,7 @@ class TaskRecovery:
     async def start(self) -> int:
         """Register, end what the last process left running, and keep sweeping."""
         await self.claims.start()
-        ended = await self.sweep()
+        ended = await self.sweep(every_task=True)
         self._loop = asyncio.create_task(self._forever(), name="task-recovery")
         return ended
 
@@ -73,13 +73,14 @@ class TaskRecovery:
         with contextlib.suppress(Exception):  # a database gone at exit: the heartbeat ages
             await self.claims.stop()
 
-    async def sweep(self) -> int:
-        """End every orphaned task; how many there were."""
+    async def sweep(self, *, every_task: bool = False) -> int:
+        """End every orphaned task; how many there were (see ``TaskClaims.orphans``)."""
         ended = 0
         for store in self._stores:
             if store.task_model is None:
                 continue
-            for orphan in await self.claims.orphans(store.task_model):
+            orphans = await self.claims.orphans(store.task_model, every_task=every_task)
+            for orphan in orphans:
                 ended += await self._end(store, orphan)
             await store.flush()
         if ended:
