@@ -27,6 +27,7 @@ from google.protobuf.json_format import ParseDict, ParseError
 MIN_EXAMPLES, MAX_EXAMPLES = 4, 8
 ORCHESTRATOR_ID = "orchestrator"
 PROTOCOL_VERSION = "1.0"
+LEGACY_PROTOCOL_VERSION = "0.3"
 BEARER_SCHEME = "bearer"
 
 
@@ -78,6 +79,13 @@ def require_bearer_token(card: AgentCard) -> None:
 
 
 def interfaces(base_url: str) -> list[AgentInterface]:
+    """v1.0 JSON-RPC and REST, then v0.3 JSON-RPC on the same URL.
+
+    The v0.3 entry is what makes the SDK add a v0.3 card's ``url``, ``preferredTransport``
+    and ``protocolVersion`` to the served card: without them every v0.3 client (a2a-sdk
+    0.3, @a2a-js/sdk 0.3, strands) refuses the card before it sends anything. v1.0 clients
+    still pick the v1.0 entries, which come first and which they prefer.
+    """
     root = base_url.rstrip("/")
     return [
         AgentInterface(
@@ -89,6 +97,11 @@ def interfaces(base_url: str) -> list[AgentInterface]:
             url=f"{root}/rest",
             protocol_binding=TransportProtocol.HTTP_JSON.value,
             protocol_version=PROTOCOL_VERSION,
+        ),
+        AgentInterface(
+            url=f"{root}/",
+            protocol_binding=TransportProtocol.JSONRPC.value,
+            protocol_version=LEGACY_PROTOCOL_VERSION,
         ),
     ]
 

@@ -41,11 +41,12 @@ def test_shipped_cards_load_and_have_four_to_eight_examples_per_skill() -> None:
             assert 4 <= len(skill.examples) <= 8
 
 
-def test_served_card_gets_jsonrpc_and_rest_interfaces() -> None:
+def test_served_card_gets_jsonrpc_and_rest_interfaces_and_a_v03_one() -> None:
     card = load_cards(CARDS)["code"].served_at("http://example.test:9/agents/code")
-    assert [(i.protocol_binding, i.url) for i in card.supported_interfaces] == [
-        ("JSONRPC", "http://example.test:9/agents/code/"),
-        ("HTTP+JSON", "http://example.test:9/agents/code/rest"),
+    assert [(i.protocol_binding, i.url, i.protocol_version) for i in card.supported_interfaces] == [
+        ("JSONRPC", "http://example.test:9/agents/code/", "1.0"),
+        ("HTTP+JSON", "http://example.test:9/agents/code/rest", "1.0"),
+        ("JSONRPC", "http://example.test:9/agents/code/", "0.3"),
     ]
 
 

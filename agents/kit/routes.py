@@ -52,6 +52,7 @@ class UserContextBuilder(DefaultServerCallContextBuilder):
 
 
 _STREAMING_METHODS = frozenset({"SendStreamingMessage", "SubscribeToTask"})
+LEGACY_CARD_PATH = "/.well-known/agent.json"
 
 
 def _answered_through(
@@ -217,6 +218,8 @@ def agent_routes(card: AgentCard, handler: RequestHandler) -> list[BaseRoute]:
     context_builder = UserContextBuilder()
     return [
         *create_agent_card_routes(card),
+        # Where clients before v0.3 (and some since) look for the card.
+        *create_agent_card_routes(card, card_url=LEGACY_CARD_PATH),
         *(
             _answered_through(route, _error_as_event)
             for route in create_jsonrpc_routes(
