@@ -80,7 +80,8 @@ class Runtime:
     remote_errors: dict[str, str] = field(default_factory=dict)
     replicas: Replicas | None = None  # None: tasks are not shared live with other replicas
     task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
-    shared_stores: dict[int, SharedTaskStore] = field(default_factory=dict)  # by id(tasks)
+    # Each task store's shared face, when tasks are shared (stores hash by identity).
+    shared_stores: dict[WriteBehindTaskStore, SharedTaskStore] = field(default_factory=dict)
     running: RunningTasks = field(default_factory=RunningTasks)
     warming: bool = False
     after_warming: Callable[[], None] | None = None  # e.g. ``freeze_heap``, in a server process
@@ -198,8 +199,8 @@ class Runtime:
             served = decorate(served)
         shared = None
         if self.replicas is not None:
-            self.shared_stores[id(store)] = self.replicas.share(store)
-            shared = (self.shared_stores[id(store)], self.replicas.events)
+            self.shared_stores[store] = self.replicas.share(store)
+            shared = (self.shared_stores[store], self.replicas.events)
         return agent_handler(
             card, self.running.track(served), store, task_ids=store.task_ids, shared=shared
         )
@@ -281,7 +282,7 @@ class Runtime:
         self, tasks: WriteBehindTaskStore, task: Task, context: ServerCallContext
     ) -> None:
         """Store a task's end, and tell the other replicas' subscribers of it."""
-        shared = self.shared_stores.get(id(tasks))
+        shared = self.shared_stores.get(tasks)
         if shared is None or self.replicas is None:
             await tasks.save(task, context)
             return
