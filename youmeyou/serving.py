@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 # After the grace period: time for interrupted tasks to send their last event, and then
 # for their streams to reach the clients, before uvicorn cancels what is still open.
 _INTERRUPT_S = 5.0
+_SETTLE_S = 0.5
 
 
 class Stopping:
@@ -63,6 +64,9 @@ class Stopping:
     async def _run(self) -> None:
         if self.running and not await self.running.wait_idle(self.grace_s):
             await self.running.interrupt(INTERRUPTED_BY_STOP, timeout_s=_INTERRUPT_S)
+            # The SDK stores a task's events after the executor has sent them: let it
+            # store the last ones before the stores are flushed and closed.
+            await asyncio.sleep(_SETTLE_S)
 
 
 class GracefulServer(uvicorn.Server):

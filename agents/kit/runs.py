@@ -62,6 +62,7 @@ class RunningTasks:
 
     def __init__(self) -> None:
         self._runs: set[_Run] = set()
+        self.closing: str | None = None  # once interrupted: why; a run starting now ends so
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -90,6 +91,7 @@ class RunningTasks:
 
         Waits up to ``timeout_s`` for them to have sent it.
         """
+        self.closing = reason
         runs = list(self._runs)
         for run in runs:
             run.interrupted = reason
@@ -121,6 +123,10 @@ class _TrackedExecutor(AgentExecutor):
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
         run = _Run(context, asyncio.current_task())
+        if self._runs.closing is not None:  # started after the interrupt (a late delegation)
+            run.interrupted = self._runs.closing
+            await _send_interrupted(run, event_queue)
+            return
         self._runs._runs.add(run)
         try:
             await self._inner.execute(context, _WatchedQueue(event_queue, run))
