@@ -21,9 +21,19 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench lint clean cluster
+.PHONY: install run test bench lint clean cluster ui screenshots
 
-install: $(STAMP)
+# The canvas (ui/): TypeScript from npm's registry, bundled into files the package serves.
+UI_BUNDLE  := youmeyou/ui_bundle/canvas.html
+UI_SOURCES := $(wildcard ui/src/*) ui/package.json ui/package-lock.json ui/build.mjs
+
+install: $(STAMP) $(UI_BUNDLE)
+
+ui: $(UI_BUNDLE)
+
+$(UI_BUNDLE): $(UI_SOURCES)
+	@command -v npm >/dev/null || { echo "npm is needed to build the canvas (ui/): install Node.js 20+" >&2; exit 1; }
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -42,6 +52,11 @@ $(STAMP): pyproject.toml
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || test "$$(id -u)" != 0 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends nginx-light; } >/dev/null 2>&1 || echo "nginx not installed"
+	# Chromium and its driver, for the canvas's browser tests (skipped without them).
+	command -v chromedriver >/dev/null || test "$$(id -u)" != 0 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver fonts-dejavu-core; } >/dev/null 2>&1 || \
+	  echo "chromium not installed"
 	touch $(STAMP)
 
 run: install
@@ -57,13 +72,18 @@ test: install
 bench: install
 	$(PYTHON) -m bench
 
+# The canvas's browser tests, keeping their screenshots in docs/ (the README shows them).
+screenshots: install
+	YMY_SCREENSHOTS_DIR=docs/screenshots $(PYTHON) -m pytest -q tests/test_canvas.py tests/test_canvas_auth.py
+
 lint: install
+	cd ui && npm run --silent check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy agents orchestrator inference memory youmeyou bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache ui/node_modules youmeyou/ui_bundle
 
 # The A2A conformance suite (a2a-tck, main branch) against fresh servers on spare ports:
 # `make tck TCK_DIR=/path/to/a2a-tck`. The orchestrator is served as `youmeyou serve` is; the

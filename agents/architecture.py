@@ -54,6 +54,9 @@ class ArchitectureExecutor(SpecialistExecutor):
         stack = list(work.order.tech_stack) or DEFAULT_STACK
         await work.say(f"Planning {len(components)} components.")
         await work.send("plan.md", plan_markdown(design, components, stack), "text/markdown")
+        # The plan's system as a diagram too: the canvas draws it while the user decides.
+        diagram = json.dumps(canvas(design), indent=2)
+        await work.send("architecture.canvas.json", diagram, "application/json")
         return f"Plan ready: {len(components)} components."
 
     async def _design(self, work: Work) -> str:

@@ -21,15 +21,28 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from cachetools import TTLCache
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from inference.breaker import CircuitBreaker
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import PriceTable, UsageRecorder
 from inference.generation import Complexity, GenerationRequest, Step, StreamChunk, Usage
 from inference.limits import Limiter, Rate
-from inference.providers import HostedProvider, Provider, ProviderError, RateLimited
+from inference.providers import (
+    HostedProvider,
+    Provider,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
+from inference.tally import FallbackReason, GatewayTally
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
+# gen_ai.system by provider: the semantic conventions' names where they have one.
+_GEN_AI_SYSTEMS = {"gemini": "gcp.gemini", "openai": "openai", "local": "llama.cpp"}
 
 ModelTier = Literal["local", "flash", "pro"]
 UserTier = Literal["free", "premium", "enterprise"]
@@ -82,6 +95,10 @@ class Access:
 class _Skip(Exception):
     """A model tier is not allowed for this call; the message says why, for the user."""
 
+    def __init__(self, message: str, reason: FallbackReason) -> None:
+        super().__init__(message)
+        self.reason = reason
+
 
 class ModelGateway:
     """The local model and a hosted provider (Gemini, or any OpenAI-compatible server) behind
@@ -123,6 +140,7 @@ class ModelGateway:
         self.breaker = CircuitBreaker(failures=breaker_failures, reset_s=breaker_reset_s)
         self._cooling: dict[tuple[str, str], float] = {}  # (credential scope, model) -> until
         self._seeded: TTLCache[str, bool] = TTLCache(maxsize=100_000, ttl=60)
+        self.tally = GatewayTally()  # calls and fallbacks since start, for the operators
 
     @property
     def has_platform_key(self) -> bool:
@@ -165,7 +183,7 @@ class ModelGateway:
                 reserved = await self._admit(tier, model, access, request)
             except _Skip as skip:
                 fallbacks.append(f"{model}: {skip}")
-                tier = _FALLBACK[tier]
+                tier = self._fall_back(tier, skip.reason)
                 continue
             if fallbacks:
                 notice = f"Using {_model_phrase(tier, model)}: {_reason(fallbacks)}."
@@ -174,7 +192,7 @@ class ModelGateway:
             if streamed:  # a model failed mid-answer: what it said so far is void
                 yield StreamChunk("", restart=True)
             try:
-                async for chunk in self._call(tier, model, access, request):
+                async for chunk in self._traced_call(tier, model, access, request, fallbacks):
                     if chunk.usage is None:
                         streamed = streamed or bool(chunk.text)
                         yield chunk
@@ -188,8 +206,15 @@ class ModelGateway:
                 self._note_failure(tier, model, access, error)
                 fallbacks.append(f"{model}: {error}")
                 logger.warning("Falling back from %s: %s", model, error)
-                tier = _FALLBACK[tier]
+                tier = self._fall_back(tier, _failure_reason(error))
         raise ProviderError("; ".join(fallbacks) or "no model could answer")
+
+    def _fall_back(self, tier: ModelTier, reason: FallbackReason) -> ModelTier | None:
+        """The next tier down, the hop counted."""
+        following = _FALLBACK[tier]
+        if following is not None:
+            self.tally.fallback(self._models[tier], self._models[following], reason)
+        return following
 
     async def _access_if_needed(self, wanted: ModelTier, user_id: str) -> Access:
         # The local path needs no key lookup: keep it free of storage round trips.
@@ -202,13 +227,13 @@ class ModelGateway:
         if tier == "local":
             return 0
         if self._hosted is None or not self._callable(access):
-            raise _Skip(f"no {self._label} API key is configured")
+            raise _Skip(f"no {self._label} API key is configured", "no_key")
         until = self._cooling.get((_scope_key(access), model), 0.0)
         if time.monotonic() < until:
             wait = math.ceil(until - time.monotonic())
-            raise _Skip(f"{self._label} quota reached (retry in {wait} s)")
+            raise _Skip(f"{self._label} quota reached (retry in {wait} s)", "rate_limited")
         if not self.breaker.allow():
-            raise _Skip(f"{self._label} is unavailable (circuit open)")
+            raise _Skip(f"{self._label} is unavailable (circuit open)", "circuit_open")
         try:
             return await self._within_quota(access, request)
         except _Skip:
@@ -226,7 +251,7 @@ class ModelGateway:
             Rate.per_minute(self._quotas.platform_requests_per_minute),
         )
         if not platform.allowed:
-            raise _Skip(f"{self._label} quota reached (platform rate limit)")
+            raise _Skip(f"{self._label} quota reached (platform rate limit)", "quota")
         if access.tier == "enterprise":
             return 0
         user_id = request.user_id
@@ -235,7 +260,7 @@ class ModelGateway:
             Rate.per_minute(self._quotas.free_requests_per_minute),
         )
         if not rate.allowed:
-            raise _Skip(f"{self._label} quota reached (free tier: requests per minute)")
+            raise _Skip(f"{self._label} quota reached (free tier: requests per minute)", "quota")
         estimate = _estimate_tokens(request)
         if not await self._limiter.reserve(
             await self._month_counter(user_id),
@@ -243,7 +268,7 @@ class ModelGateway:
             self._quotas.free_tokens_per_month,
             _MONTH_TTL_S,
         ):
-            raise _Skip(f"{self._label} quota reached (free tier: tokens this month)")
+            raise _Skip(f"{self._label} quota reached (free tier: tokens this month)", "quota")
         return estimate
 
     def _month_key(self, user_id: str) -> str:
@@ -284,6 +309,7 @@ class ModelGateway:
             return
         if tier != "local":
             self.breaker.record_success()
+        self.tally.call(tier, usage)
         if self._usage is not None:
             await self._usage.record(user_id, usage)
 
@@ -308,9 +334,63 @@ class ModelGateway:
         else:
             self.breaker.release()
 
+    async def _traced_call(
+        self,
+        tier: ModelTier,
+        model: str,
+        access: Access,
+        request: GenerationRequest,
+        fallbacks: list[str],
+    ) -> AsyncIterator[StreamChunk]:
+        """``_call``'s chunks, inside a ``youmeyou.model_call`` span (GenAI names where they
+        fit; never the prompt or a key). Not made current: it is held across yields."""
+        provider = "local" if tier == "local" else self._provider
+        span = _tracer.start_span(
+            "youmeyou.model_call",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": _GEN_AI_SYSTEMS.get(provider, provider),
+                "gen_ai.request.model": model,
+                "youmeyou.model.provider": provider,
+                "youmeyou.model.tier": tier,
+                "youmeyou.model.step": request.step,
+                "youmeyou.model.fallback": bool(fallbacks),
+                "youmeyou.model.fallbacks": len(fallbacks),
+            },
+        )
+        try:
+            async for chunk in self._call(tier, model, access, request):
+                if chunk.usage is not None and span.is_recording():
+                    span.set_attributes(_usage_attributes(self._priced(chunk.usage, ())))
+                yield chunk
+        except Exception as error:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            raise
+        finally:
+            span.end()
+
     def _priced(self, usage: Usage, fallbacks: tuple[str, ...]) -> Usage:
         cost = self._prices.cost(usage.model, usage.tokens_in, usage.tokens_out)
         return dataclasses.replace(usage, cost_usd=cost, fallbacks=fallbacks)
+
+
+def _failure_reason(error: ProviderError) -> FallbackReason:
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    return "unavailable" if isinstance(error, ProviderUnavailable) else "error"
+
+
+def _usage_attributes(usage: Usage) -> dict[str, AttributeValue]:
+    return {
+        "gen_ai.response.model": usage.model,
+        "gen_ai.usage.input_tokens": usage.tokens_in,
+        "gen_ai.usage.output_tokens": usage.tokens_out,
+        "youmeyou.model.cost_usd": usage.cost_usd,
+        "youmeyou.model.cached": usage.cached,
+        "youmeyou.model.seconds": usage.seconds,
+    }
 
 
 def _scope_key(access: Access) -> str:

@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,8 @@ MODEL_NAME = local_model_spec().name
 # Context window per worker: room for the agents' prompts (context, examples) and an answer.
 _CONTEXT_TOKENS = 8192
 _COUNTS_KEPT = 8192
+# Generations the reported speed is measured over: recent enough to show a slowdown.
+_SPEED_WINDOW = 16
 # transformers' generate() defaults, which the answers were tuned with.
 _TOP_K, _TOP_P, _REPEAT_PENALTY = 50, 0.9, 1.15
 
@@ -76,6 +79,9 @@ class LocalModel:
         self._made = 0
         self._counts: LRUCache[str, int] = LRUCache(maxsize=_COUNTS_KEPT)
         self._count_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queued = 0  # requests handed to the pool that no worker has taken yet
+        self._recent: deque[tuple[int, float]] = deque(maxlen=_SPEED_WINDOW)  # (tokens, s)
 
     @property
     def loaded(self) -> bool:
@@ -89,6 +95,25 @@ class LocalModel:
     def threads(self) -> int:
         """Threads each generation computes on."""
         return self._threads
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for a worker (not counting those generating)."""
+        return self._queued
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Tokens out per second over the last few generations; None before any."""
+        recent = list(self._recent)
+        seconds = sum(s for _, s in recent)
+        return sum(t for t, _ in recent) / seconds if seconds > 0 else None
+
+    def _taken(self, counts: dict[str, int]) -> None:
+        """A queued request leaves the queue (a worker took it, or it was given up)."""
+        with self._queue_lock:
+            if not counts.get("taken"):
+                counts["taken"] = 1
+                self._queued -= 1
 
     @property
     def model_name(self) -> str:
@@ -161,6 +186,8 @@ class LocalModel:
         def publish(item: str | BaseException | None) -> None:
             loop.call_soon_threadsafe(pieces.put_nowait, item)
 
+        with self._queue_lock:
+            self._queued += 1
         future = loop.run_in_executor(
             self._pool, self._generate_blocking, request, publish, stop, counts
         )
@@ -183,8 +210,12 @@ class LocalModel:
             await future
         finally:
             stop.set()  # the consumer left early (cancelled, stop sequence): end generation
+            self._taken(counts)  # a request given up before a worker took it
         elapsed = time.perf_counter() - started
         usage = Usage(self.spec.name, counts["in"], counts["out"], elapsed, provider=self.name)
+        if usage.tokens_out and "began_ns" in counts:  # the speed of the work, not the wait
+            working_s = (time.perf_counter_ns() - counts["began_ns"]) / 1e9
+            self._recent.append((usage.tokens_out, working_s))
         logger.info(
             "Local generation: %d tokens in, %d out, %.1f tokens/s",
             usage.tokens_in,
@@ -202,6 +233,8 @@ class LocalModel:
     ) -> None:
         context: Any = None
         answer: list[str] = []
+        self._taken(counts)
+        counts["began_ns"] = time.perf_counter_ns()
         try:
             if stop.is_set():
                 return

@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
+
 from inference.embeddings import Embedder
 from memory.cache.matching import digest, normalise
 from memory.cache.stats import CacheStats
@@ -25,6 +28,7 @@ from memory.sessions import SessionStore, Turn
 from memory.vectors import VectorMemory
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 _RECENT_TURNS = 6  # kept word for word; older ones are summarised
 _HISTORY_TURNS = 20
@@ -129,6 +133,27 @@ class ContextBuilder:
         agent: str | None = None,
         project: str | None = None,
     ) -> BuiltContext:
+        opened: dict[str, AttributeValue] = {
+            "youmeyou.agent.id": agent or "",
+            "youmeyou.context.budget_tokens": self.budget_tokens,
+        }
+        with _tracer.start_as_current_span("youmeyou.context", attributes=opened) as span:
+            built = await self._build(user_id, context_id, query, agent, project)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "youmeyou.context.tokens": built.tokens,
+                        "youmeyou.context.turns": len(built.conversation),
+                        "youmeyou.context.examples": len(built.examples),
+                        "youmeyou.context.knowledge": len(built.knowledge),
+                        "youmeyou.context.project": bool(built.project),
+                    }
+                )
+            return built
+
+    async def _build(
+        self, user_id: str, context_id: str, query: str, agent: str | None, project: str | None
+    ) -> BuiltContext:
         recalled, turns = await asyncio.gather(
             self._recall(user_id, query, agent, project),
             self._sessions.history(user_id, context_id, limit=_HISTORY_TURNS),
@@ -175,6 +200,7 @@ class ContextBuilder:
             raw = None
         if self._counter is not None:
             (self._counter.hit if raw is not None else self._counter.miss)("context")
+        trace.get_current_span().set_attribute("youmeyou.context.cached", raw is not None)
         if raw is not None:
             return _Recalled(**json.loads(raw))
         recalled = await self._gather(user_id, query, agent, project)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy import exc as sql_errors
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = MetaData()
+
+# Any fixed 64-bit number, the same for every replica: the key of the schema's advisory lock.
+_SCHEMA_LOCK = 0x796D79_5343484D
 
 _UPSERTS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
@@ -25,8 +30,30 @@ def upsert_for(engine: AsyncEngine) -> Any:
         ) from None
 
 
+@contextlib.asynccontextmanager
+async def schema_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """One process at a time creates tables in a PostgreSQL database.
+
+    Replicas starting together on a new database would otherwise race in ``CREATE TABLE``
+    (PostgreSQL's ``IF NOT EXISTS`` is not safe against a concurrent create: one of them
+    fails on ``pg_type``'s unique index and the replica does not start). SQLite is one
+    process's file, and needs nothing.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK})
+        await connection.commit()
+        try:
+            yield
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK})
+            await connection.commit()
+
+
 async def create_tables(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
+    async with schema_lock(engine), engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
 
 

@@ -1,9 +1,13 @@
-"""Each user's model usage, added up per month and model, in the server's SQL database.
+"""Each user's model usage, added up per month (and per day) and model, in the server's SQL
+database.
 
 A call's usage is added in memory and written behind, many calls in one transaction: a
 model's answer never waits on the database, nor fails with it. What the database refuses
 is kept and tried again with backoff, spilled to a file at a stop if it still refuses,
 and written at the next start. Reports add what is not written yet.
+
+Days were added after months: a database from before has months only, and so do rows
+spilled by a server from before; both are still read and written (months only).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, String, Table, select
+from sqlalchemy import Column, Float, Integer, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inference.generation import Usage
@@ -24,21 +29,41 @@ from memory.sql import metadata, upsert_for
 
 logger = logging.getLogger(__name__)
 
-_Key = tuple[str, str, str]  # (user, month, model)
+_Key = tuple[str, str, str, str]  # (user, month, model, day); day "" when not known
 _MAX_BACKOFF_S = 30.0
 
-usage_table = Table(
-    "usage_monthly",
-    metadata,
-    Column("user_id", String(128), primary_key=True),
-    Column("month", String(7), primary_key=True),
-    Column("model", String(128), primary_key=True),
-    Column("provider", String(32), nullable=False),
-    Column("calls", Integer, nullable=False),
-    Column("tokens_in", Integer, nullable=False),
-    Column("tokens_out", Integer, nullable=False),
-    Column("cost_usd", Float, nullable=False),
-)
+
+def _sums_table(name: str, period: str, width: int) -> Table:
+    """Usage sums per user, period and model: ``month`` (``YYYY-MM``) or ``day``."""
+    return Table(
+        name,
+        metadata,
+        Column("user_id", String(128), primary_key=True),
+        Column(period, String(width), primary_key=True),
+        Column("model", String(128), primary_key=True),
+        Column("provider", String(32), nullable=False),
+        Column("calls", Integer, nullable=False),
+        Column("tokens_in", Integer, nullable=False),
+        Column("tokens_out", Integer, nullable=False),
+        Column("cost_usd", Float, nullable=False),
+    )
+
+
+usage_table = _sums_table("usage_monthly", "month", 7)
+# The same sums per day, written with the month's in one transaction (for the ops view).
+usage_daily_table = _sums_table("usage_daily", "day", 10)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """Usage of every user added up under one key: a day, a user or a model."""
+
+    key: str
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    usd: float
+    provider: str = ""  # for a model; "" for a day or a user (many providers)
 
 
 @dataclass(slots=True)
@@ -72,7 +97,8 @@ class SqlUsageRecorder:
 
     async def record(self, user_id: str, usage: Usage) -> None:
         call = _Sum(usage.provider, 1, usage.tokens_in, usage.tokens_out, usage.cost_usd)
-        self._add((user_id, current_month(), usage.model), call)
+        day = current_day()
+        self._add((user_id, day[:7], usage.model, day), call)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_forever(), name="usage-writer")
         self._wake.set()
@@ -82,7 +108,7 @@ class SqlUsageRecorder:
         if self._spill is None:
             return
         for row in self._spill.read():
-            key = (row["user_id"], row["month"], row["model"])
+            key = (row["user_id"], row["month"], row["model"], row.get("day", ""))
             self._add(
                 key,
                 _Sum(
@@ -106,6 +132,8 @@ class SqlUsageRecorder:
                 async with self._engine.begin() as connection:
                     for key, total in batch.items():
                         await connection.execute(self._upsert(key, total))
+                        if key[3]:
+                            await connection.execute(self._upsert_day(key, total))
             except Exception as error:
                 for key, total in batch.items():  # back in front of what came meanwhile
                     self._add(key, total)
@@ -142,17 +170,23 @@ class SqlUsageRecorder:
             .where(usage_table.c.user_id == user_id, usage_table.c.month == month)
             .order_by(usage_table.c.model)
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).mappings().all()
-        totals = {
-            row["model"]: _Sum(
-                row["provider"], row["calls"], row["tokens_in"], row["tokens_out"], row["cost_usd"]
-            )
-            for row in rows
-        }
-        for (user, in_month, model), pending in self._pending.items():
-            if (user, in_month) == (user_id, month):
-                totals.setdefault(model, _Sum(pending.provider)).add(pending)
+        # Not during a flush: its batch is neither pending any more nor written yet.
+        async with self._lock:
+            async with self._engine.connect() as connection:
+                rows = (await connection.execute(query)).mappings().all()
+            totals = {
+                row["model"]: _Sum(
+                    row["provider"],
+                    row["calls"],
+                    row["tokens_in"],
+                    row["tokens_out"],
+                    row["cost_usd"],
+                )
+                for row in rows
+            }
+            for (user, in_month, model, _), pending in self._pending.items():
+                if (user, in_month) == (user_id, month):
+                    totals.setdefault(model, _Sum(pending.provider)).add(pending)
         return [
             {
                 "model": model,
@@ -165,6 +199,66 @@ class SqlUsageRecorder:
             for model, total in sorted(totals.items())
         ]
 
+    async def by_day(self, since_day: str) -> list[UsageTotals]:
+        """Every user's usage per day from ``since_day`` (``YYYY-MM-DD``) on, oldest first."""
+        table = usage_daily_table
+        found = await self._grouped(
+            (table.c.day,),
+            table.c.day >= since_day,
+            lambda key: key[3] if key[3] >= since_day else None,
+        )
+        return sorted(found.values(), key=lambda totals: totals.key)
+
+    async def by_user(self, month: str) -> list[UsageTotals]:
+        """Each user's usage in ``month`` (``YYYY-MM``)."""
+        table = usage_table
+        found = await self._grouped(
+            (table.c.user_id,),
+            table.c.month == month,
+            lambda key: key[0] if key[1] == month else None,
+        )
+        return sorted(found.values(), key=lambda totals: totals.key)
+
+    async def by_model(self, month: str) -> list[UsageTotals]:
+        """Each model's usage in ``month``, all users together."""
+        table = usage_table
+        columns = (table.c.model, table.c.provider)
+        found = await self._grouped(
+            columns, table.c.month == month, lambda key: key[2] if key[1] == month else None
+        )
+        return sorted(found.values(), key=lambda totals: totals.key)
+
+    async def _grouped(
+        self, columns: tuple[Any, ...], where: Any, key_of: Callable[[_Key], str | None]
+    ) -> dict[str, UsageTotals]:
+        """Written sums grouped by ``columns`` (the first is the key; a second, the
+        provider), plus what is pending under the key ``key_of`` gives it."""
+        table = columns[0].table
+        query = (
+            select(
+                *columns,
+                func.sum(table.c.calls),
+                func.sum(table.c.tokens_in),
+                func.sum(table.c.tokens_out),
+                func.sum(table.c.cost_usd),
+            )
+            .where(where)
+            .group_by(*columns)
+        )
+        async with self._lock:  # not during a flush (see ``month``)
+            async with self._engine.connect() as connection:
+                rows = (await connection.execute(query)).all()
+            pending = dict(self._pending)
+        found: dict[str, UsageTotals] = {}
+        for row in rows:
+            key, provider = str(row[0]), str(row[1]) if len(columns) > 1 else ""
+            calls, tokens_in, tokens_out, usd = row[len(columns) :]
+            found[key] = UsageTotals(
+                key, int(calls), int(tokens_in), int(tokens_out), float(usd), provider
+            )
+        _add_pending(found, pending, key_of, provider=len(columns) > 1)
+        return found
+
     def _add(self, key: _Key, amount: _Sum) -> None:
         total = self._pending.get(key)
         if total is None:
@@ -173,15 +267,26 @@ class SqlUsageRecorder:
         total.add(amount)
 
     def _upsert(self, key: _Key, total: _Sum) -> Any:
-        statement = self._insert(usage_table).values(_row(key, total))
+        row = _row(key, total)
+        del row["day"]
+        return self._adding(usage_table, row, ["user_id", "month", "model"])
+
+    def _upsert_day(self, key: _Key, total: _Sum) -> Any:
+        row = _row(key, total)
+        del row["month"]
+        return self._adding(usage_daily_table, row, ["user_id", "day", "model"])
+
+    def _adding(self, table: Table, row: dict[str, Any], index: list[str]) -> Any:
+        """An insert of ``row`` that adds it to the row already under its key, if any."""
+        statement = self._insert(table).values(row)
         excluded = statement.excluded
         return statement.on_conflict_do_update(
-            index_elements=["user_id", "month", "model"],
+            index_elements=index,
             set_={
-                "calls": usage_table.c.calls + excluded.calls,
-                "tokens_in": usage_table.c.tokens_in + excluded.tokens_in,
-                "tokens_out": usage_table.c.tokens_out + excluded.tokens_out,
-                "cost_usd": usage_table.c.cost_usd + excluded.cost_usd,
+                "calls": table.c.calls + excluded.calls,
+                "tokens_in": table.c.tokens_in + excluded.tokens_in,
+                "tokens_out": table.c.tokens_out + excluded.tokens_out,
+                "cost_usd": table.c.cost_usd + excluded.cost_usd,
             },
         )
 
@@ -198,12 +303,38 @@ class SqlUsageRecorder:
                 self._wake.set()
 
 
+def _add_pending(
+    found: dict[str, UsageTotals],
+    pending: dict[_Key, _Sum],
+    key_of: Callable[[_Key], str | None],
+    *,
+    provider: bool,
+) -> None:
+    """Add what is not written yet under the key ``key_of`` gives (None: not counted)."""
+    for key, amount in pending.items():
+        name = key_of(key)
+        if name is None:
+            continue
+        was = found.get(name) or UsageTotals(
+            name, 0, 0, 0, 0.0, amount.provider if provider else ""
+        )
+        found[name] = UsageTotals(
+            name,
+            was.calls + amount.calls,
+            was.tokens_in + amount.tokens_in,
+            was.tokens_out + amount.tokens_out,
+            was.usd + amount.cost_usd,
+            was.provider,
+        )
+
+
 def _row(key: _Key, total: _Sum) -> dict[str, Any]:
     """A row of the usage table (and of the spill file)."""
-    user_id, month, model = key
+    user_id, month, model, day = key
     return {
         "user_id": user_id,
         "month": month,
+        "day": day,
         "model": model,
         "provider": total.provider,
         "calls": total.calls,
@@ -215,3 +346,7 @@ def _row(key: _Key, total: _Sum) -> dict[str, Any]:
 
 def current_month() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y-%m}"
+
+
+def current_day() -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y-%m-%d}"

@@ -21,11 +21,12 @@ from memory.cache import CacheHit
 from memory.vectors import Interaction
 from orchestrator.answers import AnswerCache, cacheable
 from orchestrator.delegation import DelegationError, Delegator
-from orchestrator.experience import Experience
+from orchestrator.experience import Experience, artifacts_summary
 from orchestrator.plan import Assignment, PlanDriver, PlanRun, answer_plan
 from orchestrator.registry import AgentRegistry
 from orchestrator.relay import MEMORY_TIMEOUT_S, Relay, StepFailed, agent_text, recall
 from orchestrator.routing import NO_SIGNALS, VALIDATOR, Router, RoutingDecision
+from orchestrator.routing_log import RoutingLog
 
 __all__ = ["Asked", "NewRequests"]
 
@@ -59,6 +60,7 @@ class NewRequests:
         answers: AnswerCache | None = None,
         plans: PlanDriver | None = None,
         max_artifacts: int = 50,
+        routing_log: RoutingLog | None = None,
     ) -> None:
         self._registry = registry
         self._router = router
@@ -67,6 +69,7 @@ class NewRequests:
         self._answers = answers
         self._plans = plans
         self._max_artifacts = max_artifacts
+        self._routing_log = routing_log
 
     async def handle(self, asked: Asked) -> None:
         """Route and answer; any failure ends the task ``failed`` with its reason."""
@@ -76,7 +79,9 @@ class NewRequests:
             if decision is None:
                 return
             if self._plans is not None and await self._plans.wants(asked.request, decision):
-                await self._plans.start(updater, asked.request, asked.user_id, asked.token)
+                await self._plans.start(
+                    updater, asked.request, asked.user_id, asked.token, routed=decision
+                )
                 return
             await self._answer(asked, decision)
         except Exception as error:  # a stream must never hang: any surprise fails the task
@@ -94,6 +99,8 @@ class NewRequests:
         decision = await asyncio.to_thread(
             self._router.route, asked.request.text, candidates=asked.pinned, signals=signals
         )
+        if self._routing_log is not None:
+            self._routing_log.record(decision)
         metadata = {"routing": routing_metadata(decision)}
         if not decision.placed:
             await asked.updater.update_status(
@@ -233,14 +240,10 @@ class NewRequests:
             outcome=outcome,
             context_id=updater.context_id,
             team=",".join(decision.team),
-            artifacts=_artifacts_summary(relay),
+            artifacts=artifacts_summary(relay.artifacts),
             project=asked.project or "",
         )
-        try:
-            remembering = self._experience.remember(interaction, answer=answer)
-            await asyncio.wait_for(remembering, MEMORY_TIMEOUT_S)
-        except Exception:
-            logger.exception("could not remember task %s", updater.task_id)
+        await self._experience.keep(interaction, answer=answer, timeout_s=MEMORY_TIMEOUT_S)
 
     def _team(self, decision: RoutingDecision) -> str:
         names = [self._registry.get(a).name for a in decision.team]
@@ -283,14 +286,6 @@ def _cannot_place(decision: RoutingDecision, known: list[str]) -> str:
         f"I couldn't place this request with any of my agents ({', '.join(known)}){best}. "
         "Could you say more about what you want to design, model, code or check?"
     )
-
-
-def _artifacts_summary(relay: Relay, max_chars: int = 400) -> str:
-    parts = []
-    for name, text in relay.artifacts.items():
-        opening = " ".join(text.split())[:80]
-        parts.append(f"{name}: {opening}")
-    return "; ".join(parts)[:max_chars]
 
 
 def _sentence(text: str) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import cast
 
 import httpx
@@ -23,9 +24,16 @@ from a2a.types import Message, SendMessageRequest, StreamResponse
 from a2a.utils.constants import TransportProtocol
 from a2a.utils.errors import A2AError
 from a2a.utils.proto_utils import to_stream_response
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from agents.kit import USER_HEADER, AuthenticatedUser, FirstEventScheduler, HeaderUser
 from orchestrator.registry import RegisteredAgent
+
+_tracer = trace.get_tracer(__name__)
 
 
 class DelegationError(RuntimeError):
@@ -62,49 +70,67 @@ class Delegator:
         *,
         user_id: str,
         token: str | None = None,
+        step: str | None = None,
     ) -> AsyncIterator[StreamResponse]:
         """The specialist's events as they come; raises ``DelegationError`` on any failure.
 
         ``token`` is the caller's verified bearer token when authentication is on. This
         server's own specialists run as that user (over HTTP they verify the token like any
         other call); it never goes to a remote agent, which could replay it here.
+        ``step`` names the plan step, for the trace.
         """
         handler = None if agent.remote else self._local.get(agent.agent_id)
-        if handler is not None:
-            events = _in_process(handler, message, _caller(user_id, token))
-        else:
-            events = self._over_http(agent, message, user_id=user_id, token=token)
-        deadline = time.monotonic() + self.timeout_s
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                async with self._scheduler.lending():  # the agent works, not this task
-                    event = await asyncio.wait_for(anext(events, None), remaining)
-                if event is None:  # the stream has ended
-                    return
-                yield event
-        except TimeoutError as error:
-            raise DelegationError(
-                f"the {agent.name} did not finish within {self.timeout_s:.0f} s"
-            ) from error
-        except (A2AClientError, httpx.HTTPError) as error:
-            url = agent.card.supported_interfaces[0].url if agent.card.supported_interfaces else "?"
-            raise DelegationError(f"could not reach the {agent.name} at {url}: {error}") from error
-        except A2AError as error:  # from this process (client errors, A2AErrors too, are above)
-            raise DelegationError(f"the {agent.name} refused the step: {error}") from error
-        finally:
-            await events.aclose()
+        with _delegation_span(agent, step, in_process=handler is not None) as span:
+            traced = trace.set_span_in_context(span)
+            if handler is not None:
+                events = _in_process(handler, message, _caller(user_id, token))
+            else:
+                events = self._over_http(agent, message, user_id=user_id, token=token, ctx=traced)
+            deadline = time.monotonic() + self.timeout_s
+            try:
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    # The agent works, not this task. The span is current for the wait only,
+                    # never across a yield: the task wait_for starts (and the in-process
+                    # reader that one starts) copies it, so the agent's spans nest under it.
+                    async with self._scheduler.lending():
+                        with _current(traced):
+                            event = await asyncio.wait_for(anext(events, None), remaining)
+                    if event is None:  # the stream has ended
+                        return
+                    yield event
+            except TimeoutError as error:
+                raise DelegationError(
+                    f"the {agent.name} did not finish within {self.timeout_s:.0f} s"
+                ) from error
+            except (A2AClientError, httpx.HTTPError) as error:
+                interfaces = agent.card.supported_interfaces
+                url = interfaces[0].url if interfaces else "?"
+                raise DelegationError(
+                    f"could not reach the {agent.name} at {url}: {error}"
+                ) from error
+            except A2AError as error:  # from this process (client errors, A2AErrors: above)
+                raise DelegationError(f"the {agent.name} refused the step: {error}") from error
+            finally:
+                await events.aclose()
 
     def _over_http(
-        self, agent: RegisteredAgent, message: Message, *, user_id: str, token: str | None
+        self,
+        agent: RegisteredAgent,
+        message: Message,
+        *,
+        user_id: str,
+        token: str | None,
+        ctx: Context,
     ) -> AsyncGenerator[StreamResponse, None]:
         try:
             client = self._factory.create(agent.card)
         except ValueError as error:
             raise DelegationError(f"cannot call the {agent.name}: {error}") from error
         headers = {USER_HEADER: user_id}
+        propagate.inject(headers, context=ctx)  # W3C traceparent: the agent's spans join ours
         if token and not agent.remote:
             headers["Authorization"] = f"Bearer {token}"
         context = ClientCallContext(service_parameters=headers, timeout=self.timeout_s)
@@ -113,6 +139,40 @@ class Delegator:
             AsyncGenerator[StreamResponse, None],
             client.send_message(SendMessageRequest(message=message), context=context),
         )
+
+
+@contextmanager
+def _delegation_span(
+    agent: RegisteredAgent, step: str | None, *, in_process: bool
+) -> Iterator[Span]:
+    """A span over one delegation, not made current (it is held across yields); a failure
+    is recorded on it."""
+    attributes: dict[str, AttributeValue] = {
+        "youmeyou.agent.id": agent.agent_id,
+        "youmeyou.delegation.remote": agent.remote,
+        "youmeyou.delegation.transport": "in-process" if in_process else "http",
+    }
+    if step is not None:
+        attributes["youmeyou.step.id"] = step
+    span = _tracer.start_span("youmeyou.delegate", kind=SpanKind.CLIENT, attributes=attributes)
+    try:
+        yield span
+    except Exception as error:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        raise
+    finally:
+        span.end()
+
+
+@contextmanager
+def _current(ctx: Context) -> Iterator[None]:
+    """``ctx`` (a span) current for the body, which must not yield to the caller."""
+    attached = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(attached)
 
 
 def _caller(user_id: str, token: str | None) -> User:

@@ -8,8 +8,10 @@ routing learns from.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from inference.embeddings import Embedder
@@ -111,6 +113,13 @@ class Experience:
         vector = (await self._embedder.aembed([interaction.query]))[0].tolist()
         await self.vectors.add_interaction(interaction, vector)
 
+    async def keep(self, interaction: Interaction, *, answer: str, timeout_s: float) -> None:
+        """``remember``, bounded in time; a memory failure is logged and never fails the task."""
+        try:
+            await asyncio.wait_for(self.remember(interaction, answer=answer), timeout_s)
+        except Exception:
+            logger.exception("could not remember task %s", interaction.task_id)
+
     async def profile_changed(self, before: Profile, after: Profile) -> None:
         """Forget what was built on the old profile: contexts, and cached answers about
         every project whose description changed."""
@@ -140,3 +149,12 @@ class Experience:
             "Rating %d for %s/%s from %s", feedback.rating, record.agent, record.skill, user_id
         )
         return record
+
+
+def artifacts_summary(artifacts: Mapping[str, str], max_chars: int = 400) -> str:
+    """Names and opening lines of a task's artifacts, as memory keeps them."""
+    parts = []
+    for name, text in artifacts.items():
+        opening = " ".join(text.split())[:80]
+        parts.append(f"{name}: {opening}")
+    return "; ".join(parts)[:max_chars]

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 
 from agents import SPECIALIST_IDS
 from inference.embeddings import Embedder
@@ -53,6 +55,7 @@ CLAUSE_CONFIDENCE = 0.7  # how sure the model must be of a clause to add its age
 CODE = "code"
 _CLAUSE_SPLIT = re.compile(r"[,;.+&\n]| - |\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
+_tracer = trace.get_tracer(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,15 @@ class Router:
         candidates: list[str] | None = None,
         signals: RoutingSignals = NO_SIGNALS,
     ) -> RoutingDecision:
+        with _tracer.start_as_current_span("youmeyou.route") as span:
+            decision = self._decide(query, candidates, signals)
+            if span.is_recording():
+                span.set_attributes(_route_attributes(decision))
+            return decision
+
+    def _decide(
+        self, query: str, candidates: list[str] | None, signals: RoutingSignals
+    ) -> RoutingDecision:
         if candidates is not None:
             for agent_id in candidates:
                 self._registry.get(agent_id)  # raises UnknownAgentError with the known ids
@@ -248,6 +260,25 @@ class Router:
             for i, agent in enumerate(members, start=1)
         ]
         return RoutingDecision(query, ranking, members, plan, self.threshold, pinned=True)
+
+
+def _route_attributes(decision: RoutingDecision) -> dict[str, AttributeValue]:
+    """What a trace says of a decision: who, how sure, alone or as a team (never the text)."""
+    ranking = decision.ranking
+    attributes: dict[str, AttributeValue] = {
+        "youmeyou.route.placed": decision.placed,
+        "youmeyou.route.pinned": decision.pinned,
+        "youmeyou.route.team": decision.team,
+        "youmeyou.route.is_team": len(decision.team) > 1,
+        "youmeyou.route.threshold": decision.threshold,
+    }
+    if ranking:  # the best match, as the routing metadata names it (placed or not)
+        attributes["youmeyou.route.agent"] = ranking[0].agent
+        attributes["youmeyou.route.skill"] = ranking[0].skill
+        attributes["youmeyou.route.score"] = ranking[0].score
+        if len(ranking) > 1:
+            attributes["youmeyou.route.margin"] = round(ranking[0].score - ranking[1].score, 4)
+    return attributes
 
 
 def _fit(score: AgentScore) -> float:

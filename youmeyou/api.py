@@ -13,9 +13,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agents.kit import request_user
@@ -32,7 +31,7 @@ from orchestrator.registry import AgentRegistry, RegisteredAgent, UnknownAgentEr
 from orchestrator.routing import NO_SIGNALS, Router
 
 Endpoint = Callable[[Request], Awaitable[JSONResponse]]
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _MAX_KEY_CHARS = 512
 
 
@@ -107,7 +106,7 @@ def account_routes(
     async def usage_report(request: Request) -> JSONResponse:
         user_id = request_user(request)
         month = request.query_params.get("month", current_month())
-        if not _MONTH.match(month):
+        if not MONTH_PATTERN.match(month):
             return problem(400, "'month' must be YYYY-MM.")
         models = await usage.month(user_id, month)
         totals = {
@@ -220,10 +219,8 @@ def memory_routes(experience: Experience, profiles: ProfileStore) -> list[Route]
 
 
 def cache_routes(responses: ResponseCache | None, stats: CacheStats) -> list[Route]:
-    """``DELETE /v1/cache`` (the caller's cached answers), ``GET /v1/cache`` (the server's
-    hit rates) and ``GET /metrics`` (the same, for Prometheus)."""
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(stats)
+    """``DELETE /v1/cache`` (the caller's cached answers) and ``GET /v1/cache`` (the server's
+    hit rates; ``/metrics`` has the same for Prometheus, see ``youmeyou.metrics``)."""
 
     async def clear(request: Request) -> JSONResponse:
         removed = await responses.clear(request_user(request)) if responses else 0
@@ -232,13 +229,9 @@ def cache_routes(responses: ResponseCache | None, stats: CacheStats) -> list[Rou
     async def report(_: Request) -> JSONResponse:
         return JSONResponse({"enabled": responses is not None, **stats.to_dict()})
 
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
     return [
         Route("/v1/cache", clear, methods=["DELETE"]),
         Route("/v1/cache", report, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
     ]
 
 

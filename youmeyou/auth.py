@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from agents.kit import AUTH_USER_STATE, USER_HEADER, AuthenticatedUser
 from youmeyou.middleware import send_error
 from youmeyou.settings import Settings
+from youmeyou.ui import PAGES_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +221,9 @@ def mint_token(
 
 
 def is_public(path: str) -> bool:
+    """``/health``, the agent cards, and the pages of ``/ui`` (which hold no data)."""
+    if path == PAGES_PREFIX or path.startswith(PAGES_PREFIX + "/"):
+        return True
     return path in PUBLIC_PATHS or path.endswith(PUBLIC_SUFFIX)
 
 

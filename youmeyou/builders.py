@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import get_args
@@ -31,9 +32,11 @@ from youmeyou.api import (
     memory_routes,
     routing_routes,
 )
+from youmeyou.ops import OpsSources, ops_routes
 from youmeyou.parts import Models, model_names, price_table
 from youmeyou.runtime import SPECIALISTS, Decorator, Runtime
 from youmeyou.settings import Settings
+from youmeyou.ui import ui_routes
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +62,7 @@ def build_app(
         limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_S),
     )
     router = _router(runtime)
-    routes: list[BaseRoute] = []
-    specialists: dict[str, RequestHandler] = {}
-    for agent_id in SPECIALISTS:
-        card = runtime.card(agent_id, f"{settings.base_url}/agents/{agent_id}")
-        runtime.registry.add(agent_id, card)
-        handler = runtime.agent_handler(agent_id, card, runtime.specialist(agent_id))
-        specialists[agent_id] = handler
-        routes.append(Mount(f"/agents/{agent_id}", routes=agent_routes(card, handler)))
+    routes, specialists = _specialists(runtime)
     orchestrator_tasks = runtime.task_store(ORCHESTRATOR_ID)
     answers = answer_cache(runtime)
     delegator = Delegator(
@@ -80,26 +76,45 @@ def build_app(
     handler = runtime.agent_handler(
         ORCHESTRATOR_ID, card, orchestrator, orchestrator_tasks, decorate=decorate_root
     )
-    routes += [*_api_routes(runtime, router, answers), *agent_routes(card, handler)]
-
-    async def register_remote_agents() -> None:
-        for url in settings.remote_agents:
-            try:
-                async with asyncio.timeout(settings.remote_card_timeout_s):
-                    await runtime.registry.add_remote(
-                        url, http, allow_private=settings.resolved_allow_private_agent_urls
-                    )
-            except Exception as error:  # an unreachable remote agent must not stop the server
-                runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
-                logger.warning("Remote agent %s not registered: %s", url, error)
-
+    routes += [
+        *ui_routes(),
+        *_api_routes(runtime, router, answers),
+        *agent_routes(card, handler),
+    ]
     warm = [
         router.warm,
         runtime.memory.index_knowledge,
         models.analyzer.warm,
         models.local_model.load,
     ]
-    return runtime.app(routes, warm=warm, on_start=register_remote_agents, on_stop=http.aclose)
+    register = functools.partial(_register_remote_agents, runtime, http)
+    return runtime.app(routes, warm=warm, on_start=register, on_stop=http.aclose)
+
+
+def _specialists(runtime: Runtime) -> tuple[list[BaseRoute], dict[str, RequestHandler]]:
+    """Each specialist registered and mounted under ``/agents/<id>``, and its handler."""
+    routes: list[BaseRoute] = []
+    handlers: dict[str, RequestHandler] = {}
+    for agent_id in SPECIALISTS:
+        card = runtime.card(agent_id, f"{runtime.settings.base_url}/agents/{agent_id}")
+        runtime.registry.add(agent_id, card)
+        handler = runtime.agent_handler(agent_id, card, runtime.specialist(agent_id))
+        handlers[agent_id] = handler
+        routes.append(Mount(f"/agents/{agent_id}", routes=agent_routes(card, handler)))
+    return routes, handlers
+
+
+async def _register_remote_agents(runtime: Runtime, http: httpx.AsyncClient) -> None:
+    settings = runtime.settings
+    for url in settings.remote_agents:
+        try:
+            async with asyncio.timeout(settings.remote_card_timeout_s):
+                await runtime.registry.add_remote(
+                    url, http, allow_private=settings.resolved_allow_private_agent_urls
+                )
+        except Exception as error:  # an unreachable remote agent must not stop the server
+            runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
+            logger.warning("Remote agent %s not registered: %s", url, error)
 
 
 def _router(runtime: Runtime) -> Router:
@@ -142,6 +157,7 @@ def _orchestrator(
         answers=answers,
         plans=plans,
         max_artifacts=settings.max_artifacts_per_task,
+        routing_log=runtime.routing_log,
     )
     return OrchestratorExecutor(
         runtime.registry,
@@ -172,6 +188,7 @@ def _api_routes(runtime: Runtime, router: Router, answers: AnswerCache | None) -
         ),
         *memory_routes(experience, runtime.memory.profiles),
         *cache_routes(caches.responses, caches.stats),
+        *ops_routes(ops_sources(runtime)),
         *lookup_routes(answers, router, max_chars=settings.max_text_chars, experience=experience),
         *account_routes(
             accounts.gateway,
@@ -181,6 +198,21 @@ def _api_routes(runtime: Runtime, router: Router, answers: AnswerCache | None) -
             check_model=model_names(settings)["flash"],
         ),
     ]
+
+
+def ops_sources(runtime: Runtime) -> OpsSources:
+    """What ``/v1/ops`` reads: the server's own stores, counters and live state."""
+    tiers = {model: tier for tier, model in model_names(runtime.settings).items()}
+    return OpsSources(
+        usage=runtime.accounts.usage,
+        cache=runtime.caches.stats,
+        live=runtime.live_figures,
+        engine=runtime.engine,
+        task_stores=runtime.task_stores,
+        tiers=tiers,
+        routing=runtime.routing_log,
+        admin_only=runtime.verifier is not None,
+    )
 
 
 def plan_options(runtime: Runtime, tasks: WriteBehindTaskStore) -> PlanOptions:

@@ -60,6 +60,7 @@ def _settings(host: str | None, port: int | None, data_dir: Path | None) -> Sett
 
 def _serve(build: Callable[[Any], Any], settings: Settings) -> None:
     """Serve the app ``build(models)`` makes; this process owns the models and closes them."""
+    settings.apply_to_process()  # first: the imports below bring in the a2a-sdk
     import uvicorn
 
     from youmeyou.auth import AuthConfigError, JwtVerifier
@@ -77,7 +78,6 @@ def _serve(build: Callable[[Any], Any], settings: Settings) -> None:
     except StartupError as error:
         typer.echo(f"Cannot start: {error}", err=True)
         raise typer.Exit(2) from None
-    settings.apply_to_process()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -39,16 +39,25 @@ from inference.embeddings import Embedder
 from inference.local import LocalModel
 from memory.shared_tasks import SharedTaskStore
 from memory.spill import SpillFile
-from memory.sql import create_tables
+from memory.sql import create_tables, schema_lock
 from memory.task_claims import TaskClaims
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from orchestrator.registry import AgentRegistry
+from orchestrator.routing_log import RoutingLog
 from youmeyou.auth import BearerAuth, JwtVerifier
+from youmeyou.metrics import (
+    BreakerFigure,
+    HttpMetrics,
+    LiveFigures,
+    LocalModelFigures,
+    ServerMetrics,
+)
 from youmeyou.middleware import DatabaseOutage, DefaultProtocolVersion, RequestGuard
 from youmeyou.parts import Accounts, Caches, Memory, Models, Replicas
 from youmeyou.recovery import TaskRecovery, ended_by_restart
 from youmeyou.serving import Stopping
 from youmeyou.settings import Settings
+from youmeyou.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +94,11 @@ class Runtime:
     running: RunningTasks = field(default_factory=RunningTasks)
     warming: bool = False
     after_warming: Callable[[], None] | None = None  # e.g. ``freeze_heap``, in a server process
+    routing_log: RoutingLog = field(default_factory=RoutingLog)  # for ``/v1/ops``
+    metrics: ServerMetrics = field(init=False)  # this app's own registry (``/metrics``)
+
+    def __post_init__(self) -> None:
+        self.metrics = ServerMetrics(self.live_figures, self.caches.stats)
 
     @classmethod
     def create(
@@ -155,6 +169,18 @@ class Runtime:
             gateway, max_text_chars=settings.max_text_chars, max_parts=settings.max_parts
         )
 
+    def live_figures(self) -> LiveFigures:
+        """The state an operator watches, now: breaker, local model, warm-up, model calls."""
+        gateway, local = self.accounts.gateway, self.local_model
+        return LiveFigures(
+            breakers=(BreakerFigure(self.accounts.hosted.name, gateway.breaker.state),),
+            local_model=LocalModelFigures(local.queue_depth, local.tokens_per_second, local.loaded),
+            warm=not self.warming,
+            running_tasks=len(self.running),
+            calls=gateway.tally.calls(),
+            fallbacks=gateway.tally.fallbacks(),
+        )
+
     async def health(self, _: Request) -> JSONResponse:
         def state(loaded: bool) -> str:
             return "ready" if loaded else "loading" if self.warming else "loads on first use"
@@ -201,9 +227,9 @@ class Runtime:
         if self.replicas is not None:
             self.shared_stores[store] = self.replicas.share(store)
             shared = (self.shared_stores[store], self.replicas.events)
-        return agent_handler(
-            card, self.running.track(served), store, task_ids=store.task_ids, shared=shared
-        )
+        # Counted outermost: a run the stop interrupts ends in the state it is told.
+        served = self.metrics.track(agent_id, self.running.track(served))
+        return agent_handler(card, served, store, task_ids=store.task_ids, shared=shared)
 
     def app(
         self,
@@ -222,8 +248,9 @@ class Runtime:
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
             await create_tables(self.engine)
-            for store in self.task_stores:
-                await store.initialize()
+            async with schema_lock(self.engine):  # the SDK's task tables, as replicas start
+                for store in self.task_stores:
+                    await store.initialize()
             await self.accounts.usage.start()
             recovery = TaskRecovery(self.claims, self.task_stores, finish=self._finish)
             await recovery.start()
@@ -241,30 +268,40 @@ class Runtime:
                     await on_stop()
                 await self.close(recovery)
 
+        app = Starlette(
+            routes=[*self._own_routes(), *routes],
+            lifespan=Tracing.around(lifespan, self.settings),
+            middleware=self._middleware(),
+        )
+        app.state.stopping = stopping  # for the HTTP server, which knows first of a stop
+        return app
+
+    def _middleware(self) -> list[Middleware]:
         settings = self.settings
         # Authentication first: a request without a valid token is refused before its body
         # is read, and with authentication on no X-User-Id header reaches the guards.
         guards = [] if self.verifier is None else [Middleware(BearerAuth, verifier=self.verifier)]
-        app = Starlette(
-            routes=[Route("/health", self.health, methods=["GET"]), *routes],
-            lifespan=lifespan,
-            middleware=[
-                # Outermost: a request waits from the moment it arrives (see first_events).
-                Middleware(self.scheduler.middleware),
-                *guards,
-                Middleware(
-                    RequestGuard,
-                    max_body_bytes=settings.max_request_bytes,
-                    max_json_depth=settings.max_json_depth,
-                    body_timeout_s=settings.request_read_timeout_s,
-                    max_streams_per_user=settings.max_streams_per_user,
-                ),
-                Middleware(DefaultProtocolVersion),
-                Middleware(DatabaseOutage),
-            ],
-        )
-        app.state.stopping = stopping  # for the HTTP server, which knows first of a stop
-        return app
+        return [
+            *Tracing.middleware(settings),  # a caller's traceparent: its trace
+            Middleware(HttpMetrics, metrics=self.metrics),  # guards' refusals count too
+            Middleware(self.scheduler.middleware),  # waits from arrival (see first_events)
+            *guards,
+            Middleware(
+                RequestGuard,
+                max_body_bytes=settings.max_request_bytes,
+                max_json_depth=settings.max_json_depth,
+                body_timeout_s=settings.request_read_timeout_s,
+                max_streams_per_user=settings.max_streams_per_user,
+            ),
+            Middleware(DefaultProtocolVersion),
+            Middleware(DatabaseOutage),
+        ]
+
+    def _own_routes(self) -> list[BaseRoute]:
+        return [
+            Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics.endpoint, methods=["GET"]),
+        ]
 
     async def _warm(self, loads: Sequence[Callable[[], object]]) -> None:
         """Load models in the background so the first request does not pay for it."""

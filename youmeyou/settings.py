@@ -114,9 +114,31 @@ class Settings(BaseSettings):
         "body; slower ones are cut off (408 for a body).",
     )
     log_level: str = "INFO"
-    sdk_tracing: bool = Field(
-        default=False,
-        description="Let the a2a-sdk open OpenTelemetry spans around every handler call.",
+    # Tracing: OpenTelemetry's own variables, as its users expect them (see the README).
+    tracing: bool | None = Field(
+        default=None,
+        description="Export OpenTelemetry spans over OTLP/HTTP; unset: on when an OTLP "
+        "endpoint is set.",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="The OTLP/HTTP collector's base URL; traces go to its /v1/traces.",
+    )
+    otlp_traces_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        description="The full URL traces are sent to, over OTEL_EXPORTER_OTLP_ENDPOINT.",
+    )
+    otel_service_name: str = Field(
+        default="youmeyou",
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME"),
+        description="The service.name of the exported spans.",
+    )
+    sdk_tracing: bool | None = Field(
+        default=None,
+        description="Let the a2a-sdk open OpenTelemetry spans around every handler call; "
+        "unset: when tracing is on.",
     )
 
     # Orchestrator
@@ -311,7 +333,23 @@ class Settings(BaseSettings):
         wrap every handler call in an OpenTelemetry span, and it does so whenever
         OpenTelemetry is importable (chromadb brings it in), exporter or not.
         """
-        os.environ["OTEL_INSTRUMENTATION_A2A_SDK_ENABLED"] = str(self.sdk_tracing).lower()
+        sdk = self.sdk_tracing if self.sdk_tracing is not None else self.resolved_tracing
+        os.environ["OTEL_INSTRUMENTATION_A2A_SDK_ENABLED"] = str(sdk).lower()
+
+    @property
+    def otlp_traces_url(self) -> str | None:
+        """Where spans go, as the OTLP exporter would read the two variables."""
+        if self.otlp_traces_endpoint:
+            return self.otlp_traces_endpoint
+        if self.otlp_endpoint:
+            return f"{self.otlp_endpoint.rstrip('/')}/v1/traces"
+        return None
+
+    @property
+    def resolved_tracing(self) -> bool:
+        if self.tracing is not None:
+            return self.tracing
+        return self.otlp_traces_url is not None
 
     @property
     def resolved_auth(self) -> Literal["off", "jwt"]:

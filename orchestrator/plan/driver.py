@@ -26,14 +26,15 @@ from a2a.types import TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
 from agents.kit import StepKind, UserRequest, Verdict, WorkOrder, open_task
+from memory.vectors import Interaction
 from orchestrator.delegation import DelegationError, Delegator
-from orchestrator.experience import Experience
+from orchestrator.experience import Experience, artifacts_summary
 from orchestrator.plan.ledger import DEFAULT_CREW, Ledger, Role, components_for, plan
 from orchestrator.plan.replies import Approval, Modification, ModificationError
 from orchestrator.plan.revision import PlanChange, revise
 from orchestrator.plan.runner import PlanRun, needs_approval, read_ledger
 from orchestrator.registry import AgentRegistry
-from orchestrator.relay import Relay, StepFailed, agent_text
+from orchestrator.relay import MEMORY_TIMEOUT_S, Relay, StepFailed, agent_text
 from orchestrator.routing import RoutingDecision
 
 SYSTEM_DESIGNER = "architecture"
@@ -81,7 +82,13 @@ class PlanDriver:
     # Entry points
 
     async def start(
-        self, updater: TaskUpdater, request: UserRequest, user_id: str, token: str | None
+        self,
+        updater: TaskUpdater,
+        request: UserRequest,
+        user_id: str,
+        token: str | None,
+        *,
+        routed: RoutingDecision | None = None,
     ) -> None:
         project = request.metadata.get("project")
         crew = self._options.crew
@@ -98,6 +105,8 @@ class PlanDriver:
             project=project if isinstance(project, str) and project else None,
             crew=crew,
         )
+        if routed is not None and routed.ranking:
+            ledger.agent, ledger.skill = routed.best.agent, routed.best.skill
         run = self._run(updater, ledger, user_id, token)
         outline = ", ".join(f"{s.id} ({s.agent}, {s.tier})" for s in ledger.active())
         await updater.update_status(
@@ -246,6 +255,7 @@ class PlanDriver:
         if verdict is not None:
             closing = f"{closing} {verdict.sentence()}"
             outcome["validation"] = verdict.to_metadata()
+        await self._remember_outcome(run, closing)
         await run.updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=agent_text(closing),
@@ -268,12 +278,15 @@ class PlanDriver:
         await run.save()
         await self._remember_plan(run)
         what = "Preview ready" if modification.mode == "preview" else "Modified"
+        said = (
+            f"{what}: {len(impact['affected'])} step(s) "
+            f"({', '.join(s['id'] for s in impact['affected'])})."
+        )
+        if modification.mode != "preview":  # a preview built nothing to rate
+            await self._remember_outcome(run, said)
         await run.updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
-            message=agent_text(
-                f"{what}: {len(impact['affected'])} step(s) "
-                f"({', '.join(s['id'] for s in impact['affected'])})."
-            ),
+            message=agent_text(said),
             metadata={"cost": run.relay.cost.to_dict(), "modification": impact},
         )
 
@@ -311,6 +324,26 @@ class PlanDriver:
             concurrency=self._options.concurrency,
             relay=Relay(max_artifacts=self._options.max_artifacts),
         )
+
+    async def _remember_outcome(self, run: PlanRun, closing: str) -> None:
+        """The finished task as memory keeps it: rated later, it teaches routing like any."""
+        ledger = run.ledger
+        if self._experience is None or not ledger.agent:
+            return
+        built = {name: text for step in ledger.active() for name, text in step.artifacts.items()}
+        interaction = Interaction(
+            task_id=run.updater.task_id,
+            user_id=run.user_id,
+            query=ledger.query,
+            agent=ledger.agent,
+            skill=ledger.skill,
+            outcome="completed",
+            context_id=run.updater.context_id,
+            team=",".join(sorted({s.agent for s in ledger.active() if s.agent != "orchestrator"})),
+            artifacts=artifacts_summary(built),
+            project=ledger.project or "",
+        )
+        await self._experience.keep(interaction, answer=closing, timeout_s=MEMORY_TIMEOUT_S)
 
     async def _remember_plan(self, run: PlanRun) -> None:
         """The conversation's latest plan: where a later ``modifyStep`` applies by default."""

@@ -81,6 +81,9 @@ class Ledger:
     phase: Phase = "awaiting-approval"
     started: float = field(default_factory=time.time)
     project: str | None = None  # the user's project the request named (message metadata)
+    # What routing chose for the request: a rating of the plan counts for this agent and skill.
+    agent: str = ""
+    skill: str = ""
 
     @property
     def order(self) -> list[str]:

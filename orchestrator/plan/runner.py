@@ -206,7 +206,9 @@ class PlanRun:
         if order.context is not None:
             self.relay.private = self.relay.private or order.context.private
         message = order.to_message()
-        events = self.delegator.stream(agent, message, user_id=self.user_id, token=self.token)
+        events = self.delegator.stream(
+            agent, message, user_id=self.user_id, token=self.token, step=step.id
+        )
         return await relay_events(
             self.updater, agent, events, self.relay, meta, artifact_id=self.artifact_id
         )
