@@ -88,7 +88,8 @@ clean:
 # The A2A conformance suite (a2a-tck, main branch) against fresh servers on spare ports:
 # `make tck TCK_DIR=/path/to/a2a-tck`. The orchestrator is served as `youmeyou serve` is; the
 # validator runs standalone because the TCK reads the agent card at the host's root. Both are
-# served through the TCK harness (tests/tck_harness.py), with short generations so that the TCK's many
+# served through the TCK harness (tests/tck_harness.py) and tested once warm (a cold start's model
+# load would otherwise eat into the TCK's 30 s client timeouts), with short generations so that the TCK's many
 # tasks do not queue for the local model past its 30 s client timeout. Its Python deps go into
 # $(TCK_VENV), never into this project's venv. Logs: $(TCK_LOGS)/<agent>-<transport>-<category>.txt
 TCK_DIR        ?=
@@ -114,8 +115,8 @@ tck: install
 	$(PYTHON) tests/tck_harness.py validator --host localhost --port $$val --data-dir "$$data/validator" \
 	  > "$$logs/server-validator.log" 2>&1 & pids="$$pids $$!"; \
 	for p in $$orch $$val; do \
-	  for _ in $$(seq 240); do curl -sf "http://localhost:$$p/health" > /dev/null && break; sleep 0.5; done; \
-	  curl -sf "http://localhost:$$p/health" > /dev/null || { echo "server on $$p did not start" >&2; exit 1; }; \
+	  for _ in $$(seq 600); do curl -sf "http://localhost:$$p/health" | grep -q '"warming":false' && break; sleep 0.5; done; \
+	  curl -sf "http://localhost:$$p/health" | grep -q '"warming":false' || { echo "server on $$p did not warm up" >&2; exit 1; }; \
 	done; \
 	run() { \
 	  for c in $(TCK_CATEGORIES); do for t in $(TCK_TRANSPORTS); do \

@@ -23,7 +23,7 @@ from agents.kit import (
 )
 from agents.prompting import context_block, references, system_prompt
 from inference.costs import CostSummary
-from inference.generation import Gateway, GenerationRequest, StreamChunk
+from inference.generation import Gateway, GenerationRequest, StreamChunk, closing
 from memory.context import BuiltContext
 
 logger = logging.getLogger(__name__)
@@ -134,18 +134,19 @@ class Work:
         writer = self.writer(name, media_type)
         if prefix:
             await writer.write(prefix)
-        async for chunk in chunks:
-            if chunk.notice and chunk.notice not in self._notices:
-                self._notices.add(chunk.notice)
-                await self.say(chunk.notice)
-            if chunk.restart:
-                writer.restart()
-                if prefix:
-                    await writer.write(prefix)
-            if chunk.usage is not None:
-                self.cost.add(chunk.usage, agent=self.agent_id, artifact=name)
-            if chunk.text:
-                await writer.write(chunk.text)
+        async with closing(chunks):  # a task canceled mid-answer stops the model
+            async for chunk in chunks:
+                if chunk.notice and chunk.notice not in self._notices:
+                    self._notices.add(chunk.notice)
+                    await self.say(chunk.notice)
+                if chunk.restart:
+                    writer.restart()
+                    if prefix:
+                        await writer.write(prefix)
+                if chunk.usage is not None:
+                    self.cost.add(chunk.usage, agent=self.agent_id, artifact=name)
+                if chunk.text:
+                    await writer.write(chunk.text)
         if suffix:
             await writer.write(suffix)
         await writer.close()

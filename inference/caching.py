@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from inference.generation import GenerationRequest, StreamChunk, Usage
+from inference.generation import GenerationRequest, StreamChunk, Usage, closing
 from inference.providers import Provider
 
 logger = logging.getLogger(__name__)
@@ -79,13 +79,15 @@ class CachedOutputs:
             yield StreamChunk("", usage=Usage(model_name, 0, 0, provider=self.name, cached=True))
             return
         parts: list[str] = []
-        async for chunk in self._provider.stream(request, model=model, api_key=api_key):
-            if chunk.restart:
-                parts.clear()
-            parts.append(chunk.text)
-            if chunk.usage is not None:
-                await self._set(key, "".join(parts), chunk.usage.model)
-            yield chunk
+        chunks = self._provider.stream(request, model=model, api_key=api_key)
+        async with closing(chunks):
+            async for chunk in chunks:
+                if chunk.restart:
+                    parts.clear()
+                parts.append(chunk.text)
+                if chunk.usage is not None:
+                    await self._set(key, "".join(parts), chunk.usage.model)
+                yield chunk
 
     async def _get(self, key: str) -> tuple[str, str] | None:
         try:

@@ -28,7 +28,14 @@ from opentelemetry.util.types import AttributeValue
 from inference.breaker import CircuitBreaker
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import PriceTable, UsageRecorder
-from inference.generation import Complexity, GenerationRequest, Step, StreamChunk, Usage
+from inference.generation import (
+    Complexity,
+    GenerationRequest,
+    Step,
+    StreamChunk,
+    Usage,
+    closing,
+)
 from inference.limits import Limiter, Rate
 from inference.providers import (
     HostedProvider,
@@ -192,14 +199,16 @@ class ModelGateway:
             if streamed:  # a model failed mid-answer: what it said so far is void
                 yield StreamChunk("", restart=True)
             try:
-                async for chunk in self._traced_call(tier, model, access, request, fallbacks):
-                    if chunk.usage is None:
-                        streamed = streamed or bool(chunk.text)
-                        yield chunk
-                        continue
-                    usage = self._priced(chunk.usage, tuple(fallbacks))
-                    await self._settle(tier, access, request.user_id, reserved, usage)
-                    yield StreamChunk("", usage=usage)
+                calls = self._traced_call(tier, model, access, request, fallbacks)
+                async with closing(calls):
+                    async for chunk in calls:
+                        if chunk.usage is None:
+                            streamed = streamed or bool(chunk.text)
+                            yield chunk
+                            continue
+                        usage = self._priced(chunk.usage, tuple(fallbacks))
+                        await self._settle(tier, access, request.user_id, reserved, usage)
+                        yield StreamChunk("", usage=usage)
                 return
             except ProviderError as error:
                 await self._settle(tier, access, request.user_id, reserved, None)
@@ -360,10 +369,12 @@ class ModelGateway:
             },
         )
         try:
-            async for chunk in self._call(tier, model, access, request):
-                if chunk.usage is not None and span.is_recording():
-                    span.set_attributes(_usage_attributes(self._priced(chunk.usage, ())))
-                yield chunk
+            chunks = self._call(tier, model, access, request)
+            async with closing(chunks):
+                async for chunk in chunks:
+                    if chunk.usage is not None and span.is_recording():
+                        span.set_attributes(_usage_attributes(self._priced(chunk.usage, ())))
+                    yield chunk
         except Exception as error:
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))

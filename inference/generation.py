@@ -8,9 +8,11 @@ is the gateway's business.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
+_T = TypeVar("_T")
 Role = Literal["system", "user", "assistant"]
 Complexity = Literal["simple", "medium", "complex"]
 # "answer" is the short path (one agent, no plan); the others are the progressive
@@ -101,6 +103,22 @@ class StreamChunk:
 
 
 class Gateway(Protocol):
-    """Streams text for a request; the last chunk carries the usage."""
+    """Streams text for a request; the last chunk carries the usage.
+
+    Whoever leaves a stream before its end closes it (``closing``): a stream left suspended
+    keeps its model generating until garbage collection finds it.
+    """
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[StreamChunk]: ...
+
+
+@asynccontextmanager
+async def closing(stream: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
+    """``stream`` for the body, closed when the body leaves, however it leaves: a break, an
+    error, a cancellation (the local model's generation stops when its stream closes)."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)  # an async generator's; an iterator may lack it
+        if aclose is not None:
+            await aclose()

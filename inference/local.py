@@ -12,13 +12,17 @@ requests wait their turn in the pool's FIFO queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from cachetools import LRUCache
 
 from inference.generation import GenerationRequest, StreamChunk, Usage
 from inference.models import LocalModelSpec, local_model_spec
+from inference.providers import estimate_tokens
 
 __all__ = ["MODEL_NAME", "LocalModel"]
 
@@ -81,6 +86,8 @@ class LocalModel:
         self._count_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queued = 0  # requests handed to the pool that no worker has taken yet
+        self._generating = 0  # requests a worker is generating for now
+        self._aborts: dict[int, _Abort] = {}  # each context's, by its id
         self._recent: deque[tuple[int, float]] = deque(maxlen=_SPEED_WINDOW)  # (tokens, s)
 
     @property
@@ -100,6 +107,12 @@ class LocalModel:
     def queue_depth(self) -> int:
         """Requests waiting for a worker (not counting those generating)."""
         return self._queued
+
+    @property
+    def generating(self) -> int:
+        """Requests a worker is generating for now; one whose stream has closed (its
+        consumer left or was cancelled) stops at its next token."""
+        return self._generating
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -154,17 +167,23 @@ class LocalModel:
             verbose=False,
         )
         self._made += 1  # counted once made: a failed attempt leaves room for another
+        self._aborts[id(context)] = _Abort(context)
         return context
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by the model's tokenizer (for budgets, and providers that give
         no count). The vocabulary is only read, so any thread may count. Counts are kept:
-        every request's context counts the same profile, knowledge and examples again."""
+        every request's context counts the same profile, knowledge and examples again.
+
+        Until the model is loaded this is an estimate, never a load: it is called on the
+        event loop, and a first load (minutes on a busy machine) would freeze every stream.
+        """
         with self._count_lock:
             known = self._counts.get(text)
         if known is not None:
             return known
-        self.load()
+        if self._first is None:
+            return estimate_tokens(text)
         count = len(self._first.tokenize(text.encode(), add_bos=False, special=False))
         with self._count_lock:
             self._counts[text] = count
@@ -180,7 +199,7 @@ class LocalModel:
         """Tokens as they are generated (``model`` and ``api_key`` are for other providers)."""
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-        stop = threading.Event()
+        stop = _Stop()
         counts = {"in": 0, "out": 0}
 
         def publish(item: str | BaseException | None) -> None:
@@ -228,13 +247,15 @@ class LocalModel:
         self,
         request: GenerationRequest,
         publish: Callable[[str | BaseException | None], None],
-        stop: threading.Event,
+        stop: _Stop,
         counts: dict[str, int],
     ) -> None:
         context: Any = None
         answer: list[str] = []
         self._taken(counts)
         counts["began_ns"] = time.perf_counter_ns()
+        with self._queue_lock:
+            self._generating += 1
         try:
             if stop.is_set():
                 return
@@ -250,7 +271,7 @@ class LocalModel:
             temperature = (
                 self._default_temperature if request.temperature is None else request.temperature
             )
-            for chunk in context.create_completion(
+            completion = context.create_completion(
                 tokens,
                 max_tokens=max_tokens,
                 temperature=temperature,
@@ -260,13 +281,15 @@ class LocalModel:
                 repeat_penalty=_REPEAT_PENALTY,
                 stop=list(self.spec.end_of_turn),
                 stream=True,
-            ):
-                if stop.is_set():
-                    break
-                text = chunk["choices"][0]["text"]
-                if text:
-                    answer.append(text)
-                    publish(text)
+            )
+            with stop.watching(context, self._aborts.get(id(context))):
+                for chunk in completion:
+                    if stop.is_set():
+                        break
+                    text = chunk["choices"][0]["text"]
+                    if text:
+                        answer.append(text)
+                        publish(text)
             written = "".join(answer).encode()
             counts["out"] = len(context.tokenize(written, add_bos=False, special=False))
         except BaseException as error:  # handed to the awaiting coroutine, not lost in a thread
@@ -274,6 +297,8 @@ class LocalModel:
         finally:
             if context is not None:
                 self._contexts.put(context)
+            with self._queue_lock:
+                self._generating -= 1
             publish(None)
 
     def _acquire(self) -> Any:
@@ -288,6 +313,86 @@ class LocalModel:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Abort:
+    """A context's abort flag, which llama.cpp reads itself between the nodes of a decode.
+
+    Reading a long prompt is one decode of seconds; a stop checked between tokens would wait
+    for its end. llama.cpp asks an abort callback after each node (hundreds per token): a
+    Python callback would take the GIL each time and slow every generation, so the callback
+    is C, libc's ``strlen`` over a two-byte buffer: 1 (abort) once its first byte is set, 0
+    while it is NUL. (A C ``bool`` is read from the return register's low byte, where
+    ``strlen``'s 0 or 1 is.) Without libc, a stop waits for the next token.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self._flag = ctypes.create_string_buffer(2)
+        callback = _c_abort_callback()
+        if callback is not None:
+            import llama_cpp
+
+            data = ctypes.cast(self._flag, ctypes.c_void_p)
+            llama_cpp.llama_set_abort_callback(context.ctx, callback, data)
+
+    def set(self, aborting: bool) -> None:
+        self._flag[0] = b"x" if aborting else b"\0"
+
+
+@functools.cache
+def _c_abort_callback() -> Any:
+    """libc's ``strlen`` as a ggml abort callback; None where libc cannot be loaded."""
+    import llama_cpp
+
+    try:
+        strlen = ctypes.CDLL(ctypes.util.find_library("c")).strlen
+    except (OSError, AttributeError):
+        logger.warning("libc not found: a local generation stops only between tokens")
+        return None
+    address = ctypes.cast(strlen, ctypes.c_void_p).value
+    return llama_cpp.ggml_abort_callback(address) if address else None
+
+
+class _Stop:
+    """A generation's stop, set by its stream when the consumer leaves (done, cancelled).
+
+    The worker checks it between tokens; while it decodes (``watching``), setting it also
+    aborts the decode under way, a prompt being read included.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._abort: _Abort | None = None
+
+    def set(self) -> None:
+        with self._lock:
+            self._event.set()
+            if self._abort is not None:
+                self._abort.set(True)
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    @contextlib.contextmanager
+    def watching(self, context: Any, abort: _Abort | None) -> Iterator[None]:
+        """The body decodes on ``context``: a stop aborts it, the generation ends quietly,
+        and the context is reset (an aborted decode leaves its cache partly written)."""
+        with self._lock:
+            self._abort = abort
+            if abort is not None and self._event.is_set():
+                abort.set(True)
+        try:
+            yield
+        except RuntimeError:  # llama_decode returned 2: aborted
+            if not self.is_set():
+                raise
+            context.reset()
+        finally:
+            with self._lock:
+                self._abort = None
+            if abort is not None:
+                abort.set(False)
 
 
 def _lower_priority(niceness: int) -> None:

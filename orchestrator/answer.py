@@ -23,7 +23,7 @@ from orchestrator.answers import AnswerCache, cacheable
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience, artifacts_summary
 from orchestrator.plan import Assignment, PlanDriver, PlanRun, answer_plan
-from orchestrator.registry import AgentRegistry
+from orchestrator.registry import AgentRegistry, RegisteredAgent
 from orchestrator.relay import MEMORY_TIMEOUT_S, Relay, StepFailed, agent_text, recall
 from orchestrator.routing import NO_SIGNALS, VALIDATOR, Router, RoutingDecision
 from orchestrator.routing_log import RoutingLog
@@ -89,7 +89,12 @@ class NewRequests:
             await updater.failed(agent_text(f"Internal error: {type(error).__name__}."))
 
     async def _route(self, asked: Asked) -> RoutingDecision | None:
-        """The routing decision, said to the user; None when no agent fits (also said)."""
+        """The routing decision, said to the user; None when no agent fits (also said), or
+        when an agent the caller named is unavailable (the task fails saying so)."""
+        away = [a for a in asked.pinned or () if not self._registry.available(a)]
+        if away:
+            await asked.updater.failed(agent_text(_unavailable(self._registry.get(away[0]))))
+            return None
         experience = self._experience
         signals = (
             await recall(experience.signals(asked.user_id, asked.project), NO_SIGNALS, "history")
@@ -105,7 +110,7 @@ class NewRequests:
         if not decision.placed:
             await asked.updater.update_status(
                 TaskState.TASK_STATE_INPUT_REQUIRED,
-                message=agent_text(_cannot_place(decision, self._registry.ids())),
+                message=agent_text(_cannot_place(decision, self._available())),
                 metadata=metadata,
             )
             return None
@@ -245,6 +250,9 @@ class NewRequests:
         )
         await self._experience.keep(interaction, answer=answer, timeout_s=MEMORY_TIMEOUT_S)
 
+    def _available(self) -> list[str]:
+        return [a for a in self._registry.ids() if self._registry.available(a)]
+
     def _team(self, decision: RoutingDecision) -> str:
         names = [self._registry.get(a).name for a in decision.team]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
@@ -285,6 +293,14 @@ def _cannot_place(decision: RoutingDecision, known: list[str]) -> str:
     return (
         f"I couldn't place this request with any of my agents ({', '.join(known)}){best}. "
         "Could you say more about what you want to design, model, code or check?"
+    )
+
+
+def _unavailable(agent: RegisteredAgent) -> str:
+    name = agent.name if agent.name.lower().endswith("agent") else f"{agent.name} agent"
+    return (
+        f"The {name} ({agent.agent_id}) is unavailable: it has not answered lately. "
+        "Try again later, or send the request without naming it."
     )
 
 

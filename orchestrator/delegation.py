@@ -5,14 +5,21 @@ process is called through its request handler, the one its HTTP routes serve: th
 A2A calls and events, without a loopback HTTP hop, JSON and SSE on both sides of it
 (which were most of a request's CPU here), and without a connection that a stopping
 server would refuse.
+
+A delegation left before its stream ended (the orchestrator task was canceled, timed out,
+or failed the step) cancels the agent's task, whose id its first event gave: through the
+handler's CancelTask for a specialist of this process, with a CancelTask over A2A for a
+remote one. The agent's run then stops its work (``agents.kit.runs``) and ends ``canceled``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import cast
 
 import httpx
@@ -20,7 +27,7 @@ from a2a.auth.user import User
 from a2a.client import A2AClientError, ClientCallContext, ClientConfig, ClientFactory
 from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import RequestHandler
-from a2a.types import Message, SendMessageRequest, StreamResponse
+from a2a.types import CancelTaskRequest, Message, SendMessageRequest, StreamResponse
 from a2a.utils.constants import TransportProtocol
 from a2a.utils.errors import A2AError
 from a2a.utils.proto_utils import to_stream_response
@@ -30,10 +37,13 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from agents.kit import USER_HEADER, AuthenticatedUser, FirstEventScheduler, HeaderUser
+from agents.kit import USER_HEADER, AuthenticatedUser, FirstEventScheduler, HeaderUser, ends_stream
 from orchestrator.registry import RegisteredAgent
 
+logger = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
+# How long a left delegation waits for the agent to have canceled its task.
+CANCEL_TIMEOUT_S = 5.0
 
 
 class DelegationError(RuntimeError):
@@ -71,21 +81,23 @@ class Delegator:
         user_id: str,
         token: str | None = None,
         step: str | None = None,
-    ) -> AsyncIterator[StreamResponse]:
+    ) -> AsyncGenerator[StreamResponse, None]:
         """The specialist's events as they come; raises ``DelegationError`` on any failure.
 
         ``token`` is the caller's verified bearer token when authentication is on. This
         server's own specialists run as that user (over HTTP they verify the token like any
         other call); it never goes to a remote agent, which could replay it here.
-        ``step`` names the plan step, for the trace.
+        ``step`` names the plan step, for the trace. Left before the agent's stream has
+        ended (closed, or cancelled), it cancels the agent's task.
         """
         handler = None if agent.remote else self._local.get(agent.agent_id)
         with _delegation_span(agent, step, in_process=handler is not None) as span:
             traced = trace.set_span_in_context(span)
             if handler is not None:
-                events = _in_process(handler, message, _caller(user_id, token))
+                call = _in_process(handler, message, _caller(user_id, token))
             else:
-                events = self._over_http(agent, message, user_id=user_id, token=token, ctx=traced)
+                call = self._over_http(agent, message, user_id=user_id, token=token, ctx=traced)
+            events = call.events
             deadline = time.monotonic() + self.timeout_s
             try:
                 while True:
@@ -99,7 +111,9 @@ class Delegator:
                         with _current(traced):
                             event = await asyncio.wait_for(anext(events, None), remaining)
                     if event is None:  # the stream has ended
+                        call.ended = True
                         return
+                    call.seen(event)
                     yield event
             except TimeoutError as error:
                 raise DelegationError(
@@ -115,6 +129,7 @@ class Delegator:
                 raise DelegationError(f"the {agent.name} refused the step: {error}") from error
             finally:
                 await events.aclose()
+                await call.cancel_unless_ended(agent)
 
     def _over_http(
         self,
@@ -124,7 +139,7 @@ class Delegator:
         user_id: str,
         token: str | None,
         ctx: Context,
-    ) -> AsyncGenerator[StreamResponse, None]:
+    ) -> _Call:
         try:
             client = self._factory.create(agent.card)
         except ValueError as error:
@@ -134,11 +149,46 @@ class Delegator:
         if token and not agent.remote:
             headers["Authorization"] = f"Bearer {token}"
         context = ClientCallContext(service_parameters=headers, timeout=self.timeout_s)
+
+        async def cancel(task_id: str) -> None:
+            asked = ClientCallContext(service_parameters=headers, timeout=CANCEL_TIMEOUT_S)
+            await client.cancel_task(CancelTaskRequest(id=task_id), context=asked)
+
         # BaseClient.send_message is an async generator; typed as an iterator in the SDK.
-        return cast(
+        events = cast(
             AsyncGenerator[StreamResponse, None],
             client.send_message(SendMessageRequest(message=message), context=context),
         )
+        return _Call(events, cancel)
+
+
+@dataclass
+class _Call:
+    """One delegated stream, and how to cancel the agent's task if it is left early."""
+
+    events: AsyncGenerator[StreamResponse, None]
+    cancel: Callable[[str], Awaitable[None]]
+    task_id: str = ""  # the agent's task, from its first event
+    ended: bool = False  # the agent's last event (or the stream's end) has come
+
+    def seen(self, event: StreamResponse) -> None:
+        kind = event.WhichOneof("payload")
+        if kind is None:
+            return
+        if not self.task_id:
+            self.task_id = event.task.id if kind == "task" else getattr(event, kind).task_id
+        if kind != "artifact_update":
+            self.ended = self.ended or ends_stream(getattr(event, kind))
+
+    async def cancel_unless_ended(self, agent: RegisteredAgent) -> None:
+        """Cancel the agent's task if its stream was left before its end; never raises
+        (a task that has just ended is not cancelable, an agent may be unreachable)."""
+        if self.ended or not self.task_id:
+            return
+        try:
+            await asyncio.wait_for(self.cancel(self.task_id), CANCEL_TIMEOUT_S)
+        except Exception as error:
+            logger.info("could not cancel the %s's task %s: %s", agent.name, self.task_id, error)
 
 
 @contextmanager
@@ -180,7 +230,16 @@ def _caller(user_id: str, token: str | None) -> User:
     return AuthenticatedUser(user_id, frozenset(), token) if token else HeaderUser(user_id)
 
 
-async def _in_process(
+def _in_process(handler: RequestHandler, message: Message, user: User) -> _Call:
+    """A call through the handler of a specialist of this process, as ``user``."""
+
+    async def cancel(task_id: str) -> None:
+        await handler.on_cancel_task(CancelTaskRequest(id=task_id), ServerCallContext(user=user))
+
+    return _Call(_handler_events(handler, message, user), cancel)
+
+
+async def _handler_events(
     handler: RequestHandler, message: Message, user: User
 ) -> AsyncGenerator[StreamResponse, None]:
     """The handler's events, read by a task of their own.

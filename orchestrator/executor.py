@@ -117,7 +117,9 @@ class OrchestratorExecutor(AgentExecutor):
         await event_queue.enqueue_event(reply)
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        # The SDK has already cancelled execute(), which closes the delegated stream.
+        # A run in flight is ended by RunningTasks (agents.kit.runs), which wraps this
+        # executor: its delegations are canceled, then it ends canceled. What comes here is
+        # a task with no run in flight (a plan waiting for approval): it only needs the end.
         if context.task_id and context.context_id:
             await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
 

@@ -42,6 +42,9 @@ class AgentRegistry:
 
     def __init__(self) -> None:
         self._agents: dict[str, RegisteredAgent] = {}
+        # Registered but not answering (a remote agent whose card fetches fail): routing
+        # skips them. Not part of ``version``: the index keeps their skills for their return.
+        self._unavailable: set[str] = set()
         self.version = 0
 
     def add(self, agent_id: str, card: AgentCard, *, remote: bool = False) -> RegisteredAgent:
@@ -62,12 +65,29 @@ class AgentRegistry:
     def __iter__(self) -> Iterator[RegisteredAgent]:
         return iter(list(self._agents.values()))
 
+    def mark(self, agent_id: str, *, available: bool) -> None:
+        """Say whether a registered agent answers; routing skips those that do not."""
+        self.get(agent_id)
+        if available:
+            self._unavailable.discard(agent_id)
+        else:
+            self._unavailable.add(agent_id)
+
+    def available(self, agent_id: str) -> bool:
+        return agent_id not in self._unavailable
+
+    def unavailable(self) -> frozenset[str]:
+        return frozenset(self._unavailable)
+
     async def add_remote(
         self, url: str, http: httpx.AsyncClient, *, allow_private: bool = False
     ) -> RegisteredAgent:
         """Fetch a remote agent's card with the SDK's resolver, check it, and register it."""
-        card = await A2ACardResolver(http, url).get_agent_card()
-        check_remote_card(card, url, allow_private=allow_private)
+        card = await fetch_remote_card(url, http, allow_private=allow_private)
+        return self.add_remote_card(card, url)
+
+    def add_remote_card(self, card: AgentCard, url: str) -> RegisteredAgent:
+        """Register a fetched and checked card under a new id (its name as a slug)."""
         agent_id = self._free_id(_slug(card.name) or "remote")
         logger.info("Registered remote agent %s (%s) from %s", agent_id, card.name, url)
         return self.add(agent_id, card, remote=True)
@@ -91,6 +111,15 @@ MAX_TAGS = 20
 
 class RemoteCardError(ValueError):
     """A remote agent's card breaks a limit; the message names the field."""
+
+
+async def fetch_remote_card(
+    url: str, http: httpx.AsyncClient, *, allow_private: bool = False
+) -> AgentCard:
+    """A remote agent's card, fetched with the SDK's resolver and checked."""
+    card = await A2ACardResolver(http, url).get_agent_card()
+    check_remote_card(card, url, allow_private=allow_private)
+    return card
 
 
 def check_remote_card(card: AgentCard, url: str, *, allow_private: bool) -> None:

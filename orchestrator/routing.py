@@ -179,7 +179,9 @@ class Router:
         clauses = _clauses(text)
         scores = index.scores([text, *clauses], self._embedder.embed([text, *clauses]))
         bonus = index.tag_bonus(text)
-        allowed = set(candidates) if candidates is not None else set(index.agents)
+        # Unpinned, an agent that is not answering is no candidate (a pin is refused before).
+        unavailable = self._registry.unavailable()
+        allowed = set(candidates) if candidates is not None else set(index.agents) - unavailable
         semantic = self.weights.semantic * index.semantic(scores, 0)
         parts = self._personal(index, scores, semantic, signals)
         ranking = _rank(index, semantic, bonus, parts, allowed)

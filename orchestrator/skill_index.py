@@ -76,14 +76,15 @@ class SkillIndex:
         examples: Sequence[LabelledRequest] = (),
     ) -> None:
         self.version = registry.version
+        agents = list(registry)  # one snapshot: remote cards change while an index builds
         self.skills: list[Skill] = [
             Skill(agent.agent_id, agent.name, s.id, frozenset(t.lower() for t in s.tags))
-            for agent in registry
+            for agent in agents
             for s in agent.card.skills
         ]
         card_texts = [
             [f"{s.name}: {s.description}", *s.examples]
-            for agent in registry
+            for agent in agents
             for s in agent.card.skills
         ]
         single = [e for e in examples if len(e.agents) <= 1]

@@ -89,6 +89,33 @@ def test_the_gguf_is_run_as_it_is_with_no_converted_copy(models: Models, models_
     second.close()
 
 
+async def test_a_cold_model_never_stalls_the_event_loop(models: Models, models_dir: Path) -> None:
+    """Counting on a model not yet loaded estimates (it is called on the event loop) and a
+    first generation loads the model in its worker thread while the loop keeps turning."""
+    cold = LocalModel(models_dir / "models")
+    text = "def add(a, b): return a + b"
+    started = time.perf_counter()
+    assert cold.count_tokens(text) > 0
+    assert not cold.loaded and time.perf_counter() - started < 0.05
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    chunks = [chunk async for chunk in cold.stream(PROMPT)]
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    assert cold.loaded and chunks[-1].usage is not None
+    assert ticks >= (elapsed / 0.01) / 3
+    assert cold.count_tokens(text) == models.local_model.count_tokens(text)  # exact once loaded
+    cold.close()
+
+
 def test_a_prompt_longer_than_the_window_keeps_its_end_and_room_to_answer() -> None:
     assert _fit(list(range(100)), 50, 1000) == (list(range(100)), 50)
     tokens, answer = _fit(list(range(2000)), 512, 1000)

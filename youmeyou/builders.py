@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import get_args
@@ -24,6 +22,7 @@ from orchestrator.delegation import Delegator
 from orchestrator.executor import OrchestratorExecutor
 from orchestrator.plan import DEFAULT_CREW, PlanDriver, PlanOptions, Role, price_estimator
 from orchestrator.registry import UnknownAgentError
+from orchestrator.remote_agents import RemoteAgents
 from orchestrator.routing import Router, RoutingWeights
 from youmeyou.api import (
     account_routes,
@@ -87,8 +86,13 @@ def build_app(
         models.analyzer.warm,
         models.local_model.load,
     ]
-    register = functools.partial(_register_remote_agents, runtime, http)
-    return runtime.app(routes, warm=warm, on_start=register, on_stop=http.aclose)
+    remote = runtime.remote_agents = _remote_agents(runtime, http, router)
+
+    async def stop() -> None:
+        await remote.stop()
+        await http.aclose()
+
+    return runtime.app(routes, warm=warm, on_start=remote.start, on_stop=stop)
 
 
 def _specialists(runtime: Runtime) -> tuple[list[BaseRoute], dict[str, RequestHandler]]:
@@ -104,17 +108,20 @@ def _specialists(runtime: Runtime) -> tuple[list[BaseRoute], dict[str, RequestHa
     return routes, handlers
 
 
-async def _register_remote_agents(runtime: Runtime, http: httpx.AsyncClient) -> None:
+def _remote_agents(runtime: Runtime, http: httpx.AsyncClient, router: Router) -> RemoteAgents:
+    """The remote cards, fetched at start and then on a schedule; a change re-indexes routing
+    at once (in a thread), so the first request after it does not pay for it."""
     settings = runtime.settings
-    for url in settings.remote_agents:
-        try:
-            async with asyncio.timeout(settings.remote_card_timeout_s):
-                await runtime.registry.add_remote(
-                    url, http, allow_private=settings.resolved_allow_private_agent_urls
-                )
-        except Exception as error:  # an unreachable remote agent must not stop the server
-            runtime.remote_errors[url] = f"{type(error).__name__}: {error}"
-            logger.warning("Remote agent %s not registered: %s", url, error)
+    return RemoteAgents(
+        runtime.registry,
+        http,
+        settings.remote_agents,
+        refresh_s=settings.remote_card_refresh_s,
+        timeout_s=settings.remote_card_timeout_s,
+        backoff_max_s=settings.remote_card_backoff_max_s,
+        allow_private=settings.resolved_allow_private_agent_urls,
+        on_change=router.warm,
+    )
 
 
 def _router(runtime: Runtime) -> Router:

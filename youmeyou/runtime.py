@@ -43,6 +43,7 @@ from memory.sql import create_tables, schema_lock
 from memory.task_claims import TaskClaims
 from memory.tasks import BatchingDatabaseTaskStore, WriteBehindTaskStore
 from orchestrator.registry import AgentRegistry
+from orchestrator.remote_agents import RemoteAgents
 from orchestrator.routing_log import RoutingLog
 from youmeyou.auth import BearerAuth, JwtVerifier
 from youmeyou.metrics import (
@@ -86,7 +87,7 @@ class Runtime:
     claims: TaskClaims
     verifier: JwtVerifier | None = None  # None: authentication is off
     registry: AgentRegistry = field(default_factory=AgentRegistry)
-    remote_errors: dict[str, str] = field(default_factory=dict)
+    remote_agents: RemoteAgents | None = None  # the refresher of YMY_REMOTE_AGENTS' cards
     replicas: Replicas | None = None  # None: tasks are not shared live with other replicas
     task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
     # Each task store's shared face, when tasks are shared (stores hash by identity).
@@ -194,6 +195,7 @@ class Runtime:
             "platform_key": self.accounts.gateway.has_platform_key,
             "breaker": self.accounts.gateway.breaker.state,
         }
+        remote = self.remote_agents
         return JSONResponse(
             {
                 "status": "ok",
@@ -202,7 +204,8 @@ class Runtime:
                 "hosted": hosted,
                 "running_tasks": len(self.running),
                 "agents": self.registry.ids(),
-                "remote_errors": self.remote_errors,
+                "remote_agents": remote.health() if remote else [],
+                "remote_errors": remote.errors() if remote else {},
             }
         )
 

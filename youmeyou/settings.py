@@ -147,6 +147,16 @@ class Settings(BaseSettings):
         description="Comma-separated base URLs of remote A2A agents to register.",
     )
     remote_card_timeout_s: float = 5.0
+    remote_card_refresh_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often each remote card is fetched again (changes, comings and goings).",
+    )
+    remote_card_backoff_max_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="The longest wait between fetches of a remote card that keeps failing.",
+    )
     allow_private_agent_urls: bool | None = Field(
         default=None,
         description="Let remote cards point at loopback/private addresses; by default only "

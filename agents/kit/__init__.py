@@ -24,7 +24,7 @@ from agents.kit.requests import (
     open_task,
 )
 from agents.kit.routes import OUTAGE_RETRY_AFTER_S, agent_handler, agent_routes
-from agents.kit.runs import INTERRUPTED_BY_STOP, RunningTasks
+from agents.kit.runs import CANCELED_BY_CLIENT, INTERRUPTED_BY_STOP, RunningTasks, ends_stream
 from agents.kit.scheduler import FirstEventScheduler, not_a_stream
 from agents.kit.verdict import REPORT_NAME, Verdict
 from agents.kit.work_order import (
@@ -40,6 +40,7 @@ from agents.kit.work_order import (
 __all__ = [
     "ANONYMOUS",
     "AUTH_USER_STATE",
+    "CANCELED_BY_CLIENT",
     "DEFAULT_MAX_PARTS",
     "DEFAULT_MAX_TEXT_CHARS",
     "INTERRUPTED_BY_STOP",
@@ -67,6 +68,7 @@ __all__ = [
     "authenticated_user",
     "bearer_token",
     "data_item",
+    "ends_stream",
     "material_in",
     "not_a_stream",
     "open_task",

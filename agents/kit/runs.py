@@ -6,6 +6,11 @@ keeps a record of every ``execute`` in flight. A stop waits for them (``wait_idl
 those still running when the grace period is over are interrupted: their work is
 cancelled and each sends one last event, ``failed`` with a message that says why, so its
 clients' streams end with an answer and the stored task does not stay ``working``.
+
+A client's CancelTask ends a run the same way (``cancel``): its work is cancelled (what it
+delegated is cancelled in turn, by ``orchestrator.delegation``; a model generating for it
+stops) and it sends one last event, ``canceled``. A task with no run in flight here (one
+waiting for input) is left to its executor's ``cancel``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import Event, EventQueue
 from a2a.types import Message, Role, Task, TaskState, TaskStatus, TaskStatusUpdateEvent
 
-__all__ = ["INTERRUPTED_BY_STOP", "RunningTasks", "ends_stream"]
+__all__ = ["CANCELED_BY_CLIENT", "INTERRUPTED_BY_STOP", "RunningTasks", "ends_stream"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,9 @@ INTERRUPTED_BY_STOP = (
     "Interrupted: the server was stopped before this task finished. Nothing more will come "
     "for it; send the request again."
 )
+CANCELED_BY_CLIENT = "Canceled at the client's request."
+# How long a CancelTask waits for the run to have ended (its delegations canceled first).
+CANCEL_WAIT_S = 10.0
 _FINAL_STATES = frozenset(
     {
         TaskState.TASK_STATE_COMPLETED,
@@ -54,6 +62,7 @@ class _Run:
     started: bool = False  # the task exists: an event has been sent
     ended: bool = False  # its last event has been sent
     interrupted: str | None = None  # why, once ``interrupt`` has been called
+    canceled: bool = False  # once ``cancel`` has been called (an interruption wins)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -102,6 +111,23 @@ class RunningTasks:
             await self.wait_idle(timeout_s)
         return len(runs)
 
+    async def cancel(self, task_id: str, *, timeout_s: float = CANCEL_WAIT_S) -> bool:
+        """End the run of ``task_id`` in flight here with a last ``canceled`` event; whether
+        there was one. Waits up to ``timeout_s`` for it to have sent it.
+
+        A run the stop is interrupting already ends ``failed``; it is only waited for.
+        """
+        runs = [run for run in self._runs if run.context.task_id == task_id]
+        for run in runs:
+            if run.interrupted is None and not run.canceled:
+                run.canceled = True
+                if run.worker is not None:
+                    run.worker.cancel()
+        for run in runs:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.done.wait(), timeout_s)
+        return bool(runs)
+
 
 class _WatchedQueue(EventQueue):
     """A run's queue, noting whether the task exists and whether its last event is out."""
@@ -131,7 +157,7 @@ class _TrackedExecutor(AgentExecutor):
         try:
             await self._inner.execute(context, _WatchedQueue(event_queue, run))
         except asyncio.CancelledError:
-            if run.interrupted is None:
+            if run.interrupted is None and not run.canceled:
                 raise
             current = asyncio.current_task()
             if current is not None:
@@ -142,17 +168,26 @@ class _TrackedExecutor(AgentExecutor):
             run.done.set()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        await self._inner.cancel(context, event_queue)
+        # A run in flight ends itself, canceled, once its work has stopped; a task with
+        # none here (waiting for input) is ended by the executor's own cancel.
+        if not context.task_id or not await self._runs.cancel(context.task_id):
+            await self._inner.cancel(context, event_queue)
 
 
 async def _send_interrupted(run: _Run, queue: EventQueue) -> None:
+    """The run's last event: ``failed`` with why it was interrupted, or ``canceled``."""
     if run.ended:
         return
     task_id, context_id = run.context.task_id or "", run.context.context_id or ""
+    state, said = (
+        (TaskState.TASK_STATE_FAILED, run.interrupted)
+        if run.interrupted is not None
+        else (TaskState.TASK_STATE_CANCELED, CANCELED_BY_CLIENT)
+    )
     status = TaskStatus(
-        state=TaskState.TASK_STATE_FAILED,
+        state=state,
         message=new_text_message(
-            run.interrupted or "", context_id=context_id, task_id=task_id, role=Role.ROLE_AGENT
+            said, context_id=context_id, task_id=task_id, role=Role.ROLE_AGENT
         ),
     )
     status.timestamp.GetCurrentTime()

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -293,9 +294,13 @@ class PlanDriver:
     # Helpers
 
     async def _guarded(self, run: PlanRun, phase: Awaitable[None]) -> None:
-        """Run a phase; a failure ends the task ``failed`` with the ledger kept."""
+        """Run a phase; a failure ends the task ``failed`` with the ledger kept, and so does
+        a cancellation (its running steps ``canceled``) before the task ends ``canceled``."""
         try:
             await phase
+        except asyncio.CancelledError:
+            await run.save()
+            raise
         except (StepFailed, DelegationError) as error:
             await run.save()
             await run.updater.failed(agent_text(f"{error}"))

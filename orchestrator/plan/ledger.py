@@ -20,7 +20,7 @@ from typing import Any, Literal
 from agents.kit import StepKind
 from memory.catalogue import Component, services_for
 
-StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
+StepStatus = Literal["pending", "running", "done", "failed", "skipped", "canceled"]
 Phase = Literal["awaiting-approval", "implementing", "done"]
 
 LEDGER_ARTIFACT = "steps.json"

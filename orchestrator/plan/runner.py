@@ -13,6 +13,7 @@ replaces its artifacts in place with ``append=false``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -174,6 +175,9 @@ class PlanRun:
             step.status = "running"
             try:
                 produced = await self._attempt(step, repair)
+            except asyncio.CancelledError:  # the task was canceled: so is what the step delegated
+                step.status = "canceled"
+                raise
             except (StepFailed, DelegationError) as error:
                 if attempt < attempts:
                     await self._say(step, f"{step.id} failed ({error}); trying once more.")
@@ -209,9 +213,10 @@ class PlanRun:
         events = self.delegator.stream(
             agent, message, user_id=self.user_id, token=self.token, step=step.id
         )
-        return await relay_events(
-            self.updater, agent, events, self.relay, meta, artifact_id=self.artifact_id
-        )
+        async with contextlib.aclosing(events):  # left early, it cancels the agent's task
+            return await relay_events(
+                self.updater, agent, events, self.relay, meta, artifact_id=self.artifact_id
+            )
 
     async def _context(self, agent: str) -> BuiltContext | None:
         """What memory knows that bears on this step, for ``agent``; None without memory."""

@@ -38,6 +38,7 @@ export interface Connection {
   client: Client;
   /** Whether the server asks for a bearer token. */
   needsToken: boolean;
+  hasToken: boolean;
 }
 
 export async function connect(caller: Caller): Promise<Connection> {
@@ -50,7 +51,8 @@ export async function connect(caller: Caller): Promise<Connection> {
     }),
   );
   const client = await factory.createFromAgentCard(card);
-  return { card, client, needsToken: Object.keys(card.securitySchemes ?? {}).length > 0 };
+  const needsToken = Object.keys(card.securitySchemes ?? {}).length > 0;
+  return { card, client, needsToken, hasToken: Boolean(caller.token) };
 }
 
 export function stream(connection: Connection, outgoing: Outgoing): AsyncGenerator<StreamResponse> {

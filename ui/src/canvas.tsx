@@ -48,6 +48,7 @@ function App() {
   const [focus, setFocus] = useState<Focus | null>(null);
 
   const refresh = useCallback(async (live: Connection) => {
+    if (live.needsToken && !live.hasToken) return; // nothing to list before a token is given
     try {
       setTasks(await recentTasks(live));
     } catch (failed) {

@@ -1,6 +1,6 @@
 // The status lines as they stream, the routing decision with its scores, and the cost badges.
 import { useEffect, useRef } from "preact/hooks";
-import type { Metadata, StatusLine } from "./events";
+import type { StatusLine } from "./events";
 
 interface Scored {
   agent: string;
@@ -96,8 +96,4 @@ export function CostBadges({ cost, cached }: { cost: Cost | undefined; cached: b
       {cached ? <span class="badge">cached</span> : null}
     </div>
   );
-}
-
-export function metaOf(line: StatusLine | undefined): Metadata {
-  return line?.metadata ?? {};
 }

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import type { Outgoing } from "./a2a";
 
-export type StepStatus = "pending" | "running" | "done" | "failed" | "skipped";
+export type StepStatus = "pending" | "running" | "done" | "failed" | "skipped" | "canceled";
 
 export interface LedgerVersion {
   number: number;
