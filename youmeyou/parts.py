@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from a2a.server.tasks import DatabasePushNotificationConfigStore
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from agents.kit import FirstEventScheduler
+from agents.kit import DeliveryPolicy, FirstEventScheduler, PushAddresses, PushNotifications
 from inference.caching import CachedOutputs
 from inference.complexity import ComplexityAnalyzer
 from inference.costs import Price, PriceTable
@@ -290,6 +291,15 @@ def model_names(settings: Settings) -> dict[ModelTier, str]:
         "flash": settings.openai_flash_model if openai else settings.gemini_flash_model,
         "pro": settings.openai_pro_model if openai else settings.gemini_pro_model,
     }
+
+
+def push_notifications(settings: Settings, engine: AsyncEngine) -> PushNotifications:
+    """Push notifications of every agent: one SQL table of configs (task ids are unique
+    across agents), their tokens and credentials encrypted with the server's key."""
+    store = DatabasePushNotificationConfigStore(engine, encryption_key=fernet_key(settings))
+    policy = DeliveryPolicy(timeout_s=settings.push_timeout_s, attempts=settings.push_attempts)
+    addresses = PushAddresses(allow_private=settings.resolved_allow_private_push_urls)
+    return PushNotifications.create(store, addresses, policy)
 
 
 def fernet_key(settings: Settings) -> bytes:

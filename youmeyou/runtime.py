@@ -32,7 +32,7 @@ from agents.architecture import ArchitectureExecutor
 from agents.cards import ORCHESTRATOR_ID, CardFile, load_cards
 from agents.code import CodeExecutor
 from agents.database import DatabaseExecutor
-from agents.kit import FirstEventScheduler, RunningTasks, agent_handler
+from agents.kit import FirstEventScheduler, PushNotifications, RunningTasks, agent_handler
 from agents.specialist import SpecialistExecutor
 from agents.validator import ValidatorExecutor
 from inference.embeddings import Embedder
@@ -54,13 +54,23 @@ from youmeyou.metrics import (
     ServerMetrics,
 )
 from youmeyou.middleware import DatabaseOutage, DefaultProtocolVersion, RequestGuard
-from youmeyou.parts import Accounts, Caches, Memory, Models, Replicas
+from youmeyou.parts import Accounts, Caches, Memory, Models, Replicas, push_notifications
 from youmeyou.recovery import TaskRecovery, ended_by_restart
 from youmeyou.serving import Stopping
 from youmeyou.settings import Settings
 from youmeyou.tracing import Tracing
 
 logger = logging.getLogger(__name__)
+
+
+def _without_request_bodies(record: logging.LogRecord) -> bool:
+    """The a2a-sdk's JSON-RPC dispatcher logs each request body at DEBUG: users' messages,
+    push notification tokens and credentials. Those lines are dropped."""
+    return not str(record.msg).startswith("Request body")
+
+
+# At a stop, how long push notifications still queued (the tasks' last events) may take.
+_PUSH_DRAIN_S = 5.0
 
 # Wraps an agent's executor: a conformance harness holds its tasks, a deployment might audit.
 Decorator = Callable[[AgentExecutor], AgentExecutor]
@@ -85,6 +95,7 @@ class Runtime:
     caches: Caches
     scheduler: FirstEventScheduler
     claims: TaskClaims
+    push: PushNotifications
     verifier: JwtVerifier | None = None  # None: authentication is off
     registry: AgentRegistry = field(default_factory=AgentRegistry)
     remote_agents: RemoteAgents | None = None  # the refresher of YMY_REMOTE_AGENTS' cards
@@ -109,6 +120,9 @@ class Runtime:
         *,
         after_warming: Callable[[], None] | None = None,
     ) -> Runtime:
+        dispatcher = logging.getLogger("a2a.server.routes.jsonrpc_dispatcher")
+        if _without_request_bodies not in dispatcher.filters:
+            dispatcher.addFilter(_without_request_bodies)
         # No keys with authentication on stops start-up here, before anything is opened.
         verifier = JwtVerifier.from_settings(settings) if settings.resolved_auth == "jwt" else None
         cards = load_cards(settings.cards_dir)  # a broken card stops start-up here
@@ -130,6 +144,7 @@ class Runtime:
             caches=caches,
             scheduler=scheduler,
             claims=TaskClaims(engine, settings.data_dir),
+            push=push_notifications(settings, engine),
             replicas=Replicas.create(settings),
             verifier=verifier,
             after_warming=after_warming,
@@ -232,7 +247,9 @@ class Runtime:
             shared = (self.shared_stores[store], self.replicas.events)
         # Counted outermost: a run the stop interrupts ends in the state it is told.
         served = self.metrics.track(agent_id, self.running.track(served))
-        return agent_handler(card, served, store, task_ids=store.task_ids, shared=shared)
+        return agent_handler(
+            card, served, store, task_ids=store.task_ids, shared=shared, push=self.push
+        )
 
     def app(
         self,
@@ -254,6 +271,7 @@ class Runtime:
             async with schema_lock(self.engine):  # the SDK's task tables, as replicas start
                 for store in self.task_stores:
                     await store.initialize()
+                await self.push.configs.initialize()
             await self.accounts.usage.start()
             recovery = TaskRecovery(self.claims, self.task_stores, finish=self._finish)
             await recovery.start()
@@ -340,6 +358,7 @@ class Runtime:
         )
         if recovery is not None:
             await recovery.stop()
+        await self.push.close(_PUSH_DRAIN_S)
         await self.accounts.limiter.close()
         await self.memory.close()
         await self.caches.close()

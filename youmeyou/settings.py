@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     # Serving
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of A2A over gRPC, on the same host, for every agent (the tenant "
+        "names it: '' the orchestrator, a specialist's id); unset: no gRPC.",
+    )
     public_url: str | None = Field(
         default=None,
         description="Base URL the agent cards advertise; defaults to http://host:port.",
@@ -161,6 +168,20 @@ class Settings(BaseSettings):
         default=None,
         description="Let remote cards point at loopback/private addresses; by default only "
         "when this server itself binds to loopback.",
+    )
+    allow_private_push_urls: bool | None = Field(
+        default=None,
+        description="Let push notification webhooks point at loopback, private or link-local "
+        "addresses; by default only when this server itself binds to loopback.",
+    )
+    push_timeout_s: float = Field(
+        default=5.0, gt=0, description="The longest one attempt at a push notification takes."
+    )
+    push_attempts: int = Field(
+        default=4,
+        ge=1,
+        description="Attempts at one push notification before it is dropped; the waits "
+        "between them double from 0.5 s up to 8 s.",
     )
     route_threshold: float = 0.30
     team_margin: float = 0.03
@@ -372,6 +393,12 @@ class Settings(BaseSettings):
     def resolved_allow_private_agent_urls(self) -> bool:
         if self.allow_private_agent_urls is not None:
             return self.allow_private_agent_urls
+        return is_loopback(self.host)
+
+    @property
+    def resolved_allow_private_push_urls(self) -> bool:
+        if self.allow_private_push_urls is not None:
+            return self.allow_private_push_urls
         return is_loopback(self.host)
 
     @property

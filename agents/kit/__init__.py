@@ -16,6 +16,8 @@ from agents.kit.identity import (
     valid_user_id,
 )
 from agents.kit.material import Material, material_in
+from agents.kit.push import DeliveryPolicy, PushNotifications
+from agents.kit.push_addresses import PushAddresses, UnsafePushUrl
 from agents.kit.requests import (
     DEFAULT_MAX_PARTS,
     DEFAULT_MAX_TEXT_CHARS,
@@ -50,15 +52,19 @@ __all__ = [
     "ArtifactWriter",
     "AuthenticatedUser",
     "Complexity",
+    "DeliveryPolicy",
     "File",
     "Finding",
     "FirstEventScheduler",
     "HeaderUser",
     "Material",
+    "PushAddresses",
+    "PushNotifications",
     "Repair",
     "RunningTasks",
     "StepKind",
     "StepRef",
+    "UnsafePushUrl",
     "UserRequest",
     "Verdict",
     "WorkOrder",

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from agents.kit.identity import HeaderUser, authenticated_user, request_user
 from agents.kit.listing import DATABASE_OUTAGE_STATE, HTTP_REQUEST_KEY, TaskListingHandler
+from agents.kit.push import PushNotifications
 
 
 class UserContextBuilder(DefaultServerCallContextBuilder):
@@ -188,9 +189,11 @@ def agent_handler(
     *,
     task_ids: IDGenerator | None = None,
     shared: tuple[VersionedTaskStore, TaskEventStream] | None = None,
+    push: PushNotifications | None = None,
 ) -> TaskListingHandler:
     """The request handler that runs ``executor``'s tasks in ``task_store``; with ``shared``,
-    through that versioned store and event stream, which other replicas see too.
+    through that versioned store and event stream, which other replicas see too; with
+    ``push``, sending each task's events to the webhooks its clients configure.
 
     Its routes (``agent_routes``) serve it over HTTP; the orchestrator also calls a
     specialist's handler in process (``orchestrator.delegation``).
@@ -201,6 +204,9 @@ def agent_handler(
         agent_card=card,
         request_context_builder=TaskContextBuilder(task_store, task_ids),
         event_stream=None if shared is None else shared[1],
+        push_config_store=None if push is None else push.configs,
+        push_sender=None if push is None else push.sender,
+        push_url_validator=None if push is None else push.addresses.accepts,
     )
 
 
