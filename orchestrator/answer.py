@@ -8,6 +8,7 @@ the run: the cache lookup before it, and remembering and caching what it produce
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +23,17 @@ from memory.vectors import Interaction
 from orchestrator.answers import AnswerCache, cacheable
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience, artifacts_summary
+from orchestrator.follow_ups import AgentQuestions
 from orchestrator.plan import Assignment, PlanDriver, PlanRun, answer_plan
 from orchestrator.registry import AgentRegistry, RegisteredAgent
-from orchestrator.relay import MEMORY_TIMEOUT_S, Relay, StepFailed, agent_text, recall
+from orchestrator.relay import (
+    MEMORY_TIMEOUT_S,
+    AgentAsks,
+    Relay,
+    StepFailed,
+    agent_text,
+    recall,
+)
 from orchestrator.routing import NO_SIGNALS, VALIDATOR, Router, RoutingDecision
 from orchestrator.routing_log import RoutingLog
 
@@ -70,6 +79,9 @@ class NewRequests:
         self._plans = plans
         self._max_artifacts = max_artifacts
         self._routing_log = routing_log
+        self.questions = AgentQuestions(
+            registry, delegator, experience=experience, max_artifacts=max_artifacts
+        )
 
     async def handle(self, asked: Asked) -> None:
         """Route and answer; any failure ends the task ``failed`` with its reason."""
@@ -136,7 +148,16 @@ class NewRequests:
         try:
             await run.run(list(run.ledger.steps))
         except (StepFailed, DelegationError) as error:
-            reason = _sentence(str(error))
+            if isinstance(error, AgentAsks) and len(run.ledger.steps) == 1:
+                awaiting = dataclasses.replace(
+                    error.awaiting,
+                    query=request.text,
+                    skill=decision.best.skill,
+                    project=asked.project or "",
+                )
+                await self.questions.ask(updater, error.question, awaiting)
+                return
+            reason = _sentence(str(error) + _team_question(error))
             await self._remember(asked, decision, run.relay, "failed", reason)
             await updater.failed(agent_text(reason))
             return
@@ -301,6 +322,15 @@ def _unavailable(agent: RegisteredAgent) -> str:
     return (
         f"The {name} ({agent.agent_id}) is unavailable: it has not answered lately. "
         "Try again later, or send the request without naming it."
+    )
+
+
+def _team_question(error: Exception) -> str:
+    if not isinstance(error, AgentAsks):
+        return ""
+    return (
+        " (a question from one agent of a team is not passed on yet: send the request to "
+        "that agent alone, naming it)"
     )
 
 

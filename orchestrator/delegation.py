@@ -131,6 +131,25 @@ class Delegator:
                 await events.aclose()
                 await call.cancel_unless_ended(agent)
 
+    async def cancel(
+        self, agent: RegisteredAgent, task_id: str, *, user_id: str, token: str | None = None
+    ) -> None:
+        """Cancel the agent's task ``task_id``, one no stream is open for (it waits for the
+        user's answer); never raises."""
+        handler = None if agent.remote else self._local.get(agent.agent_id)
+        unsent = Message()  # a call is made to cancel through; it never sends this
+        try:
+            if handler is not None:
+                call = _in_process(handler, unsent, _caller(user_id, token))
+            else:
+                call = self._over_http(agent, unsent, user_id=user_id, token=token, ctx=Context())
+        except DelegationError as error:
+            logger.info("could not cancel the %s's task %s: %s", agent.name, task_id, error)
+            return
+        call.task_id = task_id
+        await call.events.aclose()
+        await call.cancel_unless_ended(agent)
+
     def _over_http(
         self,
         agent: RegisteredAgent,

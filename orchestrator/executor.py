@@ -17,7 +17,9 @@ from a2a.helpers import new_text_message
 from a2a.server.agent_execution import AgentExecutor, RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
+from a2a.types import Task, TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
+from google.protobuf.json_format import MessageToDict
 
 from agents.kit import (
     DEFAULT_MAX_PARTS,
@@ -29,9 +31,10 @@ from agents.kit import (
 )
 from orchestrator.answer import Asked, NewRequests
 from orchestrator.experience import Experience, Feedback, FeedbackError
+from orchestrator.follow_ups import AWAITING_KEY
 from orchestrator.plan import PlanDriver, read_ledger
 from orchestrator.registry import AgentRegistry, UnknownAgentError
-from orchestrator.relay import agent_text
+from orchestrator.relay import Awaiting, agent_text
 
 __all__ = ["OrchestratorExecutor"]
 
@@ -62,6 +65,8 @@ class OrchestratorExecutor(AgentExecutor):
             await self._take_feedback(user_id, feedback, event_queue)
             return
         if await self._plan_message(context, event_queue, user_id, token):
+            return
+        if await self._agent_answer(context, event_queue, user_id, token):
             return
         request = UserRequest.from_message(
             context.message, max_chars=self._max_text_chars, max_parts=self._max_parts
@@ -101,6 +106,26 @@ class OrchestratorExecutor(AgentExecutor):
             raise InvalidParamsError(message="There is no plan to modify here.")
         return False
 
+    async def _agent_answer(
+        self,
+        context: RequestContext,
+        event_queue: EventQueue,
+        user_id: str,
+        token: str | None,
+    ) -> bool:
+        """Pass the user's answer to the delegated agent waiting for it; False if none is."""
+        task, message = context.current_task, context.message
+        awaiting = _awaiting(task)
+        if task is None or awaiting is None or message is None:
+            return False
+        # The answer is held to the limits of any request.
+        UserRequest.from_message(message, max_chars=self._max_text_chars, max_parts=self._max_parts)
+        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        await self._requests.questions.answer(
+            updater, message, awaiting, user_id=user_id, token=token
+        )
+        return True
+
     async def _take_feedback(self, user_id: str, raw: object, event_queue: EventQueue) -> None:
         if self._experience is None:
             raise InvalidParamsError(message="This server keeps no feedback.")
@@ -120,8 +145,22 @@ class OrchestratorExecutor(AgentExecutor):
         # A run in flight is ended by RunningTasks (agents.kit.runs), which wraps this
         # executor: its delegations are canceled, then it ends canceled. What comes here is
         # a task with no run in flight (a plan waiting for approval): it only needs the end.
+        awaiting = _awaiting(context.current_task)
+        if awaiting is not None:  # the agent waiting for the user's answer is told too
+            user_id = context.call_context.user.user_name or "anonymous"
+            token = bearer_token(context.call_context)
+            await self._requests.questions.cancel(awaiting, user_id=user_id, token=token)
         if context.task_id and context.context_id:
             await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
+
+
+def _awaiting(task: Task | None) -> Awaiting | None:
+    """The delegated agent's task waiting for the user's answer, if ``task`` waits for one."""
+    if task is None or task.status.state != TaskState.TASK_STATE_INPUT_REQUIRED:
+        return None
+    if AWAITING_KEY not in task.metadata:
+        return None
+    return Awaiting.from_metadata(MessageToDict(task.metadata).get(AWAITING_KEY))
 
 
 def _pinned_agents(metadata: dict[str, Any]) -> list[str] | None:

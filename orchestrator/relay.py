@@ -2,8 +2,9 @@
 
 Artifact chunks keep their order and flags; the specialist's status lines become status
 lines of the step; its cost is added to the task's; any end but ``completed`` raises
-``StepFailed``. The caller gives each artifact name its id (a plan keeps one id per name for
-its whole life, so a regenerated step replaces its artifacts in place).
+``StepFailed`` (``AgentAsks`` when the agent waits for the user's answer). The caller gives
+each artifact name its id (a plan keeps one id per name for its whole life, so a
+regenerated step replaces its artifacts in place).
 """
 
 from __future__ import annotations
@@ -39,6 +40,60 @@ MEMORY_TIMEOUT_S = 5.0
 
 class StepFailed(RuntimeError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Awaiting:
+    """A delegated agent's task waiting for the user's answer (``input-required``): where
+    the orchestrator task sends the user's next message, and what the request was. Kept in
+    the orchestrator task's metadata."""
+
+    agent: str
+    task_id: str
+    context_id: str
+    step: dict[str, Any]  # the step's metadata, as its events carry it
+    query: str = ""
+    skill: str = ""
+    project: str = ""
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "taskId": self.task_id,
+            "contextId": self.context_id,
+            "step": self.step,
+            "query": self.query,
+            "skill": self.skill,
+            "project": self.project,
+        }
+
+    @classmethod
+    def from_metadata(cls, raw: object) -> Awaiting | None:
+        if not isinstance(raw, dict):
+            return None
+        agent, task_id, step = raw.get("agent"), raw.get("taskId"), raw.get("step")
+        if not (isinstance(agent, str) and isinstance(task_id, str) and isinstance(step, dict)):
+            return None
+        texts = {k: raw.get(k) for k in ("contextId", "query", "skill", "project")}
+        text = {k: v if isinstance(v, str) else "" for k, v in texts.items()}
+        return cls(
+            agent,
+            task_id,
+            text["contextId"],
+            step,
+            query=text["query"],
+            skill=text["skill"],
+            project=text["project"],
+        )
+
+
+class AgentAsks(StepFailed):
+    """A delegated agent needs the user's answer to go on: its question, and its task."""
+
+    def __init__(self, name: str, question: str, awaiting: Awaiting) -> None:
+        super().__init__(f"The {name} needs more input: {question}")
+        self.question = question
+        self.awaiting = awaiting
 
 
 @dataclass
@@ -170,11 +225,11 @@ class _Step:
             raise StepFailed(f"The {name} failed: {said or 'no reason given'}")
         if status.state in (TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED):
             raise StepFailed(f"The {name} stopped ({TaskState.Name(status.state)}): {said}")
-        if status.state in (
-            TaskState.TASK_STATE_INPUT_REQUIRED,
-            TaskState.TASK_STATE_AUTH_REQUIRED,
-        ):
-            raise StepFailed(f"The {name} needs more input: {said}")
+        if status.state == TaskState.TASK_STATE_INPUT_REQUIRED:
+            awaiting = Awaiting(self.agent.agent_id, update.task_id, update.context_id, self.meta)
+            raise AgentAsks(name, said or "it did not say what", awaiting)
+        if status.state == TaskState.TASK_STATE_AUTH_REQUIRED:
+            raise StepFailed(f"The {name} needs credentials this server cannot give: {said}")
         if said and status.state == TaskState.TASK_STATE_WORKING:
             await self.updater.update_status(
                 TaskState.TASK_STATE_WORKING,

@@ -48,7 +48,7 @@ from orchestrator.plan.ledger import (
 from orchestrator.plan.replies import Modification
 from orchestrator.plan.summary import summary
 from orchestrator.registry import AgentRegistry
-from orchestrator.relay import Relay, StepFailed, agent_text, recall, relay_events
+from orchestrator.relay import AgentAsks, Relay, StepFailed, agent_text, recall, relay_events
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -177,6 +177,8 @@ class PlanRun:
                 produced = await self._attempt(step, repair)
             except asyncio.CancelledError:  # the task was canceled: so is what the step delegated
                 step.status = "canceled"
+                raise
+            except AgentAsks:  # asking again would only ask again: the user must answer
                 raise
             except (StepFailed, DelegationError) as error:
                 if attempt < attempts:

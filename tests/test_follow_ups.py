@@ -1,0 +1,205 @@
+"""A remote agent that asks the user a question: the question reaches the user as
+``input-required``, the user's answer reaches the agent's own task, and its answer the user.
+
+The remote agent is a real A2A server on a loopback port (the a2a-sdk's handler), a currency
+desk that asks which currency to convert into before it answers; the orchestrator knows it
+only from its card, through ``YMY_REMOTE_AGENTS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from a2a.client import ClientCallContext, ClientConfig, create_client
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentSkill,
+    CancelTaskRequest,
+    GetTaskRequest,
+    Part,
+    SendMessageRequest,
+    StreamResponse,
+    TaskState,
+)
+from conftest import make_settings
+from starlette.applications import Starlette
+from support import (
+    COMPLETED,
+    INPUT_REQUIRED,
+    LiveServer,
+    artifacts,
+    free_port,
+    serving,
+    statuses,
+    user_message,
+)
+
+from agents.cards import interfaces
+from agents.kit import agent_handler, agent_routes, open_task
+from youmeyou.app import Models, build_app
+
+RATES = {"EUR": 0.92, "GBP": 0.79, "JPY": 151.2}
+QUESTION = "Which currency should I convert 100 USD into?"
+DESK = "currency-desk"
+CALLER = ClientCallContext(service_parameters={"X-User-Id": "traveller"})
+
+
+class CurrencyDesk(AgentExecutor):
+    """Asks for the target currency, then converts; remembers the tasks it saw canceled."""
+
+    def __init__(self) -> None:
+        self.canceled: list[str] = []
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        first = context.current_task is None
+        updater = await open_task(context, event_queue)
+        said = context.get_user_input()
+        if first:
+            await updater.start_work()
+            await updater.requires_input(updater.new_agent_message([Part(text=QUESTION)]))
+            return
+        code = next((c for c in RATES if re.search(rf"\b{c}\b", said.upper())), None)
+        if code is None:
+            await updater.requires_input(updater.new_agent_message([Part(text=QUESTION)]))
+            return
+        text = f"100 USD = {100 * RATES[code]:.2f} {code} (rate {RATES[code]})"
+        await updater.add_artifact([Part(text=text, media_type="text/plain")], name="rate.txt")
+        await updater.complete()
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        assert context.task_id and context.context_id
+        self.canceled.append(context.task_id)
+        await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
+
+
+def desk_card(url: str) -> AgentCard:
+    return AgentCard(
+        name="Currency Desk",
+        description="Converts amounts of money between currencies at today's rates.",
+        version="1.0.0",
+        capabilities=AgentCapabilities(streaming=True),
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        supported_interfaces=interfaces(url),
+        skills=[
+            AgentSkill(
+                id="convert",
+                name="Currency conversion",
+                description="Convert an amount from one currency to another.",
+                tags=["currency", "exchange rate", "convert money"],
+                examples=["Convert 100 USD to EUR", "How much is 50 pounds in yen?"],
+            )
+        ],
+    )
+
+
+async def send(
+    url: str, text: str, *, task_id: str = "", context_id: str = ""
+) -> list[StreamResponse]:
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await create_client(url, ClientConfig(streaming=True, httpx_client=http))
+        message = user_message(
+            text, metadata={"agent": DESK}, task_id=task_id, context_id=context_id
+        )
+        request = SendMessageRequest(message=message)
+        return [e async for e in client.send_message(request, context=CALLER)]
+
+
+async def task_of(url: str, task_id: str, *, cancel: bool = False) -> object:
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = await create_client(url, ClientConfig(httpx_client=http))
+        if cancel:
+            return await client.cancel_task(CancelTaskRequest(id=task_id), context=CALLER)
+        return await client.get_task(GetTaskRequest(id=task_id), context=CALLER)
+
+
+async def registered(http: httpx.AsyncClient, url: str) -> None:
+    for _ in range(200):
+        if DESK in (await http.get(f"{url}/health")).json()["agents"]:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the currency desk was never registered")
+
+
+@contextlib.asynccontextmanager
+async def desk_and_orchestrator(
+    models: Models, tmp_path: Path, desk: CurrencyDesk
+) -> AsyncIterator[LiveServer]:
+    desk_port, port = free_port(), free_port()
+    desk_url = f"http://127.0.0.1:{desk_port}"
+    card = desk_card(desk_url)
+    app = Starlette(routes=agent_routes(card, agent_handler(card, desk, InMemoryTaskStore())))
+    settings = make_settings(tmp_path, port, remote_agents=desk_url)
+    async with (
+        serving(app, desk_port),
+        serving(build_app(settings, models), port) as live,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        await registered(http, live.url)
+        yield live
+
+
+def first_task_id(events: list[StreamResponse]) -> str:
+    return str(events[0].task.id)
+
+
+async def test_the_agents_question_reaches_the_user_and_the_answer_reaches_the_agent(
+    models: Models, tmp_path: Path
+) -> None:
+    desk = CurrencyDesk()
+    async with desk_and_orchestrator(models, tmp_path, desk) as live:
+        asked = await send(live.url, "convert 100 dollars for me pls")
+        state, said, metadata = statuses(asked)[-1]
+        assert state == INPUT_REQUIRED, statuses(asked)
+        assert said == f"The Currency Desk asks: {QUESTION}"
+        assert metadata["awaiting"]["agent"] == DESK
+        task_id = first_task_id(asked)
+
+        answered = await send(live.url, "euros, EUR", task_id=task_id)
+        assert statuses(answered)[-1][0] == COMPLETED, statuses(answered)[-1]
+        assert artifacts(answered)["rate.txt"]["text"] == "100 USD = 92.00 EUR (rate 0.92)"
+        assert {e.status_update.task_id for e in answered if e.HasField("status_update")} == {
+            task_id
+        }  # the user's own task went on; the agent's task is its own business
+        task = await task_of(live.url, task_id)
+        assert task.status.state == TaskState.TASK_STATE_COMPLETED  # type: ignore[attr-defined]
+        assert desk.canceled == []
+
+
+async def test_an_unclear_answer_is_asked_again_and_a_cancel_reaches_the_agent(
+    models: Models, tmp_path: Path
+) -> None:
+    desk = CurrencyDesk()
+    async with desk_and_orchestrator(models, tmp_path, desk) as live:
+        asked = await send(live.url, "convert 100 USD")
+        task_id = first_task_id(asked)
+        again = await send(live.url, "hmm, whatever is cheapest", task_id=task_id)
+        assert statuses(again)[-1][:2] == (INPUT_REQUIRED, f"The Currency Desk asks: {QUESTION}")
+        desk_task = statuses(again)[-1][2]["awaiting"]["taskId"]
+        assert desk_task == statuses(asked)[-1][2]["awaiting"]["taskId"]  # the same desk task
+
+        canceled = await task_of(live.url, task_id, cancel=True)
+        assert canceled.status.state == TaskState.TASK_STATE_CANCELED  # type: ignore[attr-defined]
+        assert desk.canceled == [desk_task]
+
+
+async def test_a_new_request_in_the_same_conversation_is_not_taken_for_an_answer(
+    models: Models, tmp_path: Path
+) -> None:
+    desk = CurrencyDesk()
+    async with desk_and_orchestrator(models, tmp_path, desk) as live:
+        first = await send(live.url, "convert 100 USD")
+        context_id = str(first[0].task.context_id)
+        second = await send(live.url, "and 100 USD to EUR?", context_id=context_id)
+        assert first_task_id(first) != first_task_id(second)
+        assert statuses(second)[-1][0] == INPUT_REQUIRED  # its own question, on its own task
+        assert str(second[0].task.context_id) == context_id
