@@ -141,7 +141,10 @@ def check_remote_card(card: AgentCard, url: str, *, allow_private: bool) -> None
         if len(skill.examples) > MAX_EXAMPLES or len(skill.tags) > MAX_TAGS:
             refuse(f"skills[{i}]", f"has more than {MAX_EXAMPLES} examples or {MAX_TAGS} tags")
     for i, interface in enumerate(card.supported_interfaces):
-        problem = _url_problem(interface.url, allow_private=allow_private)
+        url = interface.url
+        if interface.protocol_binding == "GRPC" and "://" not in url:
+            url = f"http://{url}"  # a gRPC target is host:port; its host is checked alike
+        problem = _url_problem(url, allow_private=allow_private)
         if problem:
             refuse(f"supportedInterfaces[{i}].url", problem)
 

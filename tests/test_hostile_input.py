@@ -282,6 +282,10 @@ def _card(**overrides: Any) -> AgentCard:
             },
             "points at this machine",
         ),
+        (
+            {"supportedInterfaces": [{"url": "10.0.0.5:50051", "protocolBinding": "GRPC"}]},
+            "private or loopback",
+        ),
         ({"supportedInterfaces": []}, "declares no interface"),
     ],
 )
