@@ -96,6 +96,7 @@ TCK_DIR        ?=
 TCK_VENV       ?= $(TCK_DIR)/.venv
 TCK_LOGS       ?= var/tck
 TCK_CATEGORIES ?= mandatory capabilities
+# With grpc among them, each server also serves A2A over gRPC, on a spare port of its own.
 TCK_TRANSPORTS ?= jsonrpc rest
 
 .PHONY: tck
@@ -108,12 +109,14 @@ tck: install
 	logs=$$(cd $(TCK_LOGS) && pwd); data=$$(mktemp -d); pids=""; \
 	trap 'st=$$?; kill $$pids 2>/dev/null || true; wait $$pids 2>/dev/null || true; rm -rf "$$data"; exit $$st' EXIT; \
 	port() { $(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }; \
-	orch=$$(port); val=$$(port); \
+	orch=$$(port); val=$$(port); grpc=""; \
+	case " $(TCK_TRANSPORTS) " in *" grpc "*) grpc=1;; esac; \
+	orch_grpc=$${grpc:+YMY_GRPC_PORT=$$(port)}; val_grpc=$${grpc:+YMY_GRPC_PORT=$$(port)}; \
 	export YMY_LOCAL_MAX_NEW_TOKENS=32; \
-	$(PYTHON) tests/tck_harness.py serve --host localhost --port $$orch --data-dir "$$data/serve" \
-	  > "$$logs/server-orchestrator.log" 2>&1 & pids="$$pids $$!"; \
-	$(PYTHON) tests/tck_harness.py validator --host localhost --port $$val --data-dir "$$data/validator" \
-	  > "$$logs/server-validator.log" 2>&1 & pids="$$pids $$!"; \
+	env $$orch_grpc $(PYTHON) tests/tck_harness.py serve --host localhost --port $$orch \
+	  --data-dir "$$data/serve" > "$$logs/server-orchestrator.log" 2>&1 & pids="$$pids $$!"; \
+	env $$val_grpc $(PYTHON) tests/tck_harness.py validator --host localhost --port $$val \
+	  --data-dir "$$data/validator" > "$$logs/server-validator.log" 2>&1 & pids="$$pids $$!"; \
 	for p in $$orch $$val; do \
 	  for _ in $$(seq 600); do curl -sf "http://localhost:$$p/health" | grep -q '"warming":false' && break; sleep 0.5; done; \
 	  curl -sf "http://localhost:$$p/health" | grep -q '"warming":false' || { echo "server on $$p did not warm up" >&2; exit 1; }; \

@@ -47,15 +47,23 @@ class CardFile:
     path: Path
     card: AgentCard
 
-    def served_at(self, base_url: str, *, bearer_auth: bool = False) -> AgentCard:
-        """The card with its JSON-RPC and REST interfaces at ``base_url``.
+    def served_at(
+        self,
+        base_url: str,
+        *,
+        bearer_auth: bool = False,
+        grpc_url: str | None = None,
+        tenant: str = "",
+    ) -> AgentCard:
+        """The card with its JSON-RPC and REST interfaces at ``base_url``, and with
+        ``grpc_url`` (``host:port``) its gRPC interface, whose requests carry ``tenant``.
 
         With ``bearer_auth`` it also declares that every call needs a JWT bearer token.
         """
         served = AgentCard()
         served.CopyFrom(self.card)
         del served.supported_interfaces[:]
-        served.supported_interfaces.extend(interfaces(base_url))
+        served.supported_interfaces.extend(interfaces(base_url, grpc_url=grpc_url, tenant=tenant))
         if bearer_auth:
             require_bearer_token(served)
         return served
@@ -78,16 +86,21 @@ def require_bearer_token(card: AgentCard) -> None:
     )
 
 
-def interfaces(base_url: str) -> list[AgentInterface]:
-    """v1.0 JSON-RPC and REST, then v0.3 JSON-RPC on the same URL.
+def interfaces(
+    base_url: str, *, grpc_url: str | None = None, tenant: str = ""
+) -> list[AgentInterface]:
+    """v1.0 JSON-RPC and REST, then v0.3 JSON-RPC on the same URL, then v1.0 gRPC at
+    ``grpc_url`` when it is given.
 
     The v0.3 entry is what makes the SDK add a v0.3 card's ``url``, ``preferredTransport``
     and ``protocolVersion`` to the served card: without them every v0.3 client (a2a-sdk
     0.3, @a2a-js/sdk 0.3, strands) refuses the card before it sends anything. v1.0 clients
-    still pick the v1.0 entries, which come first and which they prefer.
+    still pick the v1.0 entries, which come first and which they prefer; a client that
+    speaks only gRPC finds its entry last. One gRPC port serves all the agents of a
+    process: the interface's ``tenant``, which clients copy into every request, says which.
     """
     root = base_url.rstrip("/")
-    return [
+    declared = [
         AgentInterface(
             url=f"{root}/",
             protocol_binding=TransportProtocol.JSONRPC.value,
@@ -104,6 +117,16 @@ def interfaces(base_url: str) -> list[AgentInterface]:
             protocol_version=LEGACY_PROTOCOL_VERSION,
         ),
     ]
+    if grpc_url:
+        declared.append(
+            AgentInterface(
+                url=grpc_url,
+                protocol_binding=TransportProtocol.GRPC.value,
+                protocol_version=PROTOCOL_VERSION,
+                tenant=tenant,
+            )
+        )
+    return declared
 
 
 def load_card(path: Path) -> CardFile:

@@ -21,6 +21,11 @@ agent, and only in these two ways:
 
 Everything else (routing, the specialists, errors, limits, auth) is the product as it ships.
 
+With ``YMY_GRPC_PORT`` set, A2A over gRPC gets the same first change (``grpc_as_the_tck_reads_it``),
+and the cards write their gRPC URL ``grpc://host:port``: the TCK's gRPC client parses the URL
+as an http(s) or grpc(s) URL, and reads the ``host:port`` that the SDKs' gRPC clients take as
+host ``None``, port 80.
+
     python tests/tck_harness.py serve|validator --host H --port P --data-dir D [--hold-s S]
 """
 
@@ -145,6 +150,24 @@ def _returning_immediately(path: str, body: bytes) -> bytes:
     return json.dumps(payload).encode()
 
 
+def grpc_as_the_tck_reads_it() -> None:
+    """TCK mode over gRPC: ``SendMessage`` to the agent at the root (tenant ``""``) returns once
+    its task exists, as ``ReturnImmediately`` has it over HTTP. Call before the app is built.
+
+    gRPC calls pass through no HTTP middleware, so this wraps the servicer's method."""
+    from youmeyou import grpc_serving
+
+    servicer = grpc_serving.AgentsServicer
+    send = servicer.SendMessage
+
+    async def send_returning_immediately(self: Any, request: Any, context: Any) -> Any:
+        if not request.tenant:
+            request.configuration.return_immediately = True
+        return await send(self, request, context)
+
+    servicer.SendMessage = send_returning_immediately  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve an agent for the A2A TCK.")
     parser.add_argument("agent", help="serve (the orchestrator) or a specialist's id")
@@ -157,12 +180,18 @@ def main() -> None:
     from youmeyou.settings import Settings
 
     settings = Settings(host=args.host, port=args.port, data_dir=args.data_dir)
+    if settings.grpc_url is not None:
+        # The TCK's gRPC client parses the card's URL as a URL: "localhost:PORT" reads as
+        # host None, port 80. The SDKs' gRPC clients take host:port, as the cards say.
+        settings.grpc_public_url = f"grpc://{settings.grpc_url}"
     settings.apply_to_process()
 
     from youmeyou.app import Models, build_agent_app, build_app, freeze_heap
 
     models = Models.create(settings)
     decorate = holding(args.hold_s)
+    if settings.grpc_port is not None:
+        grpc_as_the_tck_reads_it()
     app = (
         build_app(settings, models, after_warming=freeze_heap, decorate_root=decorate)
         if args.agent == "serve"

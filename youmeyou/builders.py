@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import get_args
 
 import httpx
@@ -31,6 +31,7 @@ from youmeyou.api import (
     memory_routes,
     routing_routes,
 )
+from youmeyou.grpc_serving import GrpcAgents
 from youmeyou.ops import OpsSources, ops_routes
 from youmeyou.parts import Models, model_names, price_table
 from youmeyou.runtime import SPECIALISTS, Decorator, Runtime
@@ -92,7 +93,44 @@ def build_app(
         await remote.stop()
         await http.aclose()
 
-    return runtime.app(routes, warm=warm, on_start=remote.start, on_stop=stop)
+    agents = {"": handler, **specialists}  # by gRPC tenant: as by path under /agents/
+    return _serve(runtime, routes, agents, warm=warm, on_start=remote.start, on_stop=stop)
+
+
+def _serve(
+    runtime: Runtime,
+    routes: list[BaseRoute],
+    agents: dict[str, RequestHandler],
+    *,
+    warm: Sequence[Callable[[], object]],
+    on_start: Callable[[], Awaitable[None]] | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> Starlette:
+    """``runtime.app``, and with gRPC on, ``agents`` (by tenant) served over gRPC from the
+    app's start to its stop: started last, stopped first."""
+    settings = runtime.settings
+    if settings.grpc_port is None:
+        return runtime.app(routes, warm=warm, on_start=on_start, on_stop=on_stop)
+    grpc = GrpcAgents(
+        settings,
+        agents,
+        verifier=runtime.verifier,
+        streams=runtime.streams,
+    )
+
+    async def start() -> None:
+        if on_start is not None:
+            await on_start()
+        await grpc.start()
+
+    async def stop() -> None:
+        await grpc.stop()
+        if on_stop is not None:
+            await on_stop()
+
+    app = runtime.app(routes, warm=warm, on_start=start, on_stop=stop)
+    grpc.refuse_calls_after(app.state.stopping)
+    return app
 
 
 def _specialists(runtime: Runtime) -> tuple[list[BaseRoute], dict[str, RequestHandler]]:
@@ -100,7 +138,8 @@ def _specialists(runtime: Runtime) -> tuple[list[BaseRoute], dict[str, RequestHa
     routes: list[BaseRoute] = []
     handlers: dict[str, RequestHandler] = {}
     for agent_id in SPECIALISTS:
-        card = runtime.card(agent_id, f"{runtime.settings.base_url}/agents/{agent_id}")
+        base = f"{runtime.settings.base_url}/agents/{agent_id}"
+        card = runtime.card(agent_id, base, tenant=agent_id)
         runtime.registry.add(agent_id, card)
         handler = runtime.agent_handler(agent_id, card, runtime.specialist(agent_id))
         handlers[agent_id] = handler
@@ -274,4 +313,4 @@ def build_agent_app(
     # A standalone specialist routes nothing: only what generation needs is worth warming.
     warm = [] if agent_id == "validator" else [models.analyzer.warm, models.local_model.load]
     handler = runtime.agent_handler(agent_id, card, executor, decorate=decorate_root)
-    return runtime.app(agent_routes(card, handler), warm=warm)
+    return _serve(runtime, agent_routes(card, handler), {"": handler}, warm=warm)

@@ -76,6 +76,42 @@ def _non_integer_query_parameter(query: bytes) -> str | None:
     return None
 
 
+class StreamSlots:
+    """Each user's open streams at each agent, at most ``limit`` at once.
+
+    ``RequestGuard`` counts HTTP streams here, and the gRPC server its streaming calls; the
+    agent is ``""`` for the one at the root and the specialist's id for one under
+    ``/agents/<id>`` (its gRPC tenant).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[tuple[str, str], int] = {}  # (user, agent) -> open streams
+
+    @property
+    def refusal(self) -> str:
+        """What a refused stream is told."""
+        return (
+            f"Too many open streams for this user (limit {self.limit}); "
+            "retry when one has finished."
+        )
+
+    def acquire(self, user: str, agent: str) -> bool:
+        """Count one more open stream, or ``False`` (nothing counted) when at the limit."""
+        key = (user, agent)
+        if self._open.get(key, 0) >= self.limit:
+            return False
+        self._open[key] = self._open.get(key, 0) + 1
+        return True
+
+    def release(self, user: str, agent: str) -> None:
+        """One stream that ``acquire`` counted has ended."""
+        key = (user, agent)
+        self._open[key] -= 1
+        if not self._open[key]:
+            del self._open[key]
+
+
 class RequestGuard:
     """Refuses, with a JSON error, what no handler should see: over-sized bodies (413),
     bodies sent too slowly (408), bodies that are not UTF-8 or nest too deeply, malformed
@@ -92,14 +128,14 @@ class RequestGuard:
         max_body_bytes: int,
         max_json_depth: int = 64,
         body_timeout_s: float = 15.0,
-        max_streams_per_user: int = 32,
+        streams: StreamSlots,
     ) -> None:
+        """``streams``: each user's open streams, which gRPC counts in too."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
         self.body_timeout_s = body_timeout_s
-        self.max_streams_per_user = max_streams_per_user
-        self._streams: dict[tuple[str, str], int] = {}  # (user, agent) -> open streams
+        self.streams = streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -190,23 +226,14 @@ class RequestGuard:
         path = scope["path"]
         agent = path.split("/", 3)[2] if path.startswith("/agents/") else ""
         # Per agent: a delegated step holds a stream of the same user at a specialist.
-        key = (request_user(Request(scope)), agent)
-        if self._streams.get(key, 0) >= self.max_streams_per_user:
-            await send_error(
-                send,
-                429,
-                f"Too many open streams for this user (limit {self.max_streams_per_user}); "
-                "retry when one has finished.",
-                headers=[(b"retry-after", b"1")],
-            )
+        user = request_user(Request(scope))
+        if not self.streams.acquire(user, agent):
+            await send_error(send, 429, self.streams.refusal, headers=[(b"retry-after", b"1")])
             return
-        self._streams[key] = self._streams.get(key, 0) + 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self._streams[key] -= 1
-            if not self._streams[key]:
-                del self._streams[key]
+            self.streams.release(user, agent)
 
     def _too_large(self) -> str:
         return f"The request body is larger than the limit of {self.max_body_bytes} bytes."

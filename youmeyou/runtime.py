@@ -53,7 +53,7 @@ from youmeyou.metrics import (
     LocalModelFigures,
     ServerMetrics,
 )
-from youmeyou.middleware import DatabaseOutage, DefaultProtocolVersion, RequestGuard
+from youmeyou.middleware import DatabaseOutage, DefaultProtocolVersion, RequestGuard, StreamSlots
 from youmeyou.parts import Accounts, Caches, Memory, Models, Replicas, push_notifications
 from youmeyou.recovery import TaskRecovery, ended_by_restart
 from youmeyou.serving import Stopping
@@ -108,9 +108,11 @@ class Runtime:
     after_warming: Callable[[], None] | None = None  # e.g. ``freeze_heap``, in a server process
     routing_log: RoutingLog = field(default_factory=RoutingLog)  # for ``/v1/ops``
     metrics: ServerMetrics = field(init=False)  # this app's own registry (``/metrics``)
+    streams: StreamSlots = field(init=False)  # each user's open streams, HTTP and gRPC alike
 
     def __post_init__(self) -> None:
         self.metrics = ServerMetrics(self.live_figures, self.caches.stats)
+        self.streams = StreamSlots(self.settings.max_streams_per_user)
 
     @classmethod
     def create(
@@ -150,9 +152,15 @@ class Runtime:
             after_warming=after_warming,
         )
 
-    def card(self, agent_id: str, base_url: str) -> AgentCard:
-        """An agent's card served at ``base_url``, declaring bearer auth when it is on."""
-        return self.cards[agent_id].served_at(base_url, bearer_auth=self.verifier is not None)
+    def card(self, agent_id: str, base_url: str, *, tenant: str = "") -> AgentCard:
+        """An agent's card served at ``base_url``, declaring bearer auth when it is on, and
+        its gRPC interface (``tenant`` selects the agent there) when gRPC is on."""
+        return self.cards[agent_id].served_at(
+            base_url,
+            bearer_auth=self.verifier is not None,
+            grpc_url=self.settings.grpc_url,
+            tenant=tenant,
+        )
 
     @property
     def local_model(self) -> LocalModel:
@@ -312,7 +320,7 @@ class Runtime:
                 max_body_bytes=settings.max_request_bytes,
                 max_json_depth=settings.max_json_depth,
                 body_timeout_s=settings.request_read_timeout_s,
-                max_streams_per_user=settings.max_streams_per_user,
+                streams=self.streams,
             ),
             Middleware(DefaultProtocolVersion),
             Middleware(DatabaseOutage),

@@ -10,6 +10,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -66,6 +67,11 @@ class Settings(BaseSettings):
         le=65535,
         description="Port of A2A over gRPC, on the same host, for every agent (the tenant "
         "names it: '' the orchestrator, a specialist's id); unset: no gRPC.",
+    )
+    grpc_public_url: str | None = Field(
+        default=None,
+        description="The gRPC address the cards declare, e.g. behind a proxy; defaults to "
+        "host:port on the host of the public URL.",
     )
     public_url: str | None = Field(
         default=None,
@@ -400,6 +406,18 @@ class Settings(BaseSettings):
         if self.allow_private_push_urls is not None:
             return self.allow_private_push_urls
         return is_loopback(self.host)
+
+    @property
+    def grpc_url(self) -> str | None:
+        """The gRPC interface the cards declare (``host:port``, as gRPC clients take it), on
+        the host of the cards' other URLs; ``None`` with gRPC off."""
+        if self.grpc_port is None:
+            return None
+        if self.grpc_public_url:
+            return self.grpc_public_url
+        host = urlsplit(self.base_url).hostname or self.host
+        name = f"[{host}]" if ":" in host else host
+        return f"{name}:{self.grpc_port}"
 
     @property
     def base_url(self) -> str:
