@@ -216,6 +216,34 @@ async def test_rest_errors_carry_the_spec_http_status(server: LiveServer, prefix
     assert missing.json()["error"]["status"] == "NOT_FOUND"
 
 
+async def test_a_file_part_is_refused_as_an_unsupported_content_type(server: LiveServer) -> None:
+    """Spec 3.1.1: a media type the agent does not take is ContentTypeNotSupportedError
+    (REST 415); the agents read text and JSON data, and would otherwise drop a file unread."""
+    message = {
+        "role": "ROLE_USER",
+        "messageId": str(uuid.uuid4()),
+        "parts": [{"raw": "dGNr", "mediaType": "application/x-unsupported"}],
+    }
+    rpc_answer = await rpc(server, VALIDATOR, "SendMessage", {"message": message})
+    async with httpx.AsyncClient(timeout=60) as http:
+        rest_answer = await http.post(
+            f"{server.url}{VALIDATOR}/message:send", json={"message": message}
+        )
+    assert rpc_answer["error"]["code"] == -32005
+    assert "not application/x-unsupported" in rpc_answer["error"]["message"]
+    assert rest_answer.status_code == 415, rest_answer.text
+
+
+@pytest.mark.parametrize("path", ["/.well-known/agent-card.json", "/.well-known/agent.json"])
+async def test_the_card_says_how_long_it_may_be_cached(server: LiveServer, path: str) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+        first = await http.get(f"{server.url}{VALIDATOR}{path}")
+        again = await http.get(f"{server.url}{VALIDATOR}{path}")
+    assert first.headers["cache-control"] == "public, max-age=300"
+    assert first.headers["etag"] == again.headers["etag"]
+    assert first.headers["last-modified"].endswith(" GMT")
+
+
 @contextlib.asynccontextmanager
 async def _in_tck_mode(
     directory: Path, build: Callable[[Settings], Starlette]

@@ -10,7 +10,7 @@ from a2a.server.agent_execution import RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Message
-from a2a.utils.errors import InvalidParamsError
+from a2a.utils.errors import ContentTypeNotSupportedError, InvalidParamsError
 from google.protobuf.json_format import MessageToDict
 
 __all__ = ["DEFAULT_MAX_PARTS", "DEFAULT_MAX_TEXT_CHARS", "UserRequest", "data_item", "open_task"]
@@ -46,6 +46,7 @@ class UserRequest:
             raise InvalidParamsError(
                 message=f"The message has {len(message.parts)} parts; the limit is {max_parts}."
             )
+        _refuse_files(message)
         text = "\n".join(t for t in get_text_parts(message.parts) if t.strip()).strip()
         data: dict[str, Any] = {}
         for item in get_data_parts(message.parts):
@@ -61,6 +62,18 @@ class UserRequest:
             )
         metadata = MessageToDict(message.metadata) if message.HasField("metadata") else {}
         return cls(text=text, data=data, metadata=metadata)
+
+
+def _refuse_files(message: Message) -> None:
+    """Every agent here reads text and JSON data parts; a file (raw bytes or a URL) would be
+    ignored without a word, so it is refused with the protocol's error (spec 3.1.1)."""
+    for part in message.parts:
+        if part.HasField("raw") or part.HasField("url"):
+            media_type = part.media_type or "a file"
+            raise ContentTypeNotSupportedError(
+                message=f"This agent reads text and JSON data parts, not {media_type}: "
+                "send the content as text."
+            )
 
 
 async def open_task(context: RequestContext, event_queue: EventQueue) -> TaskUpdater:

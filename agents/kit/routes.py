@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 
 from a2a.auth.user import User
 from a2a.server.agent_execution import (
@@ -155,6 +158,25 @@ def _unavailable() -> Response:
     )
 
 
+# Spec 8.6.1: a card should say how long it may be cached. It changes only when the server
+# restarts with other settings, so a few minutes' caching never serves a stale one for long.
+_CARD_MAX_AGE_S = 300
+
+
+def _cacheable_card(built: str) -> Callable[[Request, Response], Awaitable[Response]]:
+    """The card's answer with ``Cache-Control``, ``Last-Modified`` (``built``) and ``ETag``."""
+
+    async def after(_: Request, response: Response) -> Response:
+        if response.status_code == 200:
+            tag = hashlib.sha256(bytes(response.body)).hexdigest()[:32]
+            response.headers["Cache-Control"] = f"public, max-age={_CARD_MAX_AGE_S}"
+            response.headers["Last-Modified"] = built
+            response.headers["ETag"] = f'"{tag}"'
+        return response
+
+    return after
+
+
 class TaskContextBuilder(SimpleRequestContextBuilder):
     """Request contexts where a message that names a task but no context joins the task's.
 
@@ -222,10 +244,14 @@ def agent_routes(card: AgentCard, handler: RequestHandler) -> list[BaseRoute]:
     card advertises (the A2A TCK's REST client does); they share nothing with ``POST /``.
     """
     context_builder = UserContextBuilder()
+    cacheable = _cacheable_card(formatdate(time.time(), usegmt=True))
     return [
-        *create_agent_card_routes(card),
+        *(_answered_through(r, cacheable) for r in create_agent_card_routes(card)),
         # Where clients before v0.3 (and some since) look for the card.
-        *create_agent_card_routes(card, card_url=LEGACY_CARD_PATH),
+        *(
+            _answered_through(r, cacheable)
+            for r in create_agent_card_routes(card, card_url=LEGACY_CARD_PATH)
+        ),
         *(
             _answered_through(route, _error_as_event)
             for route in create_jsonrpc_routes(
