@@ -261,6 +261,26 @@ async def test_a_name_rebound_to_this_machine_after_the_check_is_not_called() ->
     assert hook.received == [] and resolver.calls == 2
 
 
+async def test_a_name_that_does_not_resolve_yet_may_be_set_but_is_not_called() -> None:
+    resolutions = 0
+
+    async def unresolvable(host: str, port: int) -> list[str]:
+        nonlocal resolutions
+        resolutions += 1
+        raise OSError("no such host")
+
+    addresses = PushAddresses(allow_private=False, resolve=unresolvable)
+    assert await addresses.accepts("https://hooks.example.com/a2a")  # DNS may be down a while
+    assert not await addresses.accepts("ftp://hooks.example.com/a2a")
+    policy = DeliveryPolicy(attempts=2, backoff_s=0.01)  # tried again: DNS may come back
+    deliveries = PushDeliveries(httpx.AsyncClient(), addresses, policy)
+    config = TaskPushNotificationConfig(task_id="t", id="c", url="https://hooks.example.com/")
+    deliveries.enqueue(config, b"{}")
+    await deliveries.close(timeout_s=5)
+    assert (deliveries.delivered, deliveries.failed) == (0, 1)
+    assert resolutions == 3  # set, then each of the two attempts
+
+
 async def test_failed_deliveries_are_retried_in_order_and_a_refusal_is_not() -> None:
     policy = DeliveryPolicy(timeout_s=2, attempts=3, backoff_s=0.01)
     async with webhook() as hook:

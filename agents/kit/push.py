@@ -32,7 +32,12 @@ from a2a.utils.proto_utils import to_stream_response
 from cachetools import TTLCache
 from google.protobuf.json_format import MessageToDict
 
-from agents.kit.push_addresses import PushAddresses, PushTarget, UnsafePushUrl
+from agents.kit.push_addresses import (
+    PushAddresses,
+    PushTarget,
+    UnresolvedPushHost,
+    UnsafePushUrl,
+)
 
 __all__ = ["DeliveryPolicy", "PushConfigs", "PushDeliveries", "PushNotifications", "PushSender"]
 
@@ -161,6 +166,9 @@ class PushDeliveries:
             await asyncio.sleep(self._policy.wait_before(attempt))
             try:
                 target = await self._addresses.target(config.url)
+            except UnresolvedPushHost:
+                logger.info("push notification to %s: its host does not resolve", where)
+                continue
             except UnsafePushUrl as refused:
                 logger.warning("push notification to %s not sent: %s", where, refused)
                 return False

@@ -16,13 +16,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["PushAddresses", "PushTarget", "Resolver", "UnsafePushUrl", "resolve_host"]
+__all__ = [
+    "PushAddresses",
+    "PushTarget",
+    "Resolver",
+    "UnresolvedPushHost",
+    "UnsafePushUrl",
+    "resolve_host",
+]
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 class UnsafePushUrl(ValueError):
     """A push URL this server will not send to, and why (no secret is ever in the reason)."""
+
+
+class UnresolvedPushHost(UnsafePushUrl):
+    """A push URL whose host does not resolve now: not sent to, but it may be configured
+    (resolution can fail for a while, and every delivery checks again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +61,12 @@ class PushAddresses:
         self._resolve = resolve
 
     async def accepts(self, url: str) -> bool:
-        """Whether ``url`` may be configured now (the a2a-sdk's push URL validator)."""
+        """Whether ``url`` may be configured now (the a2a-sdk's push URL validator): not if
+        it is no http(s) URL, or its host resolves to an address it may not reach."""
         try:
             await self.target(url)
+        except UnresolvedPushHost:
+            return True
         except UnsafePushUrl:
             return False
         return True
@@ -69,9 +84,9 @@ class PushAddresses:
         try:
             addresses = await self._resolve(host, port)
         except OSError:
-            raise UnsafePushUrl(f"the host {host!r} does not resolve") from None
+            raise UnresolvedPushHost(f"the host {host!r} does not resolve") from None
         if not addresses:
-            raise UnsafePushUrl(f"the host {host!r} does not resolve")
+            raise UnresolvedPushHost(f"the host {host!r} does not resolve")
         for address in addresses:
             problem = _address_problem(address, allow_private=self.allow_private)
             if problem is not None:
