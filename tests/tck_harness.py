@@ -175,13 +175,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--hold-s", type=float, default=DEFAULT_HOLD_S)
+    parser.add_argument(
+        "--grpc-target",
+        action="store_true",
+        help="declare gRPC as host:port, as the product does (the TCK's 1.0-dev reads that); "
+        "by default grpc://host:port, which the TCK's main branch needs",
+    )
     args = parser.parse_args()
 
     from youmeyou.settings import Settings
 
     settings = Settings(host=args.host, port=args.port, data_dir=args.data_dir)
-    if settings.grpc_url is not None:
-        # The TCK's gRPC client parses the card's URL as a URL: "localhost:PORT" reads as
+    if settings.grpc_url is not None and not args.grpc_target:
+        # The main TCK's gRPC client parses the card's URL as a URL: "localhost:PORT" reads as
         # host None, port 80. The SDKs' gRPC clients take host:port, as the cards say.
         settings.grpc_public_url = f"grpc://{settings.grpc_url}"
     settings.apply_to_process()

@@ -224,6 +224,14 @@ async def test_an_unknown_tenant_is_not_found_and_names_the_tenants(
     assert "'validator'" in message and "''" in message
 
 
+async def test_an_unsupported_a2a_version_is_unimplemented(grpc_server: LiveServer) -> None:
+    async with grpc_client(f"{grpc_server.url}/agents/validator") as client:
+        with pytest.raises(A2AClientError, match=r"UNIMPLEMENTED.*'2\.0' is not supported"):
+            await send(client, FLAWED, as_user("gina", **{"A2A-Version": "2.0"}))
+        answered = await send(client, FLAWED, as_user("gina", **{"A2A-Version": "1.0"}))
+    assert answered[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+
+
 async def test_a_message_over_the_request_size_limit_is_refused(grpc_server: LiveServer) -> None:
     async with grpc_client(f"{grpc_server.url}/agents/validator") as client:
         with pytest.raises(A2AClientError, match="RESOURCE_EXHAUSTED"):

@@ -8,6 +8,7 @@ admitted as HTTP admits it, and then handed to that agent's ``GrpcHandler``:
 
 - with authentication on, the ``authorization: Bearer <JWT>`` metadata must verify, else
   UNAUTHENTICATED; without it, ``x-user-id`` metadata names the caller (``anonymous``);
+- an ``a2a-version`` other than 1.x is UNIMPLEMENTED (VersionNotSupported; none means 1.0);
 - an unknown tenant is NOT_FOUND, naming the tenants there are;
 - a streaming call counts against its user's open streams at that agent, the count
   ``RequestGuard`` keeps for HTTP (RESOURCE_EXHAUSTED past the limit);
@@ -32,6 +33,7 @@ from a2a.auth.user import UnauthenticatedUser, User
 from a2a.server.request_handlers import GrpcHandler, RequestHandler
 from a2a.server.request_handlers.grpc_handler import DefaultGrpcServerCallContextBuilder
 from a2a.types import a2a_pb2, a2a_pb2_grpc
+from a2a.utils.constants import VERSION_HEADER
 from google.protobuf import empty_pb2
 
 from agents.kit import ANONYMOUS, USER_HEADER, HeaderUser, valid_user_id
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 # Once every task has ended: time for the streams of the last ones to reach their clients.
 STOP_GRACE_S = 5.0
 _USER_KEY = USER_HEADER.lower()
+_VERSION_KEY = VERSION_HEADER.lower()  # none: v1.0, as over HTTP
 _OUTAGE = "The database is unavailable; retry shortly."
 
 Context: TypeAlias = grpc.aio.ServicerContext
@@ -67,8 +70,12 @@ def _metadata(context: Context, key: str) -> str | None:
     """The first value of ``key`` in the call's metadata (keys arrive lower-cased)."""
     for name, value in context.invocation_metadata() or ():
         if name.lower() == key:
-            return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            return _text(value)
     return None
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
 async def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
@@ -117,6 +124,14 @@ class AgentsServicer(a2a_pb2_grpc.A2AServiceServicer):
         """The agent the call is for and its caller, or the call ends with its refusal."""
         if self.stopping is not None and self.stopping.begun:
             await _abort(context, grpc.StatusCode.UNAVAILABLE, "The server is stopping.")
+        versions = [_text(v) for k, v in context.invocation_metadata() or () if k == _VERSION_KEY]
+        version = next((v for v in versions if v.strip().split(".")[0] != "1"), None)
+        if version is not None:
+            await _abort(
+                context,
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"A2A version {version[:16]!r} is not supported here; this server speaks 1.0.",
+            )
         user = await self._caller(context)
         agent = self._agents.get(request.tenant)
         if agent is None:
