@@ -126,9 +126,13 @@ class PushDeliveries:
         self._workers: set[asyncio.Task[None]] = set()
         self.delivered = 0
         self.failed = 0
+        self._closed = False
 
     def enqueue(self, config: TaskPushNotificationConfig, body: bytes) -> None:
         """Queue ``body`` for ``config``'s webhook, after what is queued for it already."""
+        if self._closed:
+            logger.warning("push notification to %s dropped: stopping", _described(config))
+            return
         key = (config.task_id, config.id, config.url)
         webhook = self._webhooks.get(key)
         if webhook is None:
@@ -140,6 +144,7 @@ class PushDeliveries:
 
     async def close(self, timeout_s: float) -> None:
         """Wait up to ``timeout_s`` for the queues to empty; drop what is left, logged."""
+        self._closed = True
         if self._workers:
             _, pending = await asyncio.wait(set(self._workers), timeout=timeout_s)
             for worker in pending:
