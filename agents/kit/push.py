@@ -196,7 +196,7 @@ class PushDeliveries:
         self, target: PushTarget, config: TaskPushNotificationConfig, body: bytes
     ) -> int:
         headers = {"Host": target.host, "Content-Type": "application/json", **_auth(config)}
-        extensions = {"sni_hostname": target.host.rsplit(":", 1)[0]} if target.https else {}
+        extensions = {"sni_hostname": target.server_name} if target.https else {}
         response = await self._client.post(
             target.url, content=body, headers=headers, extensions=extensions
         )

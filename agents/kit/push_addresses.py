@@ -43,7 +43,8 @@ class PushTarget:
     receiver expects (the ``Host`` header, and the TLS server name for https)."""
 
     url: str
-    host: str
+    host: str  # with the port the URL named, as the Host header carries it
+    server_name: str  # the bare host name, for TLS
     https: bool
 
 
@@ -95,6 +96,7 @@ class PushAddresses:
         return PushTarget(
             url=urlunsplit((parts.scheme, pinned, parts.path or "/", parts.query, "")),
             host=_netloc(host, parts.port),
+            server_name=host,
             https=parts.scheme == "https",
         )
 
