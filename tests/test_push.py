@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import json
 import logging
-import ssl
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -18,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from a2a.client import Client, ClientCallContext, ClientConfig, create_client
 from a2a.types import (
     AuthenticationInfo,
@@ -33,10 +30,6 @@ from a2a.types import (
 )
 from a2a.utils.errors import A2AError
 from conftest import make_settings
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from google.protobuf.json_format import MessageToDict
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -309,76 +302,3 @@ async def test_each_attempt_is_bounded_in_time() -> None:
         await deliveries.close(timeout_s=30)
         assert (deliveries.delivered, deliveries.failed) == (0, 1)
         assert len(hook.received) == 2
-
-
-def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
-    """A certificate for ``name`` (and its key), signed by itself."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
-async def test_an_https_webhook_is_called_at_the_checked_address_under_its_own_name(
-    tmp_path: Path,
-) -> None:
-    """The delivery connects to the address it checked, and TLS still checks the name."""
-    cert_file, key_file = await asyncio.to_thread(_self_signed, tmp_path, "hooks.example.com")
-    hook = Webhook()
-    hook.gate.set()
-    port = free_port()
-    app = Starlette(routes=[Route("/hook", hook.endpoint, methods=["POST"])])
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ssl_certfile=str(cert_file),
-        ssl_keyfile=str(key_file),
-    )
-    server = uvicorn.Server(config)
-    serving_task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(400):
-            if server.started or serving_task.done():
-                break
-            await asyncio.sleep(0.025)
-        assert server.started, "the TLS webhook did not start"
-
-        async def this_machine(host: str, port: int) -> list[str]:
-            return ["127.0.0.1"]
-
-        addresses = PushAddresses(allow_private=True, resolve=this_machine)
-        trusted = ssl.create_default_context(cafile=str(cert_file))
-        policy = DeliveryPolicy(attempts=1)
-        for name, delivered in (("hooks.example.com", 1), ("other.example.com", 0)):
-            deliveries = PushDeliveries(httpx.AsyncClient(verify=trusted), addresses, policy)
-            url = f"https://{name}:{port}/hook"
-            deliveries.enqueue(TaskPushNotificationConfig(task_id="t", id=name, url=url), b"{}")
-            await deliveries.close(timeout_s=10)
-            assert deliveries.delivered == delivered, name  # another name: the cert refuses
-    finally:
-        server.should_exit = True
-        await serving_task
-    assert len(hook.received) == 1
-    assert hook.received[0][0]["host"] == f"hooks.example.com:{port}"
