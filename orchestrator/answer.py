@@ -8,7 +8,6 @@ the run: the cache lookup before it, and remembering and caching what it produce
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from memory.vectors import Interaction
 from orchestrator.answers import AnswerCache, cacheable
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience, artifacts_summary
-from orchestrator.follow_ups import AgentQuestions
+from orchestrator.follow_ups import AgentQuestions, paused
 from orchestrator.plan import Assignment, PlanDriver, PlanRun, answer_plan
 from orchestrator.registry import AgentRegistry, RegisteredAgent
 from orchestrator.relay import (
@@ -32,6 +31,7 @@ from orchestrator.relay import (
     Relay,
     StepFailed,
     agent_text,
+    ask_user,
     recall,
 )
 from orchestrator.routing import NO_SIGNALS, VALIDATOR, Router, RoutingDecision
@@ -80,7 +80,7 @@ class NewRequests:
         self._max_artifacts = max_artifacts
         self._routing_log = routing_log
         self.questions = AgentQuestions(
-            registry, delegator, experience=experience, max_artifacts=max_artifacts
+            registry, delegator, experience=experience, plans=plans, max_artifacts=max_artifacts
         )
 
     async def handle(self, asked: Asked) -> None:
@@ -148,16 +148,11 @@ class NewRequests:
         try:
             await run.run(list(run.ledger.steps))
         except (StepFailed, DelegationError) as error:
-            if isinstance(error, AgentAsks) and len(run.ledger.steps) == 1:
-                awaiting = dataclasses.replace(
-                    error.awaiting,
-                    query=request.text,
-                    skill=decision.best.skill,
-                    project=asked.project or "",
-                )
-                await self.questions.ask(updater, error.question, awaiting)
+            if isinstance(error, AgentAsks):  # the run waits for the user's answer
+                awaiting = paused(error, run, skill=decision.best.skill, project=asked.project)
+                await ask_user(updater, error, awaiting)
                 return
-            reason = _sentence(str(error) + _team_question(error))
+            reason = _sentence(str(error))
             await self._remember(asked, decision, run.relay, "failed", reason)
             await updater.failed(agent_text(reason))
             return
@@ -198,6 +193,7 @@ class NewRequests:
         ledger = answer_plan(
             asked.request.text, updater.task_id, team, tier="answer", project=asked.project
         )
+        ledger.agent, ledger.skill = decision.best.agent, decision.best.skill
         return PlanRun(
             updater=updater,
             ledger=ledger,
@@ -322,15 +318,6 @@ def _unavailable(agent: RegisteredAgent) -> str:
     return (
         f"The {name} ({agent.agent_id}) is unavailable: it has not answered lately. "
         "Try again later, or send the request without naming it."
-    )
-
-
-def _team_question(error: Exception) -> str:
-    if not isinstance(error, AgentAsks):
-        return ""
-    return (
-        " (a question from one agent of a team is not passed on yet: send the request to "
-        "that agent alone, naming it)"
     )
 
 

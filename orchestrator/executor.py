@@ -31,10 +31,9 @@ from agents.kit import (
 )
 from orchestrator.answer import Asked, NewRequests
 from orchestrator.experience import Experience, Feedback, FeedbackError
-from orchestrator.follow_ups import AWAITING_KEY
 from orchestrator.plan import PlanDriver, read_ledger
 from orchestrator.registry import AgentRegistry, UnknownAgentError
-from orchestrator.relay import Awaiting, agent_text
+from orchestrator.relay import AWAITING_KEY, Awaiting, agent_text
 
 __all__ = ["OrchestratorExecutor"]
 
@@ -64,9 +63,9 @@ class OrchestratorExecutor(AgentExecutor):
         if feedback is not None:
             await self._take_feedback(user_id, feedback, event_queue)
             return
-        if await self._plan_message(context, event_queue, user_id, token):
-            return
         if await self._agent_answer(context, event_queue, user_id, token):
+            return
+        if await self._plan_message(context, event_queue, user_id, token):
             return
         request = UserRequest.from_message(
             context.message, max_chars=self._max_text_chars, max_parts=self._max_parts
@@ -121,8 +120,9 @@ class OrchestratorExecutor(AgentExecutor):
         # The answer is held to the limits of any request.
         UserRequest.from_message(message, max_chars=self._max_text_chars, max_parts=self._max_parts)
         updater = TaskUpdater(event_queue, task.id, task.context_id)
+        journal = read_ledger(task.artifacts)  # a plan's; a direct answer keeps its own
         await self._requests.questions.answer(
-            updater, message, awaiting, user_id=user_id, token=token
+            updater, message, awaiting, journal=journal, user_id=user_id, token=token
         )
         return True
 

@@ -1,38 +1,52 @@
 """A delegated agent's question put to the user, and the user's answer passed back to it.
 
-When the agent a request went to ends its stream in ``input-required``, the orchestrator
-task does too, with the agent's question, and keeps where the answer must go (the agent's
-task) in its metadata. The user's next message to the orchestrator task is then sent to
-that task, and the agent's events are relayed as the rest of the step.
+When an agent a step went to ends its stream in ``input-required``, the orchestrator task
+does too, with the agent's question, and keeps in its metadata where the answer must go
+(the agent's task) and the run to go on with (a direct answer's ledger and work order; a
+plan's ledger is its journal). The user's next message to the orchestrator task is sent to
+the agent's task, its events are relayed as the rest of the step, and the run goes on with
+the steps after it: the rest of a team, or the rest of a plan.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import uuid
 
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Message, Role, TaskState
+from google.protobuf.json_format import MessageToJson, Parse
 
-from agents.kit import Verdict, artifact_id_for
+from agents.kit import Verdict, WorkOrder
 from memory.vectors import Interaction
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience, artifacts_summary
+from orchestrator.plan import Assignment, Ledger, PlanDriver, PlanRun, answer_plan
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.relay import (
+    AWAITING_KEY,
     MEMORY_TIMEOUT_S,
     AgentAsks,
     Awaiting,
     Relay,
     StepFailed,
     agent_text,
-    relay_events,
+    ask_user,
 )
 
-__all__ = ["AWAITING_KEY", "AgentQuestions"]
+__all__ = ["AgentQuestions", "paused"]
 
-AWAITING_KEY = "awaiting"  # in the orchestrator task's metadata
+
+def paused(asks: AgentAsks, run: PlanRun, *, skill: str, project: str | None) -> Awaiting:
+    """What a direct answer keeps while its agent waits: the run whole, to go on with."""
+    return dataclasses.replace(
+        asks.awaiting,
+        query=run.ledger.query,
+        skill=skill,
+        project=project or "",
+        ledger=run.ledger.to_json(),
+        order=MessageToJson(run.base.to_message()),
+    )
 
 
 class AgentQuestions:
@@ -42,21 +56,14 @@ class AgentQuestions:
         delegator: Delegator,
         *,
         experience: Experience | None = None,
+        plans: PlanDriver | None = None,
         max_artifacts: int = 50,
     ) -> None:
         self._registry = registry
         self._delegator = delegator
         self._experience = experience
+        self._plans = plans
         self._max_artifacts = max_artifacts
-
-    async def ask(self, updater: TaskUpdater, question: str, awaiting: Awaiting) -> None:
-        """End this run of the task in ``input-required``, with the agent's question."""
-        name = self._registry.get(awaiting.agent).name
-        await updater.update_status(
-            TaskState.TASK_STATE_INPUT_REQUIRED,
-            message=agent_text(f"The {name} asks: {question}"),
-            metadata={AWAITING_KEY: awaiting.to_metadata()},
-        )
 
     async def answer(
         self,
@@ -64,10 +71,13 @@ class AgentQuestions:
         message: Message,
         awaiting: Awaiting,
         *,
+        journal: Ledger | None,
         user_id: str,
         token: str | None,
     ) -> None:
-        """Send the user's ``message`` to the waiting agent's task and relay what follows."""
+        """Send the user's ``message`` to the waiting agent's task, relay what follows as the
+        rest of its step, then go on with the steps after it. ``journal`` is the ledger the
+        task keeps when it is a plan."""
         try:
             agent = self._registry.get(awaiting.agent)
         except UnknownAgentError:
@@ -85,29 +95,29 @@ class AgentQuestions:
             task_id=awaiting.task_id,
             context_id=awaiting.context_id,
         )
-        relay = Relay(max_artifacts=self._max_artifacts)
         step = str(awaiting.step.get("id", ""))
         events = self._delegator.stream(
             agent, forwarded, user_id=user_id, token=token, step=step or None
         )
+        if journal is not None and self._plans is not None:
+            await self._plans.answered(
+                updater, journal, awaiting, events, user_id=user_id, token=token
+            )
+            return
+        run = self._run(updater, awaiting, user_id, token)
         try:
-            async with contextlib.aclosing(events):
-                await relay_events(
-                    updater,
-                    agent,
-                    events,
-                    relay,
-                    awaiting.step,
-                    artifact_id=lambda name: artifact_id_for(updater.task_id, name),
-                )
-        except AgentAsks as again:  # a further question: the same task, asked again
-            await self.ask(updater, again.question, _kept(again, awaiting))
+            await run.take_answer(step, agent, events)
+            await run.run(run.unfinished([s.id for s in run.ledger.active()]))
+        except AgentAsks as again:  # a further question, of this agent or a later one
+            await ask_user(
+                updater, again, paused(again, run, skill=awaiting.skill, project=awaiting.project)
+            )
             return
         except (StepFailed, DelegationError) as error:
-            await self._remember(updater, awaiting, user_id, relay, "failed", str(error))
+            await self._remember(run, awaiting, "failed", str(error))
             await updater.failed(agent_text(str(error)))
             return
-        await self._finish(updater, awaiting, user_id, relay, agent.name)
+        await self._finish(run, awaiting)
 
     async def cancel(self, awaiting: Awaiting, *, user_id: str, token: str | None) -> None:
         """Cancel the waiting agent's task (the orchestrator task was canceled)."""
@@ -117,49 +127,77 @@ class AgentQuestions:
             return
         await self._delegator.cancel(agent, awaiting.task_id, user_id=user_id, token=token)
 
-    async def _finish(
-        self, updater: TaskUpdater, awaiting: Awaiting, user_id: str, relay: Relay, name: str
-    ) -> None:
-        closing = f"Done: {len(relay.artifacts)} artifact(s) from the {name}."
-        verdict = Verdict.of(relay.artifacts)
+    def _run(
+        self, updater: TaskUpdater, awaiting: Awaiting, user_id: str, token: str | None
+    ) -> PlanRun:
+        """The paused direct answer, as it stood when its agent asked."""
+        if awaiting.ledger:
+            ledger = Ledger.from_json(awaiting.ledger)
+        else:  # kept before a question kept its run: the one step that asked
+            team = [Assignment(awaiting.agent, awaiting.skill)]
+            ledger = answer_plan(awaiting.query, updater.task_id, team, tier="answer")
+        base = (
+            WorkOrder.from_message(Parse(awaiting.order, Message()))
+            if awaiting.order
+            else WorkOrder(awaiting.query)
+        )
+        return PlanRun(
+            updater=updater,
+            ledger=ledger,
+            base=base,
+            user_id=user_id,
+            token=token,
+            registry=self._registry,
+            delegator=self._delegator,
+            prices=lambda _tier, _in, _out: 0.0,  # a direct answer makes no estimates
+            experience=self._experience,
+            concurrency=1,
+            relay=Relay(max_artifacts=self._max_artifacts),
+            journal=False,
+        )
+
+    async def _finish(self, run: PlanRun, awaiting: Awaiting) -> None:
+        """Complete the task as a direct answer does, counting every step's artifacts."""
+        built = _built(run.ledger)
+        names = [self._name(s.agent) for s in run.ledger.active()]
+        team = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+        closing = f"Done: {len(built)} artifact(s) from {team}."
+        verdict = Verdict.of(built)
         outcome = {} if verdict is None else {"validation": verdict.to_metadata()}
         if verdict is not None:
             closing = f"{closing} {verdict.sentence()}"
-        await self._remember(updater, awaiting, user_id, relay, "completed", closing)
-        await updater.update_status(
+        await self._remember(run, awaiting, "completed", closing)
+        await run.updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=agent_text(closing),
-            metadata={**outcome, "cost": relay.cost.to_dict()},
+            metadata={**outcome, "cost": run.relay.cost.to_dict()},
         )
 
-    async def _remember(
-        self,
-        updater: TaskUpdater,
-        awaiting: Awaiting,
-        user_id: str,
-        relay: Relay,
-        outcome: str,
-        answer: str,
-    ) -> None:
+    def _name(self, agent_id: str) -> str:
+        try:
+            return self._registry.get(agent_id).name
+        except UnknownAgentError:
+            return agent_id
+
+    async def _remember(self, run: PlanRun, awaiting: Awaiting, outcome: str, answer: str) -> None:
         if self._experience is None:
             return
+        updater = run.updater
         interaction = Interaction(
             task_id=updater.task_id,
-            user_id=user_id,
-            query=awaiting.query,
-            agent=awaiting.agent,
-            skill=awaiting.skill,
+            user_id=run.user_id,
+            query=run.ledger.query,
+            agent=run.ledger.agent or awaiting.agent,  # what routing chose, as ratings count it
+            skill=run.ledger.skill or awaiting.skill,
             outcome=outcome,
             context_id=updater.context_id,
-            team=awaiting.agent,
-            artifacts=artifacts_summary(relay.artifacts),
+            team=",".join(s.agent for s in run.ledger.active()),
+            artifacts=artifacts_summary(_built(run.ledger)),
             project=awaiting.project,
         )
         await self._experience.keep(interaction, answer=answer, timeout_s=MEMORY_TIMEOUT_S)
 
 
-def _kept(again: AgentAsks, before: Awaiting) -> Awaiting:
-    """The new question's awaiting, with what the first one knew of the request."""
-    return dataclasses.replace(
-        again.awaiting, query=before.query, skill=before.skill, project=before.project
-    )
+def _built(ledger: Ledger) -> dict[str, str]:
+    """Every artifact the run's steps have produced, as they stand."""
+    return {name: text for step in ledger.active() for name, text in step.artifacts.items()}

@@ -36,6 +36,7 @@ _T = TypeVar("_T")
 
 # Memory informs a task but must never hold one up: past this, the task goes on without it.
 MEMORY_TIMEOUT_S = 5.0
+AWAITING_KEY = "awaiting"  # in the orchestrator task's metadata, while an agent asks
 
 
 class StepFailed(RuntimeError):
@@ -55,6 +56,9 @@ class Awaiting:
     query: str = ""
     skill: str = ""
     project: str = ""
+    # A direct answer's run, to go on with once the answer is in (a plan's is its journal):
+    ledger: str = ""  # the ledger, as JSON
+    order: str = ""  # the user's work order (their request and files), as its message's JSON
 
     def to_metadata(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,8 @@ class Awaiting:
             "query": self.query,
             "skill": self.skill,
             "project": self.project,
+            "ledger": self.ledger,
+            "order": self.order,
         }
 
     @classmethod
@@ -74,8 +80,8 @@ class Awaiting:
         agent, task_id, step = raw.get("agent"), raw.get("taskId"), raw.get("step")
         if not (isinstance(agent, str) and isinstance(task_id, str) and isinstance(step, dict)):
             return None
-        texts = {k: raw.get(k) for k in ("contextId", "query", "skill", "project")}
-        text = {k: v if isinstance(v, str) else "" for k, v in texts.items()}
+        keys = ("contextId", "query", "skill", "project", "ledger", "order")
+        text = {k: v if isinstance(v := raw.get(k), str) else "" for k in keys}
         return cls(
             agent,
             task_id,
@@ -84,6 +90,8 @@ class Awaiting:
             query=text["query"],
             skill=text["skill"],
             project=text["project"],
+            ledger=text["ledger"],
+            order=text["order"],
         )
 
 
@@ -92,8 +100,19 @@ class AgentAsks(StepFailed):
 
     def __init__(self, name: str, question: str, awaiting: Awaiting) -> None:
         super().__init__(f"The {name} needs more input: {question}")
+        self.name = name
         self.question = question
         self.awaiting = awaiting
+
+
+async def ask_user(updater: TaskUpdater, asks: AgentAsks, awaiting: Awaiting) -> None:
+    """End this run of the task in ``input-required`` with the agent's question; the task's
+    metadata keeps ``awaiting``: where the user's answer goes, and what to go on with."""
+    await updater.update_status(
+        TaskState.TASK_STATE_INPUT_REQUIRED,
+        message=agent_text(f"The {asks.name} asks: {asks.question}"),
+        metadata={AWAITING_KEY: awaiting.to_metadata()},
+    )
 
 
 @dataclass

@@ -1,15 +1,18 @@
 """A remote agent that asks the user a question: the question reaches the user as
-``input-required``, the user's answer reaches the agent's own task, and its answer the user.
+``input-required``, the user's answer reaches the agent's own task, and its answer the user;
+in a team or a plan, the steps after the one that asked then run.
 
-The remote agent is a real A2A server on a loopback port (the a2a-sdk's handler), a currency
-desk that asks which currency to convert into before it answers; the orchestrator knows it
-only from its card, through ``YMY_REMOTE_AGENTS``.
+The remote agents are real A2A servers on loopback ports (the a2a-sdk's handler): a currency
+desk that asks which currency to convert into before it answers, and a receipt printer that
+answers at once; the orchestrator knows them only from their cards, through
+``YMY_REMOTE_AGENTS``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,6 +53,8 @@ from youmeyou.app import Models, build_app
 RATES = {"EUR": 0.92, "GBP": 0.79, "JPY": 151.2}
 QUESTION = "Which currency should I convert 100 USD into?"
 DESK = "currency-desk"
+PRINTER = "receipt-printer"
+EXCHANGE_AND_RECEIPT = "exchange 100 USD into another currency at the exchange rate; receipt too"
 CALLER = ClientCallContext(service_parameters={"X-User-Id": "traveller"})
 
 
@@ -81,6 +86,44 @@ class CurrencyDesk(AgentExecutor):
         await TaskUpdater(event_queue, context.task_id, context.context_id).cancel()
 
 
+class ReceiptPrinter(AgentExecutor):
+    """Prints a receipt for the request it is sent; counts the requests it saw."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        updater = await open_task(context, event_queue)
+        self.requests.append(context.get_user_input())
+        text = f"RECEIPT #{len(self.requests)}: currency exchange, 100 USD"
+        await updater.add_artifact([Part(text=text, media_type="text/plain")], name="receipt.txt")
+        await updater.complete()
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        raise AssertionError("the printer is never canceled here")
+
+
+def printer_card(url: str) -> AgentCard:
+    return AgentCard(
+        name="Receipt Printer",
+        description="Prints receipts for payments and exchanges.",
+        version="1.0.0",
+        capabilities=AgentCapabilities(streaming=True),
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        supported_interfaces=interfaces(url),
+        skills=[
+            AgentSkill(
+                id="receipt",
+                name="Receipts",
+                description="Print a receipt for a payment or an exchange.",
+                tags=["receipt", "print"],
+                examples=["Print a receipt for this payment"],
+            )
+        ],
+    )
+
+
 def desk_card(url: str) -> AgentCard:
     return AgentCard(
         name="Currency Desk",
@@ -103,12 +146,20 @@ def desk_card(url: str) -> AgentCard:
 
 
 async def send(
-    url: str, text: str, *, task_id: str = "", context_id: str = ""
+    url: str,
+    text: str,
+    *,
+    task_id: str = "",
+    context_id: str = "",
+    metadata: dict[str, object] | None = None,
 ) -> list[StreamResponse]:
     async with httpx.AsyncClient(timeout=60) as http:
         client = await create_client(url, ClientConfig(streaming=True, httpx_client=http))
         message = user_message(
-            text, metadata={"agent": DESK}, task_id=task_id, context_id=context_id
+            text,
+            metadata={"agent": DESK} if metadata is None else metadata,
+            task_id=task_id,
+            context_id=context_id,
         )
         request = SendMessageRequest(message=message)
         return [e async for e in client.send_message(request, context=CALLER)]
@@ -122,29 +173,38 @@ async def task_of(url: str, task_id: str, *, cancel: bool = False) -> object:
         return await client.get_task(GetTaskRequest(id=task_id), context=CALLER)
 
 
-async def registered(http: httpx.AsyncClient, url: str) -> None:
+async def registered(http: httpx.AsyncClient, url: str, agents: set[str]) -> None:
     for _ in range(200):
-        if DESK in (await http.get(f"{url}/health")).json()["agents"]:
+        if agents <= set((await http.get(f"{url}/health")).json()["agents"]):
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the currency desk was never registered")
+    raise AssertionError(f"{agents} were never registered")
+
+
+def remote_app(card: AgentCard, executor: AgentExecutor) -> Starlette:
+    return Starlette(routes=agent_routes(card, agent_handler(card, executor, InMemoryTaskStore())))
 
 
 @contextlib.asynccontextmanager
 async def desk_and_orchestrator(
-    models: Models, tmp_path: Path, desk: CurrencyDesk
+    models: Models,
+    tmp_path: Path,
+    desk: CurrencyDesk,
+    printer: ReceiptPrinter | None = None,
+    **settings: object,
 ) -> AsyncIterator[LiveServer]:
-    desk_port, port = free_port(), free_port()
-    desk_url = f"http://127.0.0.1:{desk_port}"
-    card = desk_card(desk_url)
-    app = Starlette(routes=agent_routes(card, agent_handler(card, desk, InMemoryTaskStore())))
-    settings = make_settings(tmp_path, port, remote_agents=desk_url)
-    async with (
-        serving(app, desk_port),
-        serving(build_app(settings, models), port) as live,
-        httpx.AsyncClient(timeout=30) as http,
-    ):
-        await registered(http, live.url)
+    desk_port, printer_port, port = free_port(), free_port(), free_port()
+    desk_url, printer_url = (f"http://127.0.0.1:{p}" for p in (desk_port, printer_port))
+    remotes = f"{desk_url},{printer_url}" if printer else desk_url
+    configured = make_settings(tmp_path, port, remote_agents=remotes, **settings)
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(serving(remote_app(desk_card(desk_url), desk), desk_port))
+        if printer is not None:
+            app = remote_app(printer_card(printer_url), printer)
+            await stack.enter_async_context(serving(app, printer_port))
+        live = await stack.enter_async_context(serving(build_app(configured, models), port))
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+        await registered(http, live.url, {DESK, PRINTER} if printer else {DESK})
         yield live
 
 
@@ -203,3 +263,54 @@ async def test_a_new_request_in_the_same_conversation_is_not_taken_for_an_answer
         assert first_task_id(first) != first_task_id(second)
         assert statuses(second)[-1][0] == INPUT_REQUIRED  # its own question, on its own task
         assert str(second[0].task.context_id) == context_id
+
+
+async def test_in_a_team_the_agent_after_the_one_that_asked_runs_once_it_is_answered(
+    models: Models, tmp_path: Path
+) -> None:
+    desk, printer = CurrencyDesk(), ReceiptPrinter()
+    async with desk_and_orchestrator(models, tmp_path, desk, printer) as live:
+        team = {"agents": [DESK, PRINTER]}
+        asked = await send(live.url, EXCHANGE_AND_RECEIPT, metadata=team)
+        state, said, metadata = statuses(asked)[-1]
+        assert (state, said) == (INPUT_REQUIRED, f"The Currency Desk asks: {QUESTION}")
+        assert metadata["awaiting"]["step"]["id"] == "step-1"
+        assert printer.requests == []  # the team waits for the answer: the printer comes after
+
+        answered = await send(live.url, "GBP please", task_id=first_task_id(asked), metadata={})
+        state, said, _ = statuses(answered)[-1]
+        assert state == COMPLETED, statuses(answered)
+        assert said == "Done: 2 artifact(s) from Currency Desk and Receipt Printer."
+        built = artifacts(answered)
+        assert built["rate.txt"]["text"] == "100 USD = 79.00 GBP (rate 0.79)"
+        assert built["receipt.txt"]["text"] == "RECEIPT #1: currency exchange, 100 USD"
+        assert printer.requests == [EXCHANGE_AND_RECEIPT]
+
+
+async def test_in_a_plan_the_answered_step_is_kept_and_the_plan_goes_on_to_its_approval(
+    models: Models, tmp_path: Path
+) -> None:
+    desk = CurrencyDesk()
+    async with desk_and_orchestrator(
+        models, tmp_path, desk, plan_agents={"analysis": DESK}
+    ) as live:
+        request = "Build an online shop with user auth, a product catalog and a payment service"
+        plan = {"progressive": True}
+        asked = await send(live.url, request, metadata=plan)
+        state, said, metadata = statuses(asked)[-1]
+        assert (state, said) == (INPUT_REQUIRED, f"The Currency Desk asks: {QUESTION}")
+        assert metadata["awaiting"]["step"]["id"] == "analysis"
+        task_id = first_task_id(asked)
+
+        answered = await send(live.url, "JPY", task_id=task_id, metadata={})
+        state, said, metadata = statuses(answered)[-1]
+        assert state == INPUT_REQUIRED, statuses(answered)
+        assert metadata["question"] == "approve-plan"  # the plan's own question, after planning
+        assert artifacts(answered)["rate.txt"]["text"] == "100 USD = 15120.00 JPY (rate 151.2)"
+        task = await task_of(live.url, task_id)
+        ledger = json.loads(
+            next(a for a in task.artifacts if a.name == "steps.json").parts[0].text  # type: ignore[attr-defined]
+        )
+        assert ledger["steps"]["analysis"]["status"] == "done"
+        assert ledger["steps"]["planning"]["status"] == "done"
+        assert "rate.txt" in ledger["steps"]["analysis"]["versions"][-1]["artifacts"]

@@ -16,7 +16,7 @@ from a2a.server.agent_execution import AgentExecutor
 from a2a.server.cluster import TaskVersion, VersionedEvent
 from a2a.server.context import ServerCallContext
 from a2a.server.models import create_task_model
-from a2a.server.request_handlers import RequestHandler
+from a2a.server.request_handlers import DefaultRequestHandler, RequestHandler
 from a2a.types import AgentCard, Task, TaskStatusUpdateEvent
 from sqlalchemy import event
 from sqlalchemy.exc import SAWarning
@@ -101,6 +101,7 @@ class Runtime:
     remote_agents: RemoteAgents | None = None  # the refresher of YMY_REMOTE_AGENTS' cards
     replicas: Replicas | None = None  # None: tasks are not shared live with other replicas
     task_stores: list[WriteBehindTaskStore] = field(default_factory=list)
+    handlers: list[DefaultRequestHandler] = field(default_factory=list)  # closed at the stop
     # Each task store's shared face, when tasks are shared (stores hash by identity).
     shared_stores: dict[WriteBehindTaskStore, SharedTaskStore] = field(default_factory=dict)
     running: RunningTasks = field(default_factory=RunningTasks)
@@ -255,9 +256,11 @@ class Runtime:
             shared = (self.shared_stores[store], self.replicas.events)
         # Counted outermost: a run the stop interrupts ends in the state it is told.
         served = self.metrics.track(agent_id, self.running.track(served))
-        return agent_handler(
+        handler = agent_handler(
             card, served, store, task_ids=store.task_ids, shared=shared, push=self.push
         )
+        self.handlers.append(handler)
+        return handler
 
     def app(
         self,
@@ -360,6 +363,9 @@ class Runtime:
         await self.replicas.events.publish(task.id, VersionedEvent(event, version))
 
     async def close(self, recovery: TaskRecovery | None = None) -> None:
+        # A task parked in input-required keeps the SDK's producer and consumer alive until
+        # its idle release; they are let go here, not left for the loop's end to destroy.
+        await asyncio.gather(*(handler.aclose() for handler in self.handlers))
         # Together: each may wait out its patience for a database that is away.
         await asyncio.gather(
             *(store.close() for store in self.task_stores), self.accounts.usage.close()

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from a2a.server.agent_execution import RequestContext
 from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskStore, TaskUpdater
-from a2a.types import TaskState
+from a2a.types import StreamResponse, TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
 from agents.kit import StepKind, UserRequest, Verdict, WorkOrder, open_task
@@ -34,8 +34,16 @@ from orchestrator.plan.ledger import DEFAULT_CREW, Ledger, Role, components_for,
 from orchestrator.plan.replies import Approval, Modification, ModificationError
 from orchestrator.plan.revision import PlanChange, revise
 from orchestrator.plan.runner import PlanRun, needs_approval, read_ledger
-from orchestrator.registry import AgentRegistry
-from orchestrator.relay import MEMORY_TIMEOUT_S, Relay, StepFailed, agent_text
+from orchestrator.registry import AgentRegistry, RegisteredAgent
+from orchestrator.relay import (
+    MEMORY_TIMEOUT_S,
+    AgentAsks,
+    Awaiting,
+    Relay,
+    StepFailed,
+    agent_text,
+    ask_user,
+)
 from orchestrator.routing import RoutingDecision
 
 SYSTEM_DESIGNER = "architecture"
@@ -201,9 +209,39 @@ class PlanDriver:
 
     # The phases
 
+    async def answered(
+        self,
+        updater: TaskUpdater,
+        ledger: Ledger,
+        asked: Awaiting,
+        events: AsyncGenerator[StreamResponse, None],
+        *,
+        user_id: str,
+        token: str | None,
+    ) -> None:
+        """A step's agent asked the user and has the answer: relay the rest of its step,
+        then go on with the plan where it stood."""
+        run = self._run(updater, ledger, user_id, token)
+        agent = self._registry.get(asked.agent)
+        await self._guarded(run, self._after_answer(run, str(asked.step["id"]), agent, events))
+
+    async def _after_answer(
+        self,
+        run: PlanRun,
+        step_id: str,
+        agent: RegisteredAgent,
+        events: AsyncGenerator[StreamResponse, None],
+    ) -> None:
+        await run.take_answer(step_id, agent, events)
+        await run.save()
+        if run.ledger.phase == "implementing":
+            await self._implement(run)
+        else:
+            await self._first_steps(run, auto=False)
+
     async def _first_steps(self, run: PlanRun, *, auto: bool) -> None:
         await run.save()
-        await run.run(["analysis", "planning"])
+        await run.run(run.unfinished(["analysis", "planning"]))
         ledger = run.ledger
         if needs_approval(ledger) and self._options.approval and not auto:
             await self._ask(run)
@@ -241,9 +279,10 @@ class PlanDriver:
         ledger = run.ledger
         ledger.phase = "implementing"
         building = [s.id for s in ledger.active() if s.kind == "implementation"]
-        await run.run(building)
-        await run.validate_and_repair()
-        await run.run(["synthesis"])
+        await run.run(run.unfinished(building))
+        # Done already when the validating agent asked the user and has had its answer.
+        await run.validate_and_repair(validated=ledger.steps["validation"].status == "done")
+        await run.run(run.unfinished(["synthesis"]))
         ledger.phase = "done"
         await run.save()
         await self._remember_plan(run)
@@ -301,6 +340,13 @@ class PlanDriver:
         except asyncio.CancelledError:
             await run.save()
             raise
+        except AgentAsks as asks:  # the plan waits, saved, for the user's answer
+            await run.save()
+            ledger = run.ledger
+            awaiting = replace(
+                asks.awaiting, query=ledger.query, skill=ledger.skill, project=ledger.project or ""
+            )
+            await ask_user(run.updater, asks, awaiting)
         except (StepFailed, DelegationError) as error:
             await run.save()
             await run.updater.failed(agent_text(f"{error}"))

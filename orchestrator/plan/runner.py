@@ -17,12 +17,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from a2a.server.tasks import TaskUpdater
-from a2a.types import TaskState
+from a2a.types import StreamResponse, TaskState
 
 from agents.kit import (
     File,
@@ -47,7 +47,7 @@ from orchestrator.plan.ledger import (
 )
 from orchestrator.plan.replies import Modification
 from orchestrator.plan.summary import summary
-from orchestrator.registry import AgentRegistry
+from orchestrator.registry import AgentRegistry, RegisteredAgent
 from orchestrator.relay import AgentAsks, Relay, StepFailed, agent_text, recall, relay_events
 
 __all__ = [
@@ -166,6 +166,28 @@ class PlanRun:
             waiting -= {s.id for s in ready}
             await self.save()
 
+    def unfinished(self, ids: list[str]) -> list[str]:
+        """Those of ``ids`` not done yet: what is left when a run goes on after a pause."""
+        return [i for i in ids if self.ledger.steps[i].status != "done"]
+
+    async def take_answer(
+        self, step_id: str, agent: RegisteredAgent, events: AsyncGenerator[StreamResponse, None]
+    ) -> None:
+        """The rest of a step whose agent asked the user: its stream once the answer is in."""
+        step = self.ledger.steps[step_id]
+        step.status = "running"
+        async with contextlib.aclosing(events):
+            produced = await relay_events(
+                self.updater,
+                agent,
+                events,
+                self.relay,
+                self.meta(step),
+                artifact_id=self.artifact_id,
+            )
+        step.versions.append(Version(len(step.versions) + 1, produced, changes=step.changes))
+        step.status = "done"
+
     async def run_step(self, step: Step, *, repair: Repair | None = None) -> None:
         """Run one step under the failure policy."""
         step.error = None
@@ -281,9 +303,12 @@ class PlanRun:
 
     # Validation and its repair round
 
-    async def validate_and_repair(self) -> None:
+    async def validate_and_repair(self, *, validated: bool = False) -> None:
+        """Validate (unless ``validated``: the step has just run), then one repair round for
+        the code it found broken, and validate again."""
         validation = self.ledger.steps["validation"]
-        await self.run([validation.id])
+        if not validated:
+            await self.run([validation.id])
         verdict = Verdict.of(validation.artifacts)
         if verdict is None or verdict.passed:
             return
