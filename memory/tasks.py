@@ -243,12 +243,14 @@ class BatchingDatabaseTaskStore(DatabaseTaskStore):
                 (attr.key, attr.columns[0].name) for attr in inspect(self.task_model).column_attrs
             ]
             rows = [{name: getattr(model, key) for key, name in columns} for model in models]
-            statement = insert(self.task_model.__table__).values(rows)
+            statement = insert(self.task_model.__table__)
             statement = statement.on_conflict_do_update(
                 index_elements=["id"],
                 set_={name: statement.excluded[name] for _, name in columns if name != "id"},
             )
-            await session.execute(statement)
+            # The rows as parameters, not VALUES in the statement: one compiled statement,
+            # cached, whatever the batch's size (SQLAlchemy batches them into one INSERT).
+            await session.execute(statement, rows)
 
 
 def _owner_context(owner: str) -> ServerCallContext:

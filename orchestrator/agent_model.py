@@ -55,6 +55,17 @@ class AgentModel:
         self._vectorizer = vectorizer
         self._model = model
         self.labels: tuple[str, ...] = tuple(str(label) for label in model.classes_)
+        # The fitted weights, split by feature block: a request is scored as the model's own
+        # softmax over its logits, without stacking the blocks into one sparse matrix and
+        # predict_proba's checks (half the time of one routing decision's model call).
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1:  # two labels: one row of logits for the second; 0 for the first
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([[0.0], intercept])
+        grams = len(vectorizer.vocabulary_)
+        self._gram_weights = np.ascontiguousarray(coef[:, :grams].T)
+        self._vector_weights = np.ascontiguousarray(coef[:, grams:].T)
+        self._intercept = intercept
 
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[str], vectors: np.ndarray) -> AgentModel:
@@ -67,7 +78,11 @@ class AgentModel:
     def probabilities(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
         """(len(texts), len(labels)); each row sums to 1."""
         grams = self._vectorizer.transform(texts)
-        return np.asarray(self._model.predict_proba(_features(grams, vectors)))
+        logits = np.asarray(grams @ self._gram_weights) + vectors @ self._vector_weights
+        logits += self._intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
 def _features(grams: csr_matrix, vectors: np.ndarray) -> csr_matrix:

@@ -21,9 +21,11 @@ so the report can scrub them from every other check's messages too.
 from __future__ import annotations
 
 import ast
+import atexit
 import functools
 import logging
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -255,6 +257,15 @@ def _configure_detect_secrets() -> None:
     settings.disable_plugins(*_DISABLED_PLUGINS)
 
 
+@functools.cache
+def _scratch() -> Path:
+    """This process's private directory for the files detect-secrets scans (mode 0700;
+    made once: a directory per scan cost more than the scan's own line checks)."""
+    directory = tempfile.mkdtemp(prefix="ymy-secrets-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return Path(directory)
+
+
 def _detect_secrets(name: str, text: str) -> list[tuple[int, str, str]]:
     """(line, secret type, value) from detect-secrets; empty (with a warning) if it fails."""
     # detect-secrets scans files: the text goes to a private temporary file whose name keeps
@@ -263,12 +274,14 @@ def _detect_secrets(name: str, text: str) -> list[tuple[int, str, str]]:
     try:
         from detect_secrets.core.scan import scan_file
 
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / f"checked{suffix}"
+        with _SCAN_LOCK:  # one scan at a time: one file name per suffix is enough
+            path = _scratch() / f"checked{suffix}"
             path.write_text(text, encoding="utf-8")
-            with _SCAN_LOCK:
+            try:
                 _configure_detect_secrets()
                 return [(s.line_number, s.type, s.secret_value or "") for s in scan_file(str(path))]
+            finally:
+                path.unlink(missing_ok=True)
     except Exception as error:  # a scanner failure must not fail the validation
         logger.warning("detect-secrets could not scan %s (%s); own rule only", name, error)
         return []

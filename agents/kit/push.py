@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from a2a.types import TaskPushNotificationConfig
 from a2a.utils.proto_utils import to_stream_response
 from cachetools import TTLCache
 from google.protobuf.json_format import MessageToDict
+from sqlalchemy import select
 
 from agents.kit.push_addresses import (
     PushAddresses,
@@ -52,7 +54,8 @@ _RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 class PushConfigs(PushNotificationConfigStore):
     """A config store whose dispatch reads are cached briefly, since every event asks.
 
-    Most tasks have no webhook: without the cache each of their events would cost a query.
+    Most tasks have no webhook: without the cache each of their events would cost a query,
+    and while no task has one at all (in SQL, one query a second says so), none is made.
     """
 
     def __init__(self, store: PushNotificationConfigStore, *, max_tasks: int = 4096) -> None:
@@ -60,6 +63,8 @@ class PushConfigs(PushNotificationConfigStore):
         self._dispatch: TTLCache[str, list[TaskPushNotificationConfig]] = TTLCache(
             maxsize=max_tasks, ttl=_DISPATCH_CACHE_S
         )
+        self._none_until = 0.0  # before this (monotonic), no task anywhere has a config
+        self._checking = asyncio.Lock()
 
     async def initialize(self) -> None:
         """Create the store's table if it has one (at start, under the schema lock)."""
@@ -73,7 +78,10 @@ class PushConfigs(PushNotificationConfigStore):
         context: ServerCallContext,
     ) -> TaskPushNotificationConfig | None:
         self._dispatch.pop(task_id, None)
-        return await self.store.set_info(task_id, notification_config, context)
+        kept = await self.store.set_info(task_id, notification_config, context)
+        async with self._checking:  # after any check that began before the write
+            self._none_until = 0.0
+        return kept
 
     async def get_info(
         self, task_id: str, context: ServerCallContext
@@ -83,8 +91,25 @@ class PushConfigs(PushNotificationConfigStore):
     async def get_info_for_dispatch(self, task_id: str) -> list[TaskPushNotificationConfig]:
         cached = self._dispatch.get(task_id)
         if cached is None:
+            if await self._none_anywhere():
+                return []
             cached = self._dispatch[task_id] = await self.store.get_info_for_dispatch(task_id)
         return cached
+
+    async def _none_anywhere(self) -> bool:
+        """Whether the SQL store holds no config at all (known for a second at a time)."""
+        store = self.store
+        if not isinstance(store, DatabasePushNotificationConfigStore):
+            return False
+        async with self._checking:  # the events waiting meanwhile share the one answer
+            if time.monotonic() < self._none_until:
+                return True
+            async with store.engine.connect() as connection:
+                any_row = select(store.config_model.task_id).limit(1)
+                found = (await connection.execute(any_row)).first() is not None
+            if not found:
+                self._none_until = time.monotonic() + _DISPATCH_CACHE_S
+            return not found
 
     async def delete_info(
         self, task_id: str, context: ServerCallContext, config_id: str | None = None

@@ -230,7 +230,9 @@ class PlanRun:
         if step.agent == "orchestrator":
             return await self._synthesis(step)
         agent = self.registry.get(step.agent)
-        order = self.order(step, await self._context(step.agent), repair)
+        # A checking step is sent the material it checks, not what memory knows of the user.
+        context = None if step.checks else await self._context(step.agent)
+        order = self.order(step, context, repair)
         if order.context is not None:
             self.relay.private = self.relay.private or order.context.private
         message = order.to_message()
