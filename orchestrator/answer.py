@@ -194,19 +194,16 @@ class NewRequests:
             asked.request.text, updater.task_id, team, tier="answer", project=asked.project
         )
         ledger.agent, ledger.skill = decision.best.agent, decision.best.skill
-        return PlanRun(
-            updater=updater,
-            ledger=ledger,
-            base=WorkOrder.from_request(asked.request),
+        return PlanRun.direct(
+            updater,
+            ledger,
+            WorkOrder.from_request(asked.request),
             user_id=asked.user_id,
             token=asked.token,
             registry=self._registry,
             delegator=self._delegator,
-            prices=lambda _tier, _in, _out: 0.0,  # a direct answer makes no estimates
             experience=self._experience,
-            concurrency=1,
-            relay=Relay(max_artifacts=self._max_artifacts),
-            journal=False,
+            max_artifacts=self._max_artifacts,
         )
 
     async def _replay(self, asked: Asked, decision: RoutingDecision, hit: CacheHit) -> None:

@@ -28,7 +28,6 @@ from orchestrator.relay import (
     MEMORY_TIMEOUT_S,
     AgentAsks,
     Awaiting,
-    Relay,
     StepFailed,
     agent_text,
     ask_user,
@@ -141,19 +140,16 @@ class AgentQuestions:
             if awaiting.order
             else WorkOrder(awaiting.query)
         )
-        return PlanRun(
-            updater=updater,
-            ledger=ledger,
-            base=base,
+        return PlanRun.direct(
+            updater,
+            ledger,
+            base,
             user_id=user_id,
             token=token,
             registry=self._registry,
             delegator=self._delegator,
-            prices=lambda _tier, _in, _out: 0.0,  # a direct answer makes no estimates
             experience=self._experience,
-            concurrency=1,
-            relay=Relay(max_artifacts=self._max_artifacts),
-            journal=False,
+            max_artifacts=self._max_artifacts,
         )
 
     async def _finish(self, run: PlanRun, awaiting: Awaiting) -> None:

@@ -114,19 +114,24 @@ async def test_private_answers_are_never_served_to_another_user(
         profile = {"preferences": {"databases": ["postgresql"], "languages": ["python"]}}
         put = await http.put("/v1/profile", json=profile, headers={"X-User-Id": ann})
         assert put.status_code == 200
-    private_query = f"Validate this SQL: {SQL.replace('1', '11')}"
-    mine = await ask(url, private_query, ann)  # built with ann's preferences: private
+    # A schema the database agent designed with ann's preferences in its context: private.
+    private_query = f"Design the database schema for a {unique('bakery')} with cakes and orders"
+    mine = await ask(url, private_query, ann)
     assert cached_of(mine) is None
     assert cached_of(await ask(url, private_query, ann)) is not None  # ann's own repeat
     theirs = await ask(url, private_query, bob)
     assert cached_of(theirs) is None and delegated(theirs)
 
-    # An answer built without private context is shared.
-    public_query = f"Validate this SQL: {SQL.replace('1', '12')}"
-    assert cached_of(await ask(url, public_query, bob)) is None
-    shared = cached_of(await ask(url, public_query, cy))
-    assert shared is not None and shared["level"] == "exact"
-    assert "task" not in shared  # another user's task id is not shown
+    # A check is built from the material alone (a checking step gets no memory), so even
+    # ann's is shared; and so is any answer built without private context.
+    for asker, query in (
+        (ann, f"Validate this SQL: {SQL.replace('1', '11')}"),
+        (bob, f"Validate this SQL: {SQL.replace('1', '12')}"),
+    ):
+        assert cached_of(await ask(url, query, asker)) is None
+        shared = cached_of(await ask(url, query, cy))
+        assert shared is not None and shared["level"] == "exact"
+        assert "task" not in shared  # another user's task id is not shown
 
 
 async def test_a_poor_rating_evicts_and_a_good_one_does_not(cached_server: LiveServer) -> None:
@@ -172,7 +177,8 @@ async def test_project_changes_and_delete_evict_and_a_caller_may_opt_out(
 
 async def test_hits_and_misses_per_level_are_reported(cached_server: LiveServer) -> None:
     url, user = cached_server.url, unique("counted")
-    query = f"Validate this SQL: {SQL.replace('1', '41')}"
+    # A design builds a context for its agent (a check would not), so every level counts.
+    query = f"Design the database schema for a {unique('florist')} with bouquets and orders"
     async with httpx.AsyncClient(base_url=url, headers={"X-User-Id": user}) as http:
         before = (await http.get("/v1/cache")).json()
         await ask(url, query, user)

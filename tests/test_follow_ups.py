@@ -104,44 +104,38 @@ class ReceiptPrinter(AgentExecutor):
 
 
 def printer_card(url: str) -> AgentCard:
-    return AgentCard(
-        name="Receipt Printer",
-        description="Prints receipts for payments and exchanges.",
-        version="1.0.0",
-        capabilities=AgentCapabilities(streaming=True),
-        default_input_modes=["text/plain"],
-        default_output_modes=["text/plain"],
-        supported_interfaces=interfaces(url),
-        skills=[
-            AgentSkill(
-                id="receipt",
-                name="Receipts",
-                description="Print a receipt for a payment or an exchange.",
-                tags=["receipt", "print"],
-                examples=["Print a receipt for this payment"],
-            )
-        ],
+    skill = AgentSkill(
+        id="receipt",
+        name="Receipts",
+        description="Print a receipt for a payment or an exchange.",
+        tags=["receipt", "print"],
+        examples=["Print a receipt for this payment"],
     )
+    return remote_card(url, "Receipt Printer", "Prints receipts for payments and exchanges.", skill)
 
 
 def desk_card(url: str) -> AgentCard:
+    skill = AgentSkill(
+        id="convert",
+        name="Currency conversion",
+        description="Convert an amount from one currency to another.",
+        tags=["currency", "exchange rate", "convert money"],
+        examples=["Convert 100 USD to EUR", "How much is 50 pounds in yen?"],
+    )
+    description = "Converts amounts of money between currencies at today's rates."
+    return remote_card(url, "Currency Desk", description, skill)
+
+
+def remote_card(url: str, name: str, description: str, skill: AgentSkill) -> AgentCard:
     return AgentCard(
-        name="Currency Desk",
-        description="Converts amounts of money between currencies at today's rates.",
+        name=name,
+        description=description,
         version="1.0.0",
         capabilities=AgentCapabilities(streaming=True),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
         supported_interfaces=interfaces(url),
-        skills=[
-            AgentSkill(
-                id="convert",
-                name="Currency conversion",
-                description="Convert an amount from one currency to another.",
-                tags=["currency", "exchange rate", "convert money"],
-                examples=["Convert 100 USD to EUR", "How much is 50 pounds in yen?"],
-            )
-        ],
+        skills=[skill],
     )
 
 

@@ -106,6 +106,36 @@ class PlanRun:
     policy: FailurePolicy = DEFAULT_POLICY
     journal: bool = True  # write the ledger to the task (a plan); a direct answer does not
 
+    @classmethod
+    def direct(
+        cls,
+        updater: TaskUpdater,
+        ledger: Ledger,
+        base: WorkOrder,
+        *,
+        user_id: str,
+        token: str | None,
+        registry: AgentRegistry,
+        delegator: Delegator,
+        experience: Experience | None,
+        max_artifacts: int,
+    ) -> PlanRun:
+        """A direct answer's run: one step at a time, no estimates, no journal."""
+        return cls(
+            updater=updater,
+            ledger=ledger,
+            base=base,
+            user_id=user_id,
+            token=token,
+            registry=registry,
+            delegator=delegator,
+            prices=lambda _tier, _in, _out: 0.0,
+            experience=experience,
+            concurrency=1,
+            relay=Relay(max_artifacts=max_artifacts),
+            journal=False,
+        )
+
     @property
     def total(self) -> int:
         return len(self.ledger.active())
