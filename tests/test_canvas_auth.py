@@ -21,6 +21,7 @@ import sqlglot
 from browser import (
     By,
     WebDriver,
+    WebElement,
     chromium,
     needs_chromium,
     pane_text,
@@ -108,9 +109,8 @@ def ask_with_a_token(driver: WebDriver, url: str, shots: Path) -> None:
     wait_for(
         driver, lambda d: "src/" in " ".join(panes(d)) and task_state(d).endswith("COMPLETED"), 180
     )
-    listed = wait_for(
-        driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#conversations [data-task-id]")
-    )
+    # The list is drawn again once the stream ends: wait for that, not its first drawing.
+    listed = wait_for(driver, lambda d: tasks_listed(d, at_least=2))
     assert len(listed) == 2 and QUESTION[:40] in listed[-1].text, [i.text for i in listed]
 
 
@@ -168,3 +168,8 @@ async def test_the_operations_view_is_for_admins(locked_server: LiveServer, tmp_
         assert (await http.get("/v1/ops")).status_code == 401
     # After the question above (the module's tests run in order): its usage is there to draw.
     await asyncio.to_thread(with_browser, operations, locked_server.url, screenshots_dir(tmp_path))
+
+
+def tasks_listed(driver: WebDriver, *, at_least: int) -> list[WebElement] | None:
+    listed = driver.find_elements(By.CSS_SELECTOR, "#conversations [data-task-id]")
+    return listed if len(listed) >= at_least else None
