@@ -17,6 +17,7 @@ from rich.table import Table
 from agents.code import TEMPERATURES
 from bench.caching import SEMANTIC_P95_TARGET_MS, cache_figures
 from bench.calibration import HELD_OUT, RECALL_TARGET, cache_curve
+from bench.design import DESIGN_TARGET_MS, design_figures
 from bench.gateway import (
     LOAD_TARGET_S,
     OVERHEAD_TARGET_MS,
@@ -68,6 +69,9 @@ async def _routing() -> Verdicts:
             )
         )
     console.print(table)
+    p50, p95 = design_figures()
+    console.print(f"A system design from a new request: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    verdicts.append((f"a design's p95 under {DESIGN_TARGET_MS:.0f} ms", p95 < DESIGN_TARGET_MS))
     return verdicts
 
 

@@ -22,7 +22,7 @@ from memory.vectors import Interaction
 from orchestrator.answers import AnswerCache, cacheable
 from orchestrator.delegation import DelegationError, Delegator
 from orchestrator.experience import Experience, artifacts_summary
-from orchestrator.follow_ups import AgentQuestions, paused
+from orchestrator.follow_ups import AgentQuestions
 from orchestrator.plan import Assignment, PlanDriver, PlanRun, answer_plan
 from orchestrator.registry import AgentRegistry, RegisteredAgent
 from orchestrator.relay import (
@@ -149,15 +149,15 @@ class NewRequests:
             await run.run(list(run.ledger.steps))
         except (StepFailed, DelegationError) as error:
             if isinstance(error, AgentAsks):  # the run waits for the user's answer
-                awaiting = paused(error, run, skill=decision.best.skill, project=asked.project)
-                await ask_user(updater, error, awaiting)
+                await ask_user(updater, error, run.awaiting(error))
                 return
             reason = _sentence(str(error))
             await self._remember(asked, decision, run.relay, "failed", reason)
             await updater.failed(agent_text(reason))
             return
         relay = run.relay
-        closing = f"Done: {len(relay.artifacts)} artifact(s) from {self._team(decision)}."
+        team = self._registry.team_name(decision.team)
+        closing = f"Done: {len(relay.artifacts)} artifact(s) from {team}."
         verdict = Verdict.of(relay.artifacts)
         outcome: dict[str, Any] = {}
         if verdict is not None:
@@ -266,10 +266,6 @@ class NewRequests:
 
     def _available(self) -> list[str]:
         return [a for a in self._registry.ids() if self._registry.available(a)]
-
-    def _team(self, decision: RoutingDecision) -> str:
-        names = [self._registry.get(a).name for a in decision.team]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def routing_metadata(decision: RoutingDecision) -> dict[str, Any]:

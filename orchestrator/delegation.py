@@ -10,14 +10,24 @@ A delegation left before its stream ended (the orchestrator task was canceled, t
 or failed the step) cancels the agent's task, whose id its first event gave: through the
 handler's CancelTask for a specialist of this process, with a CancelTask over A2A for a
 remote one. The agent's run then stops its work (``agents.kit.runs``) and ends ``canceled``.
+The stream is read by a task of its own, so one left before its first event still learns
+the task's id from it (within ``CANCEL_TIMEOUT_S``): the agent may have started already.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import cast
@@ -97,19 +107,18 @@ class Delegator:
                 call = _in_process(handler, message, _caller(user_id, token))
             else:
                 call = self._over_http(agent, message, user_id=user_id, token=token, ctx=traced)
-            events = call.events
+            # The span is current while the feed's reader starts, never across a yield: the
+            # reader copies it, so the agent's spans nest under it.
+            with _current(traced):
+                feed = _Feed(call.events)
             deadline = time.monotonic() + self.timeout_s
             try:
                 while True:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise TimeoutError
-                    # The agent works, not this task. The span is current for the wait only,
-                    # never across a yield: the task wait_for starts (and the in-process
-                    # reader that one starts) copies it, so the agent's spans nest under it.
-                    async with self._scheduler.lending():
-                        with _current(traced):
-                            event = await asyncio.wait_for(anext(events, None), remaining)
+                    async with self._scheduler.lending():  # the agent works, not this task
+                        event = await asyncio.wait_for(feed.next(), remaining)
                     if event is None:  # the stream has ended
                         call.ended = True
                         return
@@ -128,7 +137,9 @@ class Delegator:
             except A2AError as error:  # from this process (client errors, A2AErrors: above)
                 raise DelegationError(f"the {agent.name} refused the step: {error}") from error
             finally:
-                await events.aclose()
+                if not (call.ended or call.task_id):  # left before the agent named its task
+                    await call.learn_task(feed)
+                await feed.close()
                 await call.cancel_unless_ended(agent)
 
     async def cancel(
@@ -199,6 +210,13 @@ class _Call:
         if kind != "artifact_update":
             self.ended = self.ended or ends_stream(getattr(event, kind))
 
+    async def learn_task(self, feed: _Feed) -> None:
+        """The agent's task from the feed's first event, if it comes within the timeout."""
+        with contextlib.suppress(Exception):
+            event = await asyncio.wait_for(feed.next(), CANCEL_TIMEOUT_S)
+            if event is not None:
+                self.seen(event)
+
     async def cancel_unless_ended(self, agent: RegisteredAgent) -> None:
         """Cancel the agent's task if its stream was left before its end; never raises
         (a task that has just ended is not cancelable, an agent may be unreachable)."""
@@ -208,6 +226,40 @@ class _Call:
             await asyncio.wait_for(self.cancel(self.task_id), CANCEL_TIMEOUT_S)
         except Exception as error:
             logger.info("could not cancel the %s's task %s: %s", agent.name, self.task_id, error)
+
+
+class _Feed:
+    """An agent's events, read by a task of its own into a queue.
+
+    Reading apart keeps a wait that timed out or was cancelled from ending the read: the
+    SDK's in-process stream ends quietly when the task reading it is cancelled (which would
+    read as a stream that ended), and a delegation left early can still read the first event.
+    """
+
+    def __init__(self, source: AsyncIterator[StreamResponse]) -> None:
+        self._queue: asyncio.Queue[StreamResponse | Exception | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read(source), name="delegation-feed")
+
+    async def _read(self, source: AsyncIterator[StreamResponse]) -> None:
+        try:
+            async for event in source:
+                self._queue.put_nowait(event)
+        except Exception as error:
+            self._queue.put_nowait(error)
+        finally:
+            self._queue.put_nowait(None)
+
+    async def next(self) -> StreamResponse | None:
+        """The next event; ``None`` once the stream has ended. Raises what the read raised."""
+        event = await self._queue.get()
+        if isinstance(event, Exception):
+            raise event
+        return event
+
+    async def close(self) -> None:
+        """Stop reading, and wait for the reader to have closed the stream."""
+        self._reader.cancel()
+        await asyncio.wait([self._reader])
 
 
 @contextmanager
@@ -261,29 +313,7 @@ def _in_process(handler: RequestHandler, message: Message, user: User) -> _Call:
 async def _handler_events(
     handler: RequestHandler, message: Message, user: User
 ) -> AsyncGenerator[StreamResponse, None]:
-    """The handler's events, read by a task of their own.
-
-    The SDK's stream ends quietly when the task reading it is cancelled, so a timeout here
-    would read as a stream that ended; the reader's own task keeps the two apart.
-    """
-    events: asyncio.Queue[StreamResponse | BaseException | None] = asyncio.Queue()
-
-    async def read() -> None:
-        context = ServerCallContext(user=user)
-        try:
-            request = SendMessageRequest(message=message)
-            async for event in handler.on_message_send_stream(request, context):
-                events.put_nowait(to_stream_response(event))
-        except Exception as error:
-            events.put_nowait(error)
-        finally:
-            events.put_nowait(None)
-
-    reader = asyncio.create_task(read(), name="delegation-in-process")
-    try:
-        while (event := await events.get()) is not None:
-            if isinstance(event, BaseException):
-                raise event
-            yield event
-    finally:
-        reader.cancel()
+    """The handler's events, as the A2A stream would carry them."""
+    request = SendMessageRequest(message=message)
+    async for event in handler.on_message_send_stream(request, ServerCallContext(user=user)):
+        yield to_stream_response(event)

@@ -10,12 +10,11 @@ the steps after it: the rest of a team, or the rest of a plan.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 from a2a.server.tasks import TaskUpdater
 from a2a.types import Message, Role, TaskState
-from google.protobuf.json_format import MessageToJson, Parse
+from google.protobuf.json_format import Parse
 
 from agents.kit import Verdict, WorkOrder
 from memory.vectors import Interaction
@@ -33,19 +32,7 @@ from orchestrator.relay import (
     ask_user,
 )
 
-__all__ = ["AgentQuestions", "paused"]
-
-
-def paused(asks: AgentAsks, run: PlanRun, *, skill: str, project: str | None) -> Awaiting:
-    """What a direct answer keeps while its agent waits: the run whole, to go on with."""
-    return dataclasses.replace(
-        asks.awaiting,
-        query=run.ledger.query,
-        skill=skill,
-        project=project or "",
-        ledger=run.ledger.to_json(),
-        order=MessageToJson(run.base.to_message()),
-    )
+__all__ = ["AgentQuestions"]
 
 
 class AgentQuestions:
@@ -108,15 +95,13 @@ class AgentQuestions:
             await run.take_answer(step, agent, events)
             await run.run(run.unfinished([s.id for s in run.ledger.active()]))
         except AgentAsks as again:  # a further question, of this agent or a later one
-            await ask_user(
-                updater, again, paused(again, run, skill=awaiting.skill, project=awaiting.project)
-            )
+            await ask_user(updater, again, run.awaiting(again))
             return
         except (StepFailed, DelegationError) as error:
-            await self._remember(run, awaiting, "failed", str(error))
+            await self._remember(run, "failed", str(error))
             await updater.failed(agent_text(str(error)))
             return
-        await self._finish(run, awaiting)
+        await self._finish(run)
 
     async def cancel(self, awaiting: Awaiting, *, user_id: str, token: str | None) -> None:
         """Cancel the waiting agent's task (the orchestrator task was canceled)."""
@@ -134,7 +119,14 @@ class AgentQuestions:
             ledger = Ledger.from_json(awaiting.ledger)
         else:  # kept before a question kept its run: the one step that asked
             team = [Assignment(awaiting.agent, awaiting.skill)]
-            ledger = answer_plan(awaiting.query, updater.task_id, team, tier="answer")
+            ledger = answer_plan(
+                awaiting.query,
+                updater.task_id,
+                team,
+                tier="answer",
+                project=awaiting.project or None,
+            )
+            ledger.agent, ledger.skill = awaiting.agent, awaiting.skill
         base = (
             WorkOrder.from_message(Parse(awaiting.order, Message()))
             if awaiting.order
@@ -152,30 +144,23 @@ class AgentQuestions:
             max_artifacts=self._max_artifacts,
         )
 
-    async def _finish(self, run: PlanRun, awaiting: Awaiting) -> None:
+    async def _finish(self, run: PlanRun) -> None:
         """Complete the task as a direct answer does, counting every step's artifacts."""
         built = _built(run.ledger)
-        names = [self._name(s.agent) for s in run.ledger.active()]
-        team = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+        team = self._registry.team_name([s.agent for s in run.ledger.active()])
         closing = f"Done: {len(built)} artifact(s) from {team}."
         verdict = Verdict.of(built)
         outcome = {} if verdict is None else {"validation": verdict.to_metadata()}
         if verdict is not None:
             closing = f"{closing} {verdict.sentence()}"
-        await self._remember(run, awaiting, "completed", closing)
+        await self._remember(run, "completed", closing)
         await run.updater.update_status(
             TaskState.TASK_STATE_COMPLETED,
             message=agent_text(closing),
             metadata={**outcome, "cost": run.relay.cost.to_dict()},
         )
 
-    def _name(self, agent_id: str) -> str:
-        try:
-            return self._registry.get(agent_id).name
-        except UnknownAgentError:
-            return agent_id
-
-    async def _remember(self, run: PlanRun, awaiting: Awaiting, outcome: str, answer: str) -> None:
+    async def _remember(self, run: PlanRun, outcome: str, answer: str) -> None:
         if self._experience is None:
             return
         updater = run.updater
@@ -183,13 +168,13 @@ class AgentQuestions:
             task_id=updater.task_id,
             user_id=run.user_id,
             query=run.ledger.query,
-            agent=run.ledger.agent or awaiting.agent,  # what routing chose, as ratings count it
-            skill=run.ledger.skill or awaiting.skill,
+            agent=run.ledger.agent,  # what routing chose, as ratings count it
+            skill=run.ledger.skill,
             outcome=outcome,
             context_id=updater.context_id,
             team=",".join(s.agent for s in run.ledger.active()),
             artifacts=artifacts_summary(_built(run.ledger)),
-            project=awaiting.project,
+            project=run.ledger.project or "",
         )
         await self._experience.keep(interaction, answer=answer, timeout_s=MEMORY_TIMEOUT_S)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -61,6 +61,12 @@ class AgentRegistry:
 
     def ids(self) -> list[str]:
         return list(self._agents)
+
+    def team_name(self, agent_ids: Sequence[str]) -> str:
+        """The agents' names as a sentence says them ("A", "A and B", "A, B and C"); an
+        agent no longer registered goes by its id."""
+        names = [self._agents[a].name if a in self._agents else a for a in agent_ids]
+        return "".join(names) if len(names) < 2 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
     def __iter__(self) -> Iterator[RegisteredAgent]:
         return iter(list(self._agents.values()))

@@ -52,7 +52,7 @@ async def test_with_no_new_request_heavy_work_goes_at_once() -> None:
     requests = FirstEventGate()
     started = time.perf_counter()
     await requests.clear(max_wait_s=5)
-    assert time.perf_counter() - started < 0.01
+    assert time.perf_counter() - started < 1.0  # not the 5 s it would wait for a request
 
 
 async def test_a_request_waits_from_arrival_to_its_first_bytes() -> None:

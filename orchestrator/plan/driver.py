@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from a2a.server.agent_execution import RequestContext
@@ -342,11 +342,7 @@ class PlanDriver:
             raise
         except AgentAsks as asks:  # the plan waits, saved, for the user's answer
             await run.save()
-            ledger = run.ledger
-            awaiting = replace(
-                asks.awaiting, query=ledger.query, skill=ledger.skill, project=ledger.project or ""
-            )
-            await ask_user(run.updater, asks, awaiting)
+            await ask_user(run.updater, asks, run.awaiting(asks))
         except (StepFailed, DelegationError) as error:
             await run.save()
             await run.updater.failed(agent_text(f"{error}"))

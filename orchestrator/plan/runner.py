@@ -23,6 +23,7 @@ from typing import Any
 
 from a2a.server.tasks import TaskUpdater
 from a2a.types import StreamResponse, TaskState
+from google.protobuf.json_format import MessageToJson
 
 from agents.kit import (
     File,
@@ -48,7 +49,15 @@ from orchestrator.plan.ledger import (
 from orchestrator.plan.replies import Modification
 from orchestrator.plan.summary import summary
 from orchestrator.registry import AgentRegistry, RegisteredAgent
-from orchestrator.relay import AgentAsks, Relay, StepFailed, agent_text, recall, relay_events
+from orchestrator.relay import (
+    AgentAsks,
+    Awaiting,
+    Relay,
+    StepFailed,
+    agent_text,
+    recall,
+    relay_events,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -164,6 +173,18 @@ class PlanRun:
             metadata={"agent": "orchestrator", "step": "ledger"},
             artifact_id=self.artifact_id(LEDGER_ARTIFACT),
         )
+
+    def awaiting(self, asks: AgentAsks) -> Awaiting:
+        """Where the user's answer to ``asks`` goes, and what the run goes on from: a plan
+        keeps its ledger in the task; a direct answer's run travels whole in the question."""
+        ledger = self.ledger
+        awaiting = replace(
+            asks.awaiting, query=ledger.query, skill=ledger.skill, project=ledger.project or ""
+        )
+        if self.journal:
+            return awaiting
+        order = MessageToJson(self.base.to_message())
+        return replace(awaiting, ledger=ledger.to_json(), order=order)
 
     def artifact_id(self, name: str) -> str:
         """One id per artifact name for the life of the plan, whichever task sends it."""
