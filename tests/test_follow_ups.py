@@ -308,3 +308,21 @@ async def test_in_a_plan_the_answered_step_is_kept_and_the_plan_goes_on_to_its_a
         assert ledger["steps"]["analysis"]["status"] == "done"
         assert ledger["steps"]["planning"]["status"] == "done"
         assert "rate.txt" in ledger["steps"]["analysis"]["versions"][-1]["artifacts"]
+
+
+async def test_a_plan_sent_with_auto_approve_goes_on_to_build_once_answered(
+    models: Models, tmp_path: Path
+) -> None:
+    desk, printer = CurrencyDesk(), ReceiptPrinter()
+    crew = {"analysis": DESK, "code": PRINTER}
+    async with desk_and_orchestrator(models, tmp_path, desk, printer, plan_agents=crew) as live:
+        request = "Build an online shop with user auth, a product catalog and a payment service"
+        asked = await send(live.url, request, metadata={"progressive": True, "autoApprove": True})
+        assert statuses(asked)[-1][:2] == (INPUT_REQUIRED, f"The Currency Desk asks: {QUESTION}")
+
+        answered = await send(live.url, "EUR", task_id=first_task_id(asked), metadata={})
+        said = statuses(answered)
+        assert said[-1][0] == COMPLETED, said[-3:]
+        assert not [m for _, _, m in said if m.get("question") == "approve-plan"]
+        assert printer.requests, "no implementation step ran"  # one per component it built
+        assert "receipt.txt" in artifacts(answered)

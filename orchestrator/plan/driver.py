@@ -126,8 +126,8 @@ class PlanDriver:
             ),
             metadata={"plan": {"steps": outline, "components": ledger.components}},
         )
-        auto = request.metadata.get("autoApprove") is True
-        await self._guarded(run, self._first_steps(run, auto=auto))
+        ledger.auto_approve = request.metadata.get("autoApprove") is True
+        await self._guarded(run, self._first_steps(run))
 
     async def resume(
         self,
@@ -237,13 +237,13 @@ class PlanDriver:
         if run.ledger.phase == "implementing":
             await self._implement(run)
         else:
-            await self._first_steps(run, auto=False)
+            await self._first_steps(run)
 
-    async def _first_steps(self, run: PlanRun, *, auto: bool) -> None:
+    async def _first_steps(self, run: PlanRun) -> None:
         await run.save()
         await run.run(run.unfinished(["analysis", "planning"]))
         ledger = run.ledger
-        if needs_approval(ledger) and self._options.approval and not auto:
+        if needs_approval(ledger) and self._options.approval and not ledger.auto_approve:
             await self._ask(run)
             return
         await self._implement(run)

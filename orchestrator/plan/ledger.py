@@ -84,6 +84,7 @@ class Ledger:
     # What routing chose for the request: a rating of the plan counts for this agent and skill.
     agent: str = ""
     skill: str = ""
+    auto_approve: bool = False  # the request said autoApprove: the plan never waits for it
 
     @property
     def order(self) -> list[str]:
