@@ -50,6 +50,14 @@ def test_served_card_gets_jsonrpc_and_rest_interfaces_and_a_v03_one() -> None:
     ]
 
 
+def test_cards_served_on_an_ipv6_host_have_urls_a_client_can_use() -> None:
+    settings = Settings(host="::1", port=8800, grpc_port=8801)
+    assert settings.base_url == "http://[::1]:8800"
+    assert settings.grpc_url == "[::1]:8801"  # gRPC's own target form
+    card = load_cards(CARDS)["code"].served_at(f"{settings.base_url}/agents/code")
+    assert card.supported_interfaces[0].url == "http://[::1]:8800/agents/code/"
+
+
 def _mutate(**changes: Any) -> dict[str, Any]:
     data = _good()
     for dotted, value in changes.items():

@@ -36,7 +36,7 @@ from a2a.types import a2a_pb2, a2a_pb2_grpc
 from a2a.utils.constants import VERSION_HEADER
 from google.protobuf import empty_pb2
 
-from agents.kit import ANONYMOUS, USER_HEADER, HeaderUser, valid_user_id
+from agents.kit import ANONYMOUS, USER_HEADER, HeaderUser, netloc, valid_user_id
 from memory.sql import is_outage
 from youmeyou.auth import InvalidToken, JwtVerifier
 from youmeyou.middleware import StreamSlots
@@ -280,7 +280,7 @@ class GrpcAgents:
         """``handlers``: each agent's request handler, by its tenant."""
         if settings.grpc_port is None:
             raise ValueError("gRPC is off: YMY_GRPC_PORT is not set")
-        self.address = f"{_bracketed(settings.host)}:{settings.grpc_port}"
+        self.address = netloc(settings.host, settings.grpc_port)
         self.servicer = AgentsServicer(handlers, verifier=verifier, streams=streams)
         self._options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", settings.max_request_bytes),
@@ -314,7 +314,3 @@ class GrpcAgents:
         if self._server is not None:
             await self._server.stop(STOP_GRACE_S)
             self._server = None
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

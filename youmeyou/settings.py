@@ -416,12 +416,11 @@ class Settings(BaseSettings):
         if self.grpc_public_url:
             return self.grpc_public_url
         host = urlsplit(self.base_url).hostname or self.host
-        name = f"[{host}]" if ":" in host else host
-        return f"{name}:{self.grpc_port}"
+        return _netloc(host, self.grpc_port)
 
     @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return (self.public_url or f"http://{_netloc(self.host, self.port)}").rstrip("/")
 
     @property
     def models_dir(self) -> Path:
@@ -440,6 +439,11 @@ class Settings(BaseSettings):
     @property
     def resolved_task_store_url(self) -> str:
         return self.task_store_url or f"sqlite+aiosqlite:///{self.data_dir.resolve()}/tasks.db"
+
+
+def _netloc(host: str, port: int) -> str:
+    # agents.kit.netloc's rule; this module imports nothing of the project's
+    return f"{f'[{host}]' if ':' in host and not host.startswith('[') else host}:{port}"
 
 
 def is_loopback(host: str) -> bool:

@@ -17,7 +17,7 @@ from agents.kit.identity import (
 )
 from agents.kit.material import Material, material_in
 from agents.kit.push import DeliveryPolicy, PushNotifications
-from agents.kit.push_addresses import PushAddresses, UnsafePushUrl
+from agents.kit.push_addresses import PushAddresses, UnsafePushUrl, netloc
 from agents.kit.requests import (
     DEFAULT_MAX_PARTS,
     DEFAULT_MAX_TEXT_CHARS,
@@ -76,6 +76,7 @@ __all__ = [
     "data_item",
     "ends_stream",
     "material_in",
+    "netloc",
     "not_a_stream",
     "open_task",
     "request_user",

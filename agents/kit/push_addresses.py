@@ -22,6 +22,7 @@ __all__ = [
     "Resolver",
     "UnresolvedPushHost",
     "UnsafePushUrl",
+    "netloc",
     "resolve_host",
 ]
 
@@ -92,10 +93,10 @@ class PushAddresses:
             problem = _address_problem(address, allow_private=self.allow_private)
             if problem is not None:
                 raise UnsafePushUrl(f"the host {host!r} {problem}")
-        pinned = _netloc(addresses[0], parts.port)
+        pinned = netloc(addresses[0], parts.port)
         return PushTarget(
             url=urlunsplit((parts.scheme, pinned, parts.path or "/", parts.query, "")),
-            host=_netloc(host, parts.port),
+            host=netloc(host, parts.port),
             server_name=host,
             https=parts.scheme == "https",
         )
@@ -118,6 +119,7 @@ def _address_problem(text: str, *, allow_private: bool) -> str | None:
     return None
 
 
-def _netloc(host: str, port: int | None) -> str:
-    name = f"[{host}]" if ":" in host else host
+def netloc(host: str, port: int | None) -> str:
+    """``host:port`` as a URL or a gRPC target writes it: an IPv6 literal in brackets."""
+    name = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return name if port is None else f"{name}:{port}"
