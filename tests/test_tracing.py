@@ -7,6 +7,9 @@ pointed at it by its settings and stopped before the spans are read, which flush
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -293,3 +296,39 @@ def test_tracing_follows_opentelemetrys_variables(
     assert Settings(data_dir=tmp_path).otlp_traces_url == "http://traces:4318/x"
     monkeypatch.setenv("YMY_TRACING", "false")
     assert not Settings(data_dir=tmp_path).resolved_tracing
+
+
+_UNWRAP_CHECK = """
+import inspect, sys
+import youmeyou.builders
+from a2a.utils import telemetry
+from youmeyou.sdk_spans import unwrap_sdk_spans
+from a2a.server.events.event_queue_v2 import EventQueueSource
+restored = unwrap_sdk_spans()
+left = [
+    f"{cls.__name__}.{attr}"
+    for name, module in list(sys.modules.items()) if name.startswith("a2a.") and module
+    for cls in vars(module).values() if inspect.isclass(cls) and cls.__module__ == name
+    for attr, value in vars(cls).items()
+    if getattr(getattr(value, "__code__", None), "co_filename", "") == telemetry.__file__
+    and hasattr(value, "__wrapped__")  # a span wrapper, not the SDK's no-op tracer itself
+]
+print(restored, len(left), EventQueueSource.enqueue_event.__code__.co_filename)
+"""
+
+
+@pytest.mark.parametrize(("sdk_tracing", "unwrapped"), [("false", True), ("true", False)])
+def test_with_the_sdks_tracing_off_its_methods_run_without_span_wrappers(
+    sdk_tracing: str, unwrapped: bool
+) -> None:
+    env = {**os.environ, "OTEL_INSTRUMENTATION_A2A_SDK_ENABLED": sdk_tracing}
+    out = subprocess.run(
+        [sys.executable, "-c", _UNWRAP_CHECK], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    restored, left, enqueue_from = int(out[0]), int(out[1]), out[2]
+    if unwrapped:
+        assert restored > 50 and left == 0, out
+        assert enqueue_from.endswith("event_queue_v2.py")  # the SDK's own method
+    else:
+        assert restored == 0 and left > 50, out  # traced: every span wrapper stays
+        assert enqueue_from.endswith("telemetry.py")

@@ -56,6 +56,7 @@ from youmeyou.metrics import (
 from youmeyou.middleware import DatabaseOutage, DefaultProtocolVersion, RequestGuard, StreamSlots
 from youmeyou.parts import Accounts, Caches, Memory, Models, Replicas, push_notifications
 from youmeyou.recovery import TaskRecovery, ended_by_restart
+from youmeyou.sdk_spans import unwrap_sdk_spans
 from youmeyou.serving import Stopping
 from youmeyou.settings import Settings
 from youmeyou.tracing import Tracing
@@ -123,6 +124,7 @@ class Runtime:
         *,
         after_warming: Callable[[], None] | None = None,
     ) -> Runtime:
+        unwrap_sdk_spans()
         dispatcher = logging.getLogger("a2a.server.routes.jsonrpc_dispatcher")
         if _without_request_bodies not in dispatcher.filters:
             dispatcher.addFilter(_without_request_bodies)
