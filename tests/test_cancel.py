@@ -44,9 +44,10 @@ PLAN = (
     "payment processing"
 )
 FUNCTION = "Write a Python function that reverses a string"
-# How soon a cancel must reach the delegated task and stop the model. Alone it takes well under
-# a second; on a 2-core machine running the suite it took 2.0 s. A cancel that did not reach
-# them would leave the model writing its long answer for minutes, far past this bound.
+# How soon a cancel must reach the delegated task and stop the model: well under a second
+# alone, more on a loaded 2-core machine. A cancel that never reached them (as when a plan
+# was canceled before a step's agent had named its task: tests/test_delegation.py) leaves
+# the model writing its long answer for minutes, far past this bound.
 CANCEL_WITHIN_S = 10.0
 
 

@@ -3,9 +3,9 @@
 The agent is a real a2a-sdk request handler (``agent_handler``) running an executor that works
 until it is canceled; the orchestrator's ``Delegator`` calls it in process, as it calls its own
 specialists. The handler's first event is held back until the delegation has been left, so the
-agent has started its task but the delegation has not yet heard which task: the window in
-which a canceled plan used to leave a code step generating on (seen on a loaded 2-core CI
-machine).
+agent has started its task but the delegation has not yet heard which task. A plan canceled
+in that window used to leave its code step generating on: the likely cause of the plan
+cancel test's failures on a loaded 2-core CI machine (a code task still not canceled 2 s on).
 """
 
 from __future__ import annotations
