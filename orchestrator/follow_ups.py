@@ -17,9 +17,8 @@ from a2a.types import Message, Role, TaskState
 from google.protobuf.json_format import Parse
 
 from agents.kit import Verdict, WorkOrder
-from memory.vectors import Interaction
 from orchestrator.delegation import DelegationError, Delegator
-from orchestrator.experience import Experience, artifacts_summary
+from orchestrator.experience import Experience
 from orchestrator.plan import Assignment, Ledger, PlanDriver, PlanRun, answer_plan
 from orchestrator.registry import AgentRegistry, UnknownAgentError
 from orchestrator.relay import (
@@ -146,7 +145,7 @@ class AgentQuestions:
 
     async def _finish(self, run: PlanRun) -> None:
         """Complete the task as a direct answer does, counting every step's artifacts."""
-        built = _built(run.ledger)
+        built = run.ledger.built()
         team = self._registry.team_name([s.agent for s in run.ledger.active()])
         closing = f"Done: {len(built)} artifact(s) from {team}."
         verdict = Verdict.of(built)
@@ -164,21 +163,7 @@ class AgentQuestions:
         if self._experience is None:
             return
         updater = run.updater
-        interaction = Interaction(
-            task_id=updater.task_id,
-            user_id=run.user_id,
-            query=run.ledger.query,
-            agent=run.ledger.agent,  # what routing chose, as ratings count it
-            skill=run.ledger.skill,
-            outcome=outcome,
-            context_id=updater.context_id,
-            team=",".join(s.agent for s in run.ledger.active()),
-            artifacts=artifacts_summary(_built(run.ledger)),
-            project=run.ledger.project or "",
+        interaction = run.ledger.interaction(
+            updater.task_id, updater.context_id, run.user_id, outcome
         )
         await self._experience.keep(interaction, answer=answer, timeout_s=MEMORY_TIMEOUT_S)
-
-
-def _built(ledger: Ledger) -> dict[str, str]:
-    """Every artifact the run's steps have produced, as they stand."""
-    return {name: text for step in ledger.active() for name, text in step.artifacts.items()}

@@ -42,6 +42,20 @@ def test_the_journey_becomes_a_dag_of_small_steps() -> None:
     assert needs_approval(ledger)
 
 
+def test_memory_keeps_a_plan_under_its_routed_agent_with_the_agents_that_built_it() -> None:
+    ledger = journey()
+    ledger.agent, ledger.skill = "architecture", "system-design"
+    ledger.selected = ["auth"]
+    ledger.steps["auth-schema"].versions.append(Version(1, {"auth.sql": "CREATE TABLE users ();"}))
+    ledger.steps["catalog-code"].versions.append(Version(1, {"catalog.py": "def items(): ..."}))
+    kept = ledger.interaction("task-1", "ctx-1", "ada", "completed")
+    assert (kept.agent, kept.skill, kept.query) == ("architecture", "system-design", JOURNEY)
+    # Once each, in flow order; the orchestrator's own summary step is not a team member.
+    assert kept.team == "architecture,database,code,validator"
+    assert "auth.sql: CREATE TABLE users" in kept.artifacts
+    assert "catalog.py" not in kept.artifacts  # an unselected component is not the answer
+
+
 def test_independent_steps_are_ready_together() -> None:
     ledger = journey()
     assert [s.id for s in ledger.ready(set())] == ["analysis"]

@@ -27,9 +27,8 @@ from a2a.types import StreamResponse, TaskState
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
 from agents.kit import StepKind, UserRequest, Verdict, WorkOrder, open_task
-from memory.vectors import Interaction
 from orchestrator.delegation import DelegationError, Delegator
-from orchestrator.experience import Experience, artifacts_summary
+from orchestrator.experience import Experience
 from orchestrator.plan.ledger import DEFAULT_CREW, Ledger, Role, components_for, plan
 from orchestrator.plan.replies import Approval, Modification, ModificationError
 from orchestrator.plan.revision import PlanChange, revise
@@ -374,21 +373,11 @@ class PlanDriver:
 
     async def _remember_outcome(self, run: PlanRun, closing: str) -> None:
         """The finished task as memory keeps it: rated later, it teaches routing like any."""
-        ledger = run.ledger
-        if self._experience is None or not ledger.agent:
+        if self._experience is None or not run.ledger.agent:
             return
-        built = {name: text for step in ledger.active() for name, text in step.artifacts.items()}
-        interaction = Interaction(
-            task_id=run.updater.task_id,
-            user_id=run.user_id,
-            query=ledger.query,
-            agent=ledger.agent,
-            skill=ledger.skill,
-            outcome="completed",
-            context_id=run.updater.context_id,
-            team=",".join(sorted({s.agent for s in ledger.active() if s.agent != "orchestrator"})),
-            artifacts=artifacts_summary(built),
-            project=ledger.project or "",
+        updater = run.updater
+        interaction = run.ledger.interaction(
+            updater.task_id, updater.context_id, run.user_id, "completed"
         )
         await self._experience.keep(interaction, answer=closing, timeout_s=MEMORY_TIMEOUT_S)
 

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from agents.kit import StepKind
 from memory.catalogue import Component, services_for
+from memory.vectors import Interaction
+from orchestrator.experience import artifacts_summary
 
 StepStatus = Literal["pending", "running", "done", "failed", "skipped", "canceled"]
 Phase = Literal["awaiting-approval", "implementing", "done"]
@@ -101,6 +103,30 @@ class Ledger:
             for s in self.steps.values()
             if s.kind != "implementation" or s.component in self.selected
         ]
+
+    def built(self) -> dict[str, str]:
+        """Every artifact the run's steps have produced, as they stand."""
+        return {name: text for step in self.active() for name, text in step.artifacts.items()}
+
+    def team(self) -> list[str]:
+        """The agents the run's steps call, once each and in flow order."""
+        agents = (s.agent for s in self.active() if s.agent != "orchestrator")
+        return list(dict.fromkeys(agents))
+
+    def interaction(self, task_id: str, context_id: str, user_id: str, outcome: str) -> Interaction:
+        """The run as memory keeps it: rated later, it teaches routing like any answer."""
+        return Interaction(
+            task_id=task_id,
+            user_id=user_id,
+            query=self.query,
+            agent=self.agent,  # what routing chose, as ratings count it
+            skill=self.skill,
+            outcome=outcome,
+            context_id=context_id,
+            team=",".join(self.team()),
+            artifacts=artifacts_summary(self.built()),
+            project=self.project or "",
+        )
 
     def dependents(self, step_id: str) -> list[str]:
         """Every step downstream of ``step_id``, in plan order."""
