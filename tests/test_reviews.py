@@ -13,7 +13,7 @@ import pytest
 from support import LiveServer, artifacts, final_state, statuses, stream
 
 from agents.checks import validate
-from agents.kit import Verdict
+from agents.kit import Verdict, material_in
 from bench.routing import card_registry
 from inference.embeddings import Embedder
 from orchestrator.agent_model import load_examples
@@ -36,6 +36,9 @@ TUNING: dict[str, bool] = {
     "optimize this query: SELECT * FROM orders WHERE status = 'x'": False,
     "review my architecture for a chat app": False,
     "add an index to this: CREATE TABLE t (id int)": False,
+    # SQL typed in lower case is the user's material all the same.
+    "validate this sql: select id, total from users where id = 116": True,
+    "optimize this query: select * from orders where status = 'x'": False,
 }
 # Held out: never tuned on.
 HELD_OUT: dict[str, bool] = {
@@ -59,6 +62,22 @@ def test_a_review_of_the_users_material_is_told_from_a_request_to_make(
     request_text: str, review: bool
 ) -> None:
     assert asks_for_review(request_text) is review
+
+
+@pytest.mark.parametrize(
+    ("text", "sql"),
+    [
+        ("validate this sql: select id, total from users where id = 116", True),
+        ("is this ok?\nupdate users set name = 'a' where id = 2", True),
+        ("check: create table t (id int primary key)", True),
+        ("Select the best option from the list for me", False),
+        ("update the schema with a likes table", False),
+        ("create tables for a library with books and loans", False),
+    ],
+)
+def test_sql_in_lower_case_is_material_and_english_is_not(text: str, sql: bool) -> None:
+    pieces = material_in(text).pieces
+    assert (pieces[0][0] == "snippet.sql" if pieces else False) is sql
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,18 @@ _LOOSE: _Patterns = (
         "snippet.sql",
         re.compile(r"\b(?:CREATE|SELECT|INSERT|UPDATE|DELETE|ALTER|DROP|WITH)\b.*", re.DOTALL),
     ),
+    # SQL typed in lower case, as people often do: "select", "update" and "with" are English
+    # words too, so only a statement's shape counts, at a line's start or after a colon.
+    (
+        "snippet.sql",
+        re.compile(
+            r"(?:^[ \t]*|(?<=: ))(?:select\s+(?:\*|[\w.()*]+(?:\s*,\s*[\w.()*]+)*)\s+from\s+\w"
+            r"|insert\s+into\s+\w|update\s+\w+\s+set\s+\w+\s*=|delete\s+from\s+\w"
+            r"|create\s+(?:unique\s+)?(?:table|index|view)\s+[\w.]+\s*(?:\(|on\b|as\b)"
+            r"|alter\s+table\s+\w|drop\s+table\s+\w|with\s+\w+\s+as\s*\().*",
+            re.DOTALL | re.M | re.I,
+        ),
+    ),
     (
         "snippet.py",
         re.compile(r"(?:^[ \t]*|(?<=: ))(?:def|class|import|from|async def)\s.*", re.DOTALL | re.M),
