@@ -1,7 +1,8 @@
 """The cache's figures for ``make bench``: a replayed workload through a live server.
 
 200 requests from five users: 80 first-time requests, then (interleaved, always after their
-original) 60 exact repeats (case and spacing changed) and 60 paraphrases. Every request
+original) 60 exact repeats (the words' case and spacing changed; pasted SQL and JSON kept as
+they are, since their case is part of what they say) and 60 paraphrases. Every request
 belongs to a family (an original and its rewordings); a hit whose artifacts are not an
 answer computed for its own family is a false hit. The calibration set's near misses are
 replayed through the same lookup as the server's (``ResponseCache`` with the server's
@@ -16,6 +17,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,13 @@ import httpx
 
 from bench.wire import streaming_message
 from inference.embeddings import Embedder
-from memory.cache import AnswerKey, CachedAnswer, InProcessCacheStore, ResponseCache
+from memory.cache import (
+    AnswerKey,
+    CachedAnswer,
+    InProcessCacheStore,
+    ResponseCache,
+    split_material,
+)
 from youmeyou.settings import Settings
 
 SEMANTIC_P95_TARGET_MS = 50.0
@@ -80,7 +88,7 @@ def workload(seed: int = 7) -> list[Request]:
     for n, family in enumerate(followers):
         original, paraphrase = families[family]
         if n % 2:
-            text, kind = f"  {original.upper()}  ", "repeat"
+            text, kind = f"  {_recased(original, str.upper)}  ", "repeat"
         else:
             text, kind = paraphrase, "paraphrase"
         follower = Request(family, text, kind, rng.choice(users))
@@ -90,9 +98,15 @@ def workload(seed: int = 7) -> list[Request]:
     for n, family in enumerate(rng.sample(range(ORIGINALS), REQUESTS - len(sequence))):
         original, paraphrase = families[family]
         kind = "repeat" if n % 2 else "paraphrase"
-        text = original.lower() if kind == "repeat" else paraphrase
+        text = _recased(original, str.lower) if kind == "repeat" else paraphrase
         sequence.append(Request(family, text, kind, rng.choice(users)))
     return sequence
+
+
+def _recased(text: str, case: Callable[[str], str]) -> str:
+    """``text`` with its words in another case and spacing, its pasted material unchanged."""
+    words, material = split_material(text)
+    return "  ".join(case(words).split()) + " " + material if material else case(text)
 
 
 async def _ask(

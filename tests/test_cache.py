@@ -25,6 +25,7 @@ from memory.cache import (
     RedisCacheStore,
     ResponseCache,
     same_intent,
+    split_material,
 )
 from memory.cache.store import SyncRedisBytes
 from youmeyou.app import Models
@@ -137,6 +138,25 @@ def test_every_listed_entity_is_a_key_term_even_a_filler_word() -> None:
     assert same_intent("a UI like Trello's board", "a UI like the board of Trello")
 
 
+@pytest.mark.parametrize(
+    ("text", "material"),
+    [
+        (
+            "Validate this SQL: SELECT id FROM users WHERE id = 1",
+            "SELECT id FROM users WHERE id = 1",
+        ),
+        ("why is SELECT * slow here", "SELECT * slow here"),
+        # Written all in capitals, WITH and FROM are words, not the start of a statement.
+        ("DESIGN A DATABASE SCHEMA FOR A GYM WITH MEMBERS AND ROOMS", ""),
+        ("A SCHEMA FROM SCRATCH FOR A CLINIC", ""),
+    ],
+)
+def test_sql_keywords_begin_material_unless_the_request_is_shouted(
+    text: str, material: str
+) -> None:
+    assert split_material(text)[1] == material
+
+
 # The store contract, in process and on Redis.
 
 
@@ -190,6 +210,24 @@ async def test_exact_and_semantic_hits_and_a_near_miss(models: Models, store: Ca
     )
     stats = cache.stats.to_dict()["levels"]
     assert stats["exact"]["hits"] == 1 and stats["semantic"]["hits"] == 1  # type: ignore[index]
+
+
+async def test_an_exact_repeat_may_change_the_words_case_but_not_the_material(
+    models: Models, store: CacheStore
+) -> None:
+    cache = ResponseCache(store, threshold=THRESHOLD, ttl_s={"answer": 60})
+    first = "Does this YAML parse? env:\n  - DEBUG=true\n  - PORT=8080"
+    await cache.store(
+        key(first), await vector(models, first), answer("ann", "t1", first), shared=False
+    )
+    repeat = "  DOES   this yaml PARSE? env:\n  - DEBUG=true\n  - PORT=8080\n"
+    hit = await cache.lookup("ann", key(repeat), await vector(models, repeat))
+    assert hit is not None and hit.level == "exact"
+    # One more space of indentation makes another document (this one does not parse).
+    indented = "Does this YAML parse? env:\n  - DEBUG=true\n   - PORT=8080"
+    assert await cache.lookup("ann", key(indented), await vector(models, indented)) is None
+    shouted = "Does this YAML parse? ENV:\n  - DEBUG=TRUE\n  - PORT=8080"
+    assert await cache.lookup("ann", key(shouted), await vector(models, shouted)) is None
 
 
 async def test_private_answers_stay_with_their_user(models: Models, store: CacheStore) -> None:

@@ -66,7 +66,8 @@ async def test_a_repeat_is_an_exact_hit_with_the_same_events_at_no_cost(
     first = await ask(url, query, user)
     assert cached_of(first) is None and delegated(first)
 
-    again = await ask(url, query.lower() + "  ", user)  # case and spacing do not matter
+    # The words' case and spacing do not matter; the SQL is the user's, as written.
+    again = await ask(url, f"  validate   THIS sql: {SQL}  ", user)
     cached = cached_of(again)
     assert cached is not None and cached["level"] == "exact" and cached["similarity"] == 1.0
     assert cached["task"] == first[0].task.id

@@ -2,7 +2,7 @@
 
 from memory.cache.answers import CachedAnswer, CachedArtifact, CacheHit
 from memory.cache.lookup import CacheLookup, Candidate
-from memory.cache.matching import key_terms, normalise, same_intent
+from memory.cache.matching import key_terms, normalise, same_intent, split_material
 from memory.cache.responses import AnswerKey, ResponseCache
 from memory.cache.stats import CacheStats
 from memory.cache.store import CacheStore, InProcessCacheStore, RedisCacheStore
@@ -22,4 +22,5 @@ __all__ = [
     "key_terms",
     "normalise",
     "same_intent",
+    "split_material",
 ]

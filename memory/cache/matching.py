@@ -40,15 +40,26 @@ from memory.cache.vocabulary import (
     SYNONYMS,
 )
 
-__all__ = ["TermComparison", "compare", "digest", "key_terms", "normalise", "same_intent"]
+__all__ = [
+    "TermComparison",
+    "compare",
+    "digest",
+    "key_terms",
+    "normalise",
+    "same_intent",
+    "split_material",
+]
 
 _WORD = re.compile(r"[a-z0-9]+(?:[._+#][a-z0-9]+)*[+#]*")
 _STEMMER = snowballstemmer.stemmer("english")
 # Where pasted material begins: a fence, a document, a statement, a definition.
 _MATERIAL = re.compile(
-    r"```|[{\[=<>;`\"]|[\w.]+\(|(?<!\w)'"
-    r"|\b(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|EXPLAIN|WHERE|FROM|JOIN"
-    r"|ORDER BY|GROUP BY)\s|(?:^|\n)\s*(?:def|class|import|from|async def)\s"
+    r"```|[{\[=<>;`\"]|[\w.]+\(|(?<!\w)'|(?:^|\n)\s*(?:def|class|import|from|async def)\s"
+)
+# An SQL keyword in capitals begins a statement, unless the request is all in capitals.
+_SQL_WORD = re.compile(
+    r"\b(?:SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|EXPLAIN|WHERE|FROM|JOIN"
+    r"|ORDER BY|GROUP BY)\s"
 )
 _CODE_MARK = re.compile(r"[{}\[\]()=;<>\"'`\n]")
 _DIRECTION = frozenset({"to", "into"})
@@ -64,13 +75,20 @@ _LISTED = re.compile(r"(?<=, )[a-z]+s\b|(?<=\band )[a-z]+s\b|\b[a-z]+s(?=,)")
 
 
 def normalise(text: str) -> str:
-    """Lower case, single spaces, no trailing punctuation: the exact cache's key text."""
-    return " ".join(text.lower().split()).rstrip(" .!?")
+    """The exact cache's key text: the words in lower case, single spaces, no trailing
+    punctuation; pasted material as ``split_material`` lays it out, since its case and
+    indentation decide what a document says (a YAML list indented once more is not valid)."""
+    words, material = split_material(text)
+    key = " ".join(words.lower().split())
+    return f"{key}\n{material}" if material else key.rstrip(" .!?")
 
 
 def split_material(text: str) -> tuple[str, str]:
     """(the words of the request, the material pasted into it, spacing collapsed)."""
     starts = [m.start() for m in _MATERIAL.finditer(text)][:1]
+    keyword = _SQL_WORD.search(text)
+    if keyword is not None and _has_lower_case(text[: keyword.start()]):
+        starts.append(keyword.start())
     colon = text.find(":")
     if colon >= 0 and _CODE_MARK.search(text[colon + 1 :]):
         starts.append(colon + 1)
@@ -78,6 +96,11 @@ def split_material(text: str) -> tuple[str, str]:
         return text, ""
     start = min(starts)
     return text[:start], _layout(text[start:])
+
+
+def _has_lower_case(words: str) -> bool:
+    """Whether ``words`` hold a lower-case letter, or no letter at all."""
+    return any(c.islower() for c in words) or not any(c.isalpha() for c in words)
 
 
 def _layout(material: str) -> str:
