@@ -458,6 +458,7 @@ INDEX_QUESTIONS = [
     "what indexes should I add to my users table (id, email, created_at) for login by email?",
     "CREATE TABLE payments (id BIGINT PRIMARY KEY, order_id BIGINT NOT NULL, "
     "status TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL); what should I index?",
+    "how do i add a composite index on orders(user_id, created_at) in postgres?",
 ]
 
 
@@ -469,6 +470,19 @@ def test_index_questions_are_answered_about_the_users_tables() -> None:
     assert all("id" not in a.columns for a in [*orders, *users])
     assert all(asks_about_indexes(q) for q in INDEX_QUESTIONS)
     assert not asks_about_indexes("a schema for a library with loans")
+
+
+def test_the_index_asked_for_is_the_answer_in_the_order_asked() -> None:
+    asked = INDEX_QUESTIONS[3]
+    advice = advise(user_tables(asked), asked)
+    # Its first column is a foreign key: the composite index serves its joins too.
+    assert [a.columns for a in advice] == [("user_id", "created_at")]
+    assert "`user_id` first" in advice[0].why
+    ranged = "should I put an index on events (created_at, type)?"
+    (events,) = advise(user_tables(ranged), ranged)
+    assert events.columns == ("created_at", "type") and "put `type` first" in events.why
+    both = "compound index for my orders table (status, created_at)?"
+    assert [a.columns for a in advise(user_tables(both), both)] == [("status", "created_at")]
 
 
 @pytest.mark.parametrize("question", INDEX_QUESTIONS)

@@ -26,6 +26,14 @@ __all__ = [
 
 _LISTED = re.compile(r"\b([A-Za-z_]\w*)(?:\s+table)?\s*\(([^()]*)\)")
 _CREATE = re.compile(r"CREATE\s+TABLE\b.*?\)\s*;", re.IGNORECASE | re.DOTALL)
+# The index the user asks for: 'a composite index on orders(user_id, created_at)'.
+# ('which indexes for orders(id, status)?' lists a table's columns instead.)
+_ASKED = re.compile(
+    r"(?:\bindex\s+(?:on|over)|\b(?:composite|compound|multi-?column|covering)\s+index\s+for)"
+    r"\s+(?:the\s+|my\s+)?([A-Za-z_]\w*)(?:\s+table)?\s*\(([^()]*)\)",
+    re.IGNORECASE,
+)
+_RANGE_COLUMN = re.compile(r"(?:_at|_on|date|time|timestamp)$")
 _LOOKUP = re.compile(r"\b(?:by|on|filter(?:ing)?\s+(?:by|on)|search(?:ing)?\s+by)\s+(\w+)")
 _STATUS_WORDS = ("status", "state")
 _UNIQUE_WORDS = ("email", "username", "slug", "sku", "isbn")
@@ -79,8 +87,12 @@ def user_tables(request: str, files: tuple[tuple[str, str], ...] = ()) -> tuple[
         without_ddl = _CREATE.sub(" ", source)
         for match in _LISTED.finditer(without_ddl):
             columns = tuple(_words(match.group(2)))
-            if columns and match.group(1).lower() not in {"on", "index", "key"}:
-                found.setdefault(match.group(1).lower(), UserTable(match.group(1).lower(), columns))
+            name = match.group(1).lower()
+            if columns and name not in {"on", "index", "key"}:
+                # An unlisted id is not assumed to be there: the columns may be only the
+                # ones an index is asked for.
+                primary = ("id",) if "id" in columns else ()
+                found.setdefault(name, UserTable(name, columns, primary))
     return tuple(found.values())
 
 
@@ -121,12 +133,57 @@ def _read_create(name: str, create: exp.Expr) -> UserTable:
 
 
 def advise(tables: tuple[UserTable, ...], request: str) -> tuple[IndexAdvice, ...]:
-    """The indexes each table needs and why; none on the primary key (it has one)."""
+    """The indexes each table needs and why, those the request asks for first; none on the
+    primary key (it has one), none that an asked-for index already serves."""
     looked_up = {m.group(1).lower() for m in _LOOKUP.finditer(request)}
+    asked = _asked(request)
     advice: list[IndexAdvice] = []
     for table in tables:
-        advice += _table_advice(table, looked_up)
+        wanted = [_asked_advice(table, columns) for name, columns in asked if name == table.name]
+        served = [a.columns for a in wanted]
+        advice += wanted
+        advice += [
+            a for a in _table_advice(table, looked_up) if not any(_leads(a, s) for s in served)
+        ]
     return tuple(advice)
+
+
+def _asked(request: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The indexes the request asks for by their columns: (table, columns in its order)."""
+    return [
+        (m.group(1).lower(), columns)
+        for m in _ASKED.finditer(request)
+        if (columns := tuple(_words(m.group(2))))
+    ]
+
+
+def _asked_advice(table: UserTable, columns: tuple[str, ...]) -> IndexAdvice:
+    first = columns[0]
+    if len(columns) == 1:
+        why = f"the index asked for: lookups by `{first}` read it instead of the table"
+    else:
+        rest = ", ".join(f"`{c}`" for c in columns[1:])
+        why = (
+            f"the index asked for, in its order: `{first}` first, then {rest}. It serves "
+            f"lookups by `{first}`, and by `{first}` with a condition or an order on {rest}; "
+            f"not lookups by {rest} alone (an index is read from its first column)"
+        )
+    if first in table.references or (first.endswith("_id") and first != "id"):
+        why += f"; as its first column, `{first}` (a foreign key) needs no index of its own"
+    equal = next((c for c in columns[1:] if not _RANGE_COLUMN.search(c)), None)
+    if _RANGE_COLUMN.search(first) and equal is not None:
+        why += (
+            f". If queries match `{equal}` exactly and take a range of `{first}`, put "
+            f"`{equal}` first: the rows wanted then lie in one stretch of the index"
+        )
+    return IndexAdvice(table.name, columns, why)
+
+
+def _leads(advice: IndexAdvice, served: tuple[str, ...]) -> bool:
+    """Whether an index on ``served`` already does what ``advice`` would: its leading
+    columns are the advice's (a B-tree reads as well backwards, so DESC alone is no other)."""
+    wanted = tuple(c.removesuffix(" DESC") for c in advice.columns)
+    return not advice.unique and served[: len(wanted)] == wanted
 
 
 def _table_advice(table: UserTable, looked_up: set[str]) -> list[IndexAdvice]:
