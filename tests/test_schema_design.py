@@ -453,6 +453,42 @@ def test_reading_a_request_takes_milliseconds() -> None:
     assert (time.perf_counter() - start) / len(TUNING) < 0.05
 
 
+def _reaches(design: SchemaDesign, table: str, target: str) -> bool:
+    parents = {t.name: {table_name(r.parent) for r in t.references} for t in design.tables}
+    seen, frontier = set(), {table}
+    while frontier:
+        seen |= frontier
+        frontier = {p for t in frontier for p in parents.get(t, ())} - seen
+    return target in seen - {table}
+
+
+async def test_in_a_multi_tenant_schema_every_owned_table_reaches_its_tenant(
+    pg: asyncpg.Connection,
+) -> None:
+    request = (
+        "schema for a multi-tenant saas: tenants, users, projects, tasks; "
+        "users belong to one tenant"
+    )
+    design = design_schema(read_model(request))
+    assert {t.name for t in design.tables} == {"tenants", "users", "projects", "tasks"}
+    for table in ("users", "projects", "tasks"):
+        assert _reaches(design, table, "tenants"), f"{table} does not reach its tenant"
+    assert "multi-tenant-tables" in schema_notes(design, request)
+    await _check_on_postgres(pg, design)
+    # The plans an organization subscribes to are everyone's.
+    shared = design_schema(
+        read_model(
+            "multi-tenant schema: organizations, members, invoices, plans. "
+            "organizations subscribe to plans"
+        )
+    )
+    assert _reaches(shared, "invoices", "organizations")
+    assert not _reaches(shared, "plans", "organizations")
+    # Tenants who rent flats own no rows: no tenancy without the request saying so.
+    renters = design_schema(read_model("tables for tenants, buildings and apartments"))
+    assert not _reaches(renters, "apartments", "tenants")
+
+
 INDEX_QUESTIONS = [
     "which indexes for orders(id, customer_id, status, created_at)?",
     "what indexes should I add to my users table (id, email, created_at) for login by email?",

@@ -47,7 +47,27 @@ def read_model(request: str) -> DataModel:
             builder.add(name, origin="domain")
     builder.join_mutual_many()
     builder.attach_parties()
+    tenant = _tenant(request, builder)
+    if tenant is not None:
+        builder.own_by_tenant(tenant)
     return builder.freeze(domain)
+
+
+_MULTI_TENANT = re.compile(r"\bmulti[\s-]?tenan(?:t|cy)\b", re.IGNORECASE)
+_SAAS = re.compile(r"\bsaas\b", re.IGNORECASE)
+# What a multi-tenant request calls its tenant, when it has no 'tenants' table.
+_TENANT_LIKE = ("organization", "org", "workspace", "account", "company")
+
+
+def _tenant(request: str, builder: ModelBuilder) -> str | None:
+    """The entity that owns every row of a request that says it is multi-tenant (or a
+    SaaS with tenants): its tenant, organization, workspace or account. (Tenants that rent
+    flats own nothing of the kind.)"""
+    if _SAAS.search(request) and builder.has("tenant"):
+        return "tenant"
+    if _MULTI_TENANT.search(request):
+        return next((name for name in ("tenant", *_TENANT_LIKE) if builder.has(name)), None)
+    return None
 
 
 def _lift_parentheses(text: str) -> tuple[str, list[tuple[str, tuple[str, ...]]]]:

@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 from agents.design.vocabulary import LABELS, PARTIES, VOCABULARY_ALIASES
 from inference.language import plural
 
-__all__ = ["DataModel", "Entity", "ModelBuilder", "Reference", "article", "known_as"]
+__all__ = [
+    "TENANT_OWNED",
+    "DataModel",
+    "Entity",
+    "ModelBuilder",
+    "Reference",
+    "article",
+    "known_as",
+]
+
+TENANT_OWNED = "multi-tenant:"  # how the reason for a reference to the tenant begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,30 @@ class ModelBuilder:
                     self.refer(
                         name, alternatives[0], f"{article(name)} needs {article(alternatives[0])}"
                     )
+
+    def own_by_tenant(self, tenant: str) -> None:
+        """Multi-tenant: every tenant-owned table reaches its tenant through its foreign
+        keys. Those that reach no other owned table refer to the tenant themselves; the
+        tables the tenant refers to, itself or through a table of their relation
+        ('organizations subscribe to plans'), are shared."""
+        shared = self._above(tenant)
+        for link in {r.child for r in self.references if r.parent == tenant}:
+            if self.entities[link].origin == "link":
+                shared |= {r.parent for r in self.references if r.child == link} - {tenant}
+        for name in list(self.entities):
+            owned = [r for r in self.references if r.child == name and r.parent not in shared]
+            if name != tenant and name not in shared and not owned:
+                why = f"{TENANT_OWNED} {article(name)} belongs to its {tenant}"
+                self.refer(name, tenant, why)
+
+    def _above(self, name: str) -> set[str]:
+        """Every entity ``name`` reaches through its references."""
+        found: set[str] = set()
+        frontier = {name}
+        while frontier:
+            frontier = {r.parent for r in self.references if r.child in frontier} - found
+            found |= frontier
+        return found
 
     def freeze(self, domain: str | None) -> DataModel:
         return DataModel(tuple(self.entities.values()), tuple(self.references), domain)

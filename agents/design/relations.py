@@ -90,7 +90,8 @@ def _relate(verb: Token, subject: str, token: Token, builder: ModelBuilder) -> N
     if lemma in BELONGING_VERBS and _many(token):  # 'a tag belongs to many posts'
         builder.many_to_many(subject, target, f"{subject} {verb.text} to many {target}")
     elif lemma in BELONGING_VERBS or _passive(verb):
-        builder.refer(subject, target, f"{verb.text} {target}")
+        said = verb.doc[verb.i : token.i + 1].text  # 'belong to one tenant'
+        builder.refer(subject, target, said if " " in said else f"{verb.text} {target}")
     elif lemma in HAVING_VERBS and many:
         builder.refer(target, subject, f"{subject} {verb.text} many {target}")
         builder.many.add((target, subject))

@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from agents.design.model import DataModel, Entity, Reference, known_as
+from agents.design.model import TENANT_OWNED, DataModel, Entity, Reference, known_as
 from agents.design.vocabulary import POSTGRES_RESERVED, UNCOUNTABLE
 from memory.knowledge import KnowledgeEntry, load_entries
 
@@ -451,6 +451,13 @@ def schema_notes(design: SchemaDesign, request: str) -> str:
             lines.append(
                 f"- **{topic.capitalize()}** (`{entry_id}`): {_first_sentence(entries[entry_id])}"
             )
+    if any(r.why.startswith(TENANT_OWNED) for t in design.tables for r in t.references):
+        lines.append(
+            "- **Tenancy** (`multi-tenant-tables`): every tenant-owned table reaches its "
+            "tenant through its foreign keys. Lead their indexes and unique keys with it, "
+            "and turn on row-level security, so a query that forgets its filter sees no "
+            "other tenant's rows."
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
