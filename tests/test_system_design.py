@@ -251,6 +251,28 @@ def test_an_email_confirmation_is_the_notification_services_job() -> None:
     assert "Confirmation" in notification.name, "the user finds what they asked for"
 
 
+def test_a_rate_limiter_counts_in_redis_on_every_request_and_keeps_no_records() -> None:
+    design = design_system("design a rate limiter for a public api, redis based, per api key")
+    limiter = design.component("rate-limiter")
+    assert "token bucket" in limiter.responsibility and "429" in limiter.responsibility
+    edges = {(c.source, c.target) for c in design.connections}
+    assert ("api-gateway", "rate-limiter") in edges
+    assert ("rate-limiter", "rate-counters") in edges
+    assert not any(
+        source == "rate-limiter" and target != "rate-counters" for source, target in edges
+    )
+    # "redis based" says what it is built on: no "Redis Based Service", no idle database.
+    names = [c.name for c in design.components]
+    assert not any("Based" in name for name in names) and "Primary Database" not in names
+
+
+def test_what_a_part_is_built_on_is_no_part_of_its_own() -> None:
+    design = design_system("a kafka-backed order pipeline, event driven")
+    names = " ".join(c.name for c in design.components).lower()
+    assert "backed" not in names and "driven" not in names
+    assert design.component("event-bus") is not None
+
+
 def test_a_catalogue_service_is_named_with_the_users_words() -> None:
     design = design_system("e-commerce site with a product catalog, checkout and inventory")
     names = {c.id: c.name for c in design.components}

@@ -86,6 +86,8 @@ _NOT_READERS = ("auth-service", "tenant-service", "game-server")
 def read_heavy(services: list[str]) -> list[str]:
     """The services a cache or replica serves: the read-heavy ones (at most four), else the
     first two, so a large design does not draw an edge from every service to the cache."""
+    # A rate limiter's counters are its own store: it reads no cache.
+    services = [s for s in services if s != "rate-limiter"]
     candidates = [s for s in services if s not in _NOT_READERS] or services
     named = [s for s in candidates if any(word in s for word in _READ_HEAVY)]
     return named[:4] or candidates[:2]

@@ -101,6 +101,7 @@ PEOPLE = _wordset(
 )
 # Segments these introduce say what the system is for, not what it does.
 _DOMAIN_INTROS = _wordset("for like such between among")
+_HOW_BUILT = frozenset(("based", "backed", "powered", "driven"))
 _MODALS = _wordset("can could should must will may might shall")
 # The verbs a user writes to name what people do with the system, and the noun for each.
 _VERB_NOUNS = {
@@ -203,12 +204,25 @@ def read_request(request: str) -> Reading:
     for segment, verbal in _moods(rest):
         if segment.intro in _DOMAIN_INTROS:
             continue  # "for hotels", "like Twitter": who or what the system is for
-        capability, actor = _capability(list(segment.tokens), verbal)
+        tokens = _without_how_built(segment.tokens)
+        if not tokens:
+            continue  # "redis based": what it is built on, not a part
+        capability, actor = _capability(tokens, verbal)
         if actor and actor not in actors:
             actors.append(actor)
         if capability and all(c.phrase != capability.phrase for c in capabilities):
             capabilities.append(capability)
     return Reading(request, domain, tuple(capabilities), _requirements(request), tuple(actors))
+
+
+def _without_how_built(tokens: tuple[Token, ...]) -> list[Token]:
+    """The tokens without what the system is built on: 'kafka-backed', 'redis based'."""
+    dropped: set[int] = set()
+    for n, token in enumerate(tokens):
+        if token.lower_ in _HOW_BUILT and n > 0:
+            start = n - 2 if tokens[n - 1].text == "-" and n > 1 else n - 1
+            dropped |= set(range(start, n + 1))
+    return [t for n, t in enumerate(tokens) if n not in dropped]
 
 
 def title(phrase: str) -> str:

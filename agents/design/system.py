@@ -18,7 +18,7 @@ from agents.design.blueprint import Connection, DesignComponent, PatternUse, Sys
 from agents.design.capabilities import Capability, Reading, read_request, title
 from agents.design.kinds import SystemKind, is_brand, kinds_named, lead
 from agents.design.technology import equip, infrastructure
-from agents.design.wiring import EDGE_HEADS, drawn, lay_out
+from agents.design.wiring import EDGE_HEADS, RATE_LIMITER, drawn, lay_out
 from inference.language import plural, singular, snake
 from memory.catalogue import SERVICES, Component
 
@@ -254,6 +254,9 @@ _CHANNELS = frozenset(("email", "sms", "push", "text", "e-mail"))
 def _add_capability(
     found: dict[str, DesignComponent], capability: Capability, reading: Reading
 ) -> None:
+    if capability.head in ("limiter", "throttler"):
+        _add(found, dataclasses.replace(RATE_LIMITER, covers=(capability.phrase,)))
+        return
     words = capability.phrase.split()
     channel = any(w in _CHANNELS for w in words[:-1])
     if capability.head in _ALWAYS_NOTICES or (capability.head in _NOTICES and channel):

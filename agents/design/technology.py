@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from agents.design.blueprint import DesignComponent
 from agents.design.board import Board, read_heavy
 from agents.design.capabilities import Capability
-from agents.design.wiring import PARTS
+from agents.design.wiring import PARTS, RATE_LIMITER
 
 __all__ = ["PIECES", "Piece", "equip", "infrastructure"]
 
@@ -269,6 +269,8 @@ def equip(board: Board, request: str, wanted: Iterable[str], covers: dict[str, l
     text = request.lower()
     keys = set(wanted) | set(covers)
     for piece in PIECES:
+        if piece.key == "cache" and _counters_only(board):
+            continue  # the Redis a rate limiter is built on holds its counters, drawn apart
         if piece.key in keys or piece.words.search(text):
             _place(board, piece)
             board.cover(piece.part.id, covers.get(piece.key, ()))
@@ -281,6 +283,11 @@ def equip(board: Board, request: str, wanted: Iterable[str], covers: dict[str, l
             board.relabel(PARTS["gateway"].id, service, "gRPC")
     if board.has("load-balancer"):
         board.disconnect(PARTS["client"].id, PARTS["gateway"].id)
+
+
+def _counters_only(board: Board) -> bool:
+    """A design whose only Redis use is a rate limiter's counters."""
+    return board.has(RATE_LIMITER.id) and not read_heavy(board.ids("service"))
 
 
 def _place(board: Board, piece: Piece) -> None:

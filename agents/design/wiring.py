@@ -12,7 +12,7 @@ from agents.design.board import Board, read_heavy
 from agents.design.capabilities import Reading
 from memory.catalogue import CACHE, CLIENT, DATABASE, GATEWAY, QUEUE, Component
 
-__all__ = ["EDGE_HEADS", "PARTS", "drawn", "lay_out", "wire"]
+__all__ = ["EDGE_HEADS", "PARTS", "RATE_LIMITER", "drawn", "lay_out", "wire"]
 
 # Capabilities the edge serves rather than a service of their own: the gateway limits and
 # authenticates API calls, the webhook dispatcher delivers webhooks.
@@ -146,6 +146,25 @@ def drawn(board: Board) -> tuple[tuple[DesignComponent, ...], tuple[Connection, 
     return tuple(ordered), tuple(board.connections.values())
 
 
+# A rate limiter keeps counters, not records: in Redis, checked on every request.
+RATE_LIMITER = DesignComponent(
+    "rate-limiter",
+    "Rate Limiter",
+    "service",
+    "Checks every request against its caller's limit (per API key, user or IP): one token "
+    "bucket per caller in Redis, taken and refilled by one atomic Lua script; answers allowed, "
+    "or 429 with Retry-After and the remaining quota in headers. Limits per plan come from "
+    "configuration; if Redis is unreachable it lets requests through (fails open) and says so "
+    "in its metrics.",
+)
+_COUNTERS = DesignComponent(
+    "rate-counters",
+    "Redis (rate counters)",
+    "cache",
+    "One key per caller and window, with an expiry: token buckets that reset themselves.",
+)
+
+
 def lay_out(services: list[DesignComponent], patterns: set[str], reading: Reading) -> Board:
     """The services, the edge, the stores and what the patterns bring, all connected."""
     board = Board()
@@ -153,10 +172,17 @@ def lay_out(services: list[DesignComponent], patterns: set[str], reading: Readin
     gateway = DesignComponent(
         _GATEWAY.id, _GATEWAY.name, _GATEWAY.kind, _GATEWAY.responsibility, edge
     )
-    board.add(_CLIENT, gateway, *services, _DATABASE)
+    board.add(_CLIENT, gateway, *services)
+    if any(s.id != RATE_LIMITER.id for s in services):  # a rate limiter keeps no records
+        board.add(_DATABASE)
     ids = [s.id for s in services]
     board.connect([_CLIENT.id], _GATEWAY.id, "HTTPS")
     for service in ids:
+        if service == RATE_LIMITER.id:
+            board.add(_COUNTERS)
+            board.connect([_GATEWAY.id], service, "check (each request)")
+            board.connect([service], _COUNTERS.id, "take a token (Lua)")
+            continue
         board.connect([_GATEWAY.id], service, "REST")
         board.connect([service], _DATABASE.id, "SQL")
     eventful = bool(patterns & _EVENTFUL) or any(s in _CONSUMERS for s in ids)
@@ -215,7 +241,7 @@ def _is_live(component: DesignComponent) -> bool:
 def _reads(board: Board, services: list[str], patterns: set[str]) -> None:
     """Cache-aside and read replicas: where heavy reads go instead of the primary."""
     readers = read_heavy(services)
-    if "cache-aside" in patterns:
+    if "cache-aside" in patterns and readers:
         board.add(_CACHE)
         board.connect(readers, _CACHE.id, "reads (cache-aside)")
     if "read-replicas" in patterns:
