@@ -55,6 +55,28 @@ CLAUSE_CONFIDENCE = 0.7  # how sure the model must be of a clause to add its age
 CODE = "code"
 _CLAUSE_SPLIT = re.compile(r"[,;.+&\n]| - |\b(?:and|then|plus|also|after that)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.-]*")
+_REQUEST_VERBS = frozenset(
+    [
+        "write",
+        "design",
+        "create",
+        "build",
+        "generate",
+        "implement",
+        "add",
+        "make",
+        "draft",
+        "give",
+        "produce",
+        "code",
+        "sketch",
+        "model",
+        "plan",
+        "set",
+        "define",
+    ]
+)
+_DETERMINERS = frozenset(["the", "a", "an", "some", "its", "their", "our", "my", "his", "her"])
 _tracer = trace.get_tracer(__name__)
 
 
@@ -197,7 +219,14 @@ class Router:
         floor = max(self.threshold, top - self.team_margin)
         team = {s.agent: query for s in ranking if s.score >= floor}
         mask = np.isin(index.skill_agent, list(allowed))
+        several = sum(1 for p in _CLAUSE_SPLIT.split(query) if p.strip()) > 1
         for n, clause in enumerate(clauses, start=1):
+            asked = _producer(clause) if several else None
+            if asked is not None and asked in allowed:
+                # 'write the code for a chat app': the work asked for names who does it.
+                known = team.get(asked)
+                team[asked] = clause if known in (None, query) else f"{known}; {clause}"
+                continue
             if len(clauses) < 2 or scores.nobody(n) or scores.confidence(n) < CLAUSE_CONFIDENCE:
                 continue
             totals = np.where(mask, index.semantic(scores, n) + bonus, -np.inf)
@@ -321,10 +350,47 @@ def _rank(
     return list(best.values())
 
 
+# The work a clause asks to be made, by the word for it, and the agent that makes it.
+_PRODUCTS: dict[str, str] = {
+    **dict.fromkeys(("code", "implementation", "tests", "endpoints", "api"), CODE),
+    **dict.fromkeys(("schema", "tables", "ddl", "migrations", "sql", "erd"), "database"),
+    **dict.fromkeys(("architecture", "services", "components", "diagram"), "architecture"),
+}
+_PRODUCT_REACH = 4  # the product is the verb's object: within its first few words
+
+
+def _producer(clause: str) -> str | None:
+    """The agent a clause that asks to make something names by the thing: 'write the
+    repository code for ...' or 'code for ...' -> code; None when the clause does not
+    begin with making or with the thing."""
+    words = _WORD.findall(clause.lower())
+    if len(words) > 1 and words[0] in _PRODUCTS and words[1] in ("for", "of"):
+        return _PRODUCTS[words[0]]  # 'schema and code for a todo app'
+    if not words or words[0] not in _REQUEST_VERBS:
+        return None
+    for word in words[1 : 1 + _PRODUCT_REACH]:
+        if word in ("for", "of", "to", "that", "which", "with"):
+            return None
+        if word in _PRODUCTS:
+            return _PRODUCTS[word]
+    return None
+
+
 def _clauses(query: str) -> list[str]:
-    """The parts of a request that may each ask for something different."""
-    parts = [p.strip() for p in _CLAUSE_SPLIT.split(query)]
-    return [p for p in parts if len(_WORD.findall(p.lower())) >= 2]
+    """The parts of a request that may each ask for something different. A part that
+    begins with its object shares the verb before it: in 'write the schema and the code',
+    the second part is 'write the code'."""
+    clauses: list[str] = []
+    verb = ""
+    for part in (p.strip() for p in _CLAUSE_SPLIT.split(query)):
+        words = _WORD.findall(part.lower())
+        if words and words[0] in _REQUEST_VERBS:
+            verb = words[0]
+        elif verb and words and words[0] in _DETERMINERS:
+            part = f"{verb} {part}"
+        if len(words) >= 2:
+            clauses.append(part)
+    return clauses
 
 
 def _flow_position(agent: str, ranking: list[AgentScore]) -> tuple[int, int]:

@@ -68,6 +68,27 @@ def test_a_request_spanning_domains_gets_the_team_in_flow_order(router: Router) 
     ]
 
 
+@pytest.mark.parametrize(
+    ("request_text", "team"),
+    [
+        # The issue's own words: the code is asked for by its name, after a shared verb.
+        (
+            "design the services, write the schema and the code for a chat app",
+            ["architecture", "database", "code"],
+        ),
+        (
+            "write the schema and the repository code for a library app with books and loans",
+            ["database", "code"],
+        ),
+        ("schema and code for a todo app with projects and tasks", ["database", "code"]),
+    ],
+)
+def test_the_work_a_clause_asks_for_names_its_agent(
+    router: Router, request_text: str, team: list[str]
+) -> None:
+    assert [a for a in router.route(request_text).team if a != "validator"] == team
+
+
 def _remote(agent_id: str, name: str, description: str, examples: list[str]) -> AgentCard:
     skill = AgentSkill(
         id=agent_id, name=name, description=description, tags=[agent_id], examples=examples

@@ -35,7 +35,9 @@ __all__ = [
     "verb_as_noun",
 ]
 
-_QUALIFIED = frozenset({"type", "kind"})
+_QUALIFIED = frozenset({"type", "kind", "code"})
+# What makes 'code' the artifact asked for ('the repository code'), not a kind of code kept.
+_CODE_OF = frozenset({"repository", "python", "sql", "source", "backend", "api", "sample", "test"})
 _MODIFYING = frozenset({"compound", "amod", "npadvmod", "nmod"})
 _HEADING_TOKENS = 7
 # 'a list of books', 'a set of rules': a quantity, not a table, when 'of' follows.
@@ -77,11 +79,14 @@ def entity_name(token: Token) -> str:
     if word.endswith("ing") and token.tag_ != "NNS" and word not in COUNTABLE_GERUNDS:
         return ""  # an activity ('restaurant ordering'), not a thing
     modifiers = [
-        singular_word(c.text) for c in token.children if _modifier(c) and c.i == token.i - 1
+        singular_word(c.text)
+        for c in token.children
+        if c.i == token.i - 1
+        and (_modifier(c) or (word in _QUALIFIED and c.dep_ == "compound" and c.text.isalpha()))
     ]
     prefix = [m for m in modifiers if storable(m) and m not in _business_words(token.doc)]
-    if word in _QUALIFIED and prefix:  # 'room type' is a thing of its own; 'type' is not
-        return f"{prefix[0]}_{word}"
+    if word in _QUALIFIED and prefix and not (word == "code" and prefix[0] in _CODE_OF):
+        return f"{prefix[0]}_{word}"  # 'room type', 'discount code': things of their own
     if word in ATTRIBUTE_WORDS or word in _QUALIFIED:
         return ""
     return "_".join([*prefix, word])
