@@ -453,6 +453,25 @@ def test_reading_a_request_takes_milliseconds() -> None:
     assert (time.perf_counter() - start) / len(TUNING) < 0.05
 
 
+@pytest.mark.parametrize(
+    ("request_text", "tables"),
+    [
+        (
+            "write the schema and the repository code for a library with books and loans",
+            {"books", "loans"},
+        ),
+        ("schema and code for a todo app with projects and tasks", {"projects", "tasks"}),
+        ("schema for a shop with products and discount codes", {"products", "discount_codes"}),
+        ("tables for promo codes and orders", {"promo_codes", "orders"}),
+    ],
+)
+def test_the_code_asked_for_is_no_table_and_a_kind_of_code_kept_is(
+    request_text: str, tables: set[str]
+) -> None:
+    names = {t.name for t in design_schema(read_model(request_text)).tables}
+    assert tables <= names and "codes" not in names
+
+
 def _reaches(design: SchemaDesign, table: str, target: str) -> bool:
     parents = {t.name: {table_name(r.parent) for r in t.references} for t in design.tables}
     seen, frontier = set(), {table}
