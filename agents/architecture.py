@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from agents.components import canvas
-from agents.design import SystemDesign, design_system
+from agents.design import SystemDesign, asks_for_explanation, design_system
+from agents.explanations import explanation_markdown, relevant_knowledge
 from agents.specialist import SpecialistExecutor, Work
 from memory.catalogue import SERVICES, Component, services_for
 from memory.knowledge import KnowledgeEntry, load_entries
@@ -61,6 +62,8 @@ class ArchitectureExecutor(SpecialistExecutor):
 
     async def _design(self, work: Work) -> str:
         design = _design_of(work)
+        if asks_for_explanation(work.order.request):
+            return await self._explain(work, design)
         await work.say(
             f"Designing a system of {len(design.components)} components "
             f"from {len(design.reading.capabilities)} named capabilities."
@@ -76,6 +79,28 @@ class ArchitectureExecutor(SpecialistExecutor):
             f"Architecture ready: {len(design.components)} components, "
             f"{len(design.connections)} connections, {len(design.patterns)} patterns."
         )
+
+    async def _explain(self, work: Work, design: SystemDesign) -> str:
+        """A comparison or an explanation: the patterns it touches, from the knowledge base."""
+        used = {p.id for p in design.patterns}
+        sections = [_note_section(note, reason) for note, reason in _notes(design)]
+        sections += [
+            _retrieved_section(k)
+            for k in relevant_knowledge(work.context, work.order.request)
+            if str(k.get("id", "")) not in used
+        ]
+        document = explanation_markdown(work.order.request, _WHAT_IT_DOES, sections)
+        await work.send("answer.md", document, "text/markdown")
+        found = sum(1 for section in sections if section)
+        if not found:
+            return "No entry of the knowledge base answers this question; see answer.md."
+        return f"Answered from {found} knowledge-base entries in answer.md."
+
+
+_WHAT_IT_DOES = (
+    "The architecture agent designs systems from what a request names: components, "
+    "connections and the patterns they need."
+)
 
 
 def _design_of(work: Work) -> SystemDesign:

@@ -22,6 +22,7 @@ from agents.design import (
     Table,
     advise,
     asks_about_indexes,
+    asks_for_explanation,
     column_for,
     design_schema,
     indexes_notes,
@@ -31,6 +32,7 @@ from agents.design import (
     table_name,
     user_tables,
 )
+from agents.explanations import entry_section, explanation_markdown, relevant_knowledge
 from agents.specialist import SpecialistExecutor, Work
 from inference.language import singular, snake
 from memory.catalogue import SERVICES, Component
@@ -54,6 +56,12 @@ _ADD_TABLE = re.compile(
 _GENERIC_COMPONENTS = frozenset({"app", "app_service", "application"})
 
 
+_WHAT_IT_DOES = (
+    "The database agent designs schemas from the entities a request names, and advises "
+    "indexes for the tables you describe."
+)
+
+
 class DatabaseExecutor(SpecialistExecutor):
     agent_id = "database"
     title = "The database agent"
@@ -68,7 +76,19 @@ class DatabaseExecutor(SpecialistExecutor):
             r"create\s+table", order.request, re.IGNORECASE
         ):
             return await self._indexes(work, files)
+        if asks_for_explanation(order.request):
+            return await self._explain(work)
         return await self._design(work)
+
+    async def _explain(self, work: Work) -> str:
+        """A comparison or an explanation: what the knowledge base has on it."""
+        relevant = relevant_knowledge(work.context, work.order.request)
+        sections = [s for s in map(entry_section, relevant) if s]
+        document = explanation_markdown(work.order.request, _WHAT_IT_DOES, sections)
+        await work.send("answer.md", document, "text/markdown")
+        if not sections:
+            return "No entry of the knowledge base answers this question; see answer.md."
+        return f"Answered from {len(sections)} knowledge-base entries in answer.md."
 
     async def _design(self, work: Work) -> str:
         design = design_for(work.order.request, work.order.changes)

@@ -252,6 +252,7 @@ class ContextBuilder:
                     "title": hit.title,
                     "kind": hit.kind,
                     "excerpt": hit.excerpt[:_EXCERPT_CHARS],
+                    "similarity": hit.similarity,
                 }
                 for hit in hits
             ],

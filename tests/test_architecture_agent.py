@@ -32,3 +32,24 @@ async def test_the_architecture_agent_designs_the_system_the_user_named(
     notes = document.split("## Design notes", 1)[1]
     assert "[idempotency-keys]" in notes and "Idempotency-Key" in notes
     assert "[pub-sub-fan-out]" in notes and "at-least-once" in notes
+
+
+async def test_a_comparison_is_answered_from_the_knowledge_base_not_designed(
+    server: LiveServer,
+) -> None:
+    question = "transactional outbox vs CDC with debezium for publishing domain events, which?"
+    events = await stream(server.url, question, metadata={"agent": "architecture"})
+    assert final_state(events) == COMPLETED
+    built = artifacts(events)
+    assert "architecture.canvas.json" not in built  # no "Vs Cdc Service" drawn
+    answer = built["answer.md"]["text"]
+    assert "[transactional-outbox]" in answer and "same transaction" in answer
+
+
+async def test_a_question_the_knowledge_base_cannot_answer_says_so(server: LiveServer) -> None:
+    question = "whats the difference between optimistic and pessimistic locking in postgres"
+    events = await stream(server.url, question, metadata={"agent": "database"})
+    assert final_state(events) == COMPLETED
+    built = artifacts(events)
+    assert "schema.sql" not in built  # no table named "differences"
+    assert "not reliable enough" in built["answer.md"]["text"]

@@ -13,7 +13,7 @@ import pytest
 from agents.checks import validate
 from agents.design.entities import read_model
 from agents.design.indexes import advise, asks_about_indexes, indexes_sql, user_tables
-from agents.design.request_text import artifact_typo
+from agents.design.request_text import artifact_typo, asks_for_explanation
 from agents.design.schema import (
     SchemaDesign,
     column_for,
@@ -592,3 +592,20 @@ async def test_reserved_words_are_never_bare_identifiers(pg: asyncpg.Connection)
 )
 def test_slips_of_artifact_words_are_recognised(word: str, slip: bool) -> None:
     assert artifact_typo(word) is slip
+
+
+@pytest.mark.parametrize(
+    ("request_text", "explain"),
+    [
+        ("kafka vs rabbitmq for container tracking events, ordering matters", True),
+        ("whats the difference between optimistic and pessimistic locking", True),
+        ("should i use uuid or bigint primary keys", True),
+        ("design a schema for a gym with members vs trainers", False),
+        ("tables for a vet clinic: pets, owners, visits", False),
+        ("what are the tables i need for a library? books, members, loans", False),
+    ],
+)
+def test_a_comparison_or_an_explanation_is_told_from_a_design(
+    request_text: str, explain: bool
+) -> None:
+    assert asks_for_explanation(request_text) is explain

@@ -21,6 +21,7 @@ from agents.design.indexes import (
     indexes_sql,
     user_tables,
 )
+from agents.design.request_text import asks_for_explanation
 from agents.design.schema import (
     Index,
     SchemaDesign,
@@ -44,6 +45,7 @@ __all__ = [
     "accept_module",
     "advise",
     "asks_about_indexes",
+    "asks_for_explanation",
     "assemble",
     "check_module",
     "column_for",

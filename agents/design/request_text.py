@@ -13,6 +13,7 @@ from agents.design.vocabulary import ARTIFACT_WORDS, DOMAIN_PHRASES, SPELLING
 __all__ = [
     "Cardinality",
     "artifact_typo",
+    "asks_for_explanation",
     "domain_of",
     "domain_words",
     "normalize",
@@ -100,3 +101,23 @@ def _one_slip(word: str, target: str) -> bool:
     if len(longer) - len(shorter) != 1:
         return False
     return any(longer[:i] + longer[i + 1 :] == shorter for i in range(1, len(longer) - 1))
+
+
+# A comparison or an explanation asked for ('kafka vs rabbitmq', 'what is an outbox'), and
+# the words of a request to make something, which win over it ('design ... vs ...').
+_EXPLAIN = re.compile(
+    r"\b(?:differences? between|vs\.?|versus|pros and cons|trade-?offs? (?:of|between)|explain"
+    r"|what(?:'s| is| are)|whats|when (?:should|to|do) (?:i |we |you )?use|which is better"
+    r"|should i use|why (?:is|does|do|would|should))\b",
+    re.IGNORECASE,
+)
+_MAKE = re.compile(
+    r"\b(?:design|schema for|tables? for|tables|model (?:the|a|my)|erd|ddl|create table|indexes for"
+    r"|index on|write|build|implement|generate|draw|sketch)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_explanation(request: str) -> bool:
+    """Whether a request asks to compare or explain rather than to design something."""
+    return bool(_EXPLAIN.search(request)) and not _MAKE.search(request)
