@@ -7,7 +7,6 @@ model prose goes into these artifacts.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -15,10 +14,10 @@ from dataclasses import dataclass
 
 from agents.components import canvas
 from agents.design import SystemDesign, asks_for_explanation, design_system
-from agents.explanations import explanation_markdown, relevant_knowledge
+from agents.explanations import explanation_markdown, quoted, relevant_knowledge
 from agents.specialist import SpecialistExecutor, Work
 from memory.catalogue import SERVICES, Component, services_for
-from memory.knowledge import KnowledgeEntry, load_entries
+from memory.knowledge import KnowledgeEntry, shipped_entries
 
 __all__ = [
     "DEFAULT_STACK",
@@ -140,7 +139,7 @@ def architecture_markdown(
         "No knowledge-base pattern applies beyond the components above."
     )
     return (
-        f"# Architecture\n\n{_quote(design.request)}\n\n{_kind_line(design)}"
+        f"# Architecture\n\n{quoted(design.request)}\n\n{_kind_line(design)}"
         f"## Components\n\n{components}\n\n"
         f"## Connections\n\n{connections}\n\n## Design notes\n\n{notes_text}\n"
     )
@@ -164,10 +163,6 @@ def _component_line(name: str, kind: str, responsibility: str, covers: tuple[str
     return f"- **{name}** ({kind}): {responsibility}{served}"
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
-
-
 def _note_section(note: PatternNote, reason: str) -> str:
     parts = [f"### {note.title} [{note.id}]", f"Used here for {reason}. {note.summary}"]
     if note.when:
@@ -182,7 +177,7 @@ def _note_section(note: PatternNote, reason: str) -> str:
 def _retrieved_section(knowledge: Mapping[str, object]) -> str:
     """A cited entry the orchestrator retrieved: the knowledge base's text when it has it."""
     entry_id = str(knowledge.get("id", ""))
-    entry = _entries().get(entry_id)
+    entry = shipped_entries().get(entry_id)
     if entry is not None and entry.kind == "architecture-pattern":
         return _note_section(
             pattern_note(entry), "what the knowledge search found for this request"
@@ -194,7 +189,7 @@ def _retrieved_section(knowledge: Mapping[str, object]) -> str:
 
 
 def _notes(design: SystemDesign) -> list[tuple[PatternNote, str]]:
-    entries = _entries()
+    entries = shipped_entries()
     return [(pattern_note(entries[p.id]), p.reason) for p in design.patterns if p.id in entries]
 
 
@@ -211,11 +206,6 @@ class PatternNote:
     when: str  # when to use it ('' when the entry does not say)
     tradeoffs: str  # its costs and catches
     rules: tuple[str, ...]  # up to three of its rules
-
-
-@functools.cache
-def _entries() -> dict[str, KnowledgeEntry]:
-    return {entry.id: entry for entry in load_entries()}
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*(\"])")
@@ -304,7 +294,7 @@ def analysis_markdown(design: SystemDesign) -> str:
     )
     implied = "\n".join(f"- {p.reason.capitalize()} [{p.id}]" for p in design.patterns)
     return (
-        f"# Analysis\n\n{_quote(design.request)}\n\n## In scope\n\n"
+        f"# Analysis\n\n{quoted(design.request)}\n\n## In scope\n\n"
         + "\n".join(_component_line(c.name, c.kind, c.responsibility, ()) for c in design.services)
         + f"\n\n## Requirements\n\n### Functional\n\n{functional}\n\n"
         f"### Stated constraints\n\n{stated}\n\n"
@@ -345,7 +335,7 @@ def plan_markdown(design: SystemDesign, components: list[Component], stack: list
     others = [c for c in design.components if c.id not in built and c.kind != "client"]
     rest = "\n".join(_component_line(c.name, c.kind, c.responsibility, ()) for c in others)
     return (
-        f"# Plan\n\n{_quote(design.request)}\n\n## Tech stack\n\n{', '.join(stack)}\n\n"
+        f"# Plan\n\n{quoted(design.request)}\n\n## Tech stack\n\n{', '.join(stack)}\n\n"
         f"## Components to build\n\n{tasks}\n\n## Also in the design\n\n"
         f"{rest or '- Nothing else.'}\n\n## Approach\n\n{_approach(design, components)}\n"
     )

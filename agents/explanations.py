@@ -13,9 +13,15 @@ from collections.abc import Iterable, Mapping
 import snowballstemmer
 
 from memory.context import BuiltContext
-from memory.knowledge import load_entries
+from memory.knowledge import shipped_entries
 
-__all__ = ["RELEVANT_SIMILARITY", "entry_section", "explanation_markdown", "relevant_knowledge"]
+__all__ = [
+    "RELEVANT_SIMILARITY",
+    "entry_section",
+    "explanation_markdown",
+    "quoted",
+    "relevant_knowledge",
+]
 
 # Below this cosine a retrieved entry is merely the nearest, not about the question; above
 # it, the nearest entry to an unrelated question still scores about as high as a relevant
@@ -43,7 +49,7 @@ def relevant_knowledge(context: BuiltContext | None, request: str) -> list[Mappi
 def entry_section(knowledge: Mapping[str, object], max_chars: int = 700) -> str:
     """A retrieved entry as a section: its title and its prose, without its code."""
     entry_id = str(knowledge.get("id", ""))
-    entry = next((e for e in load_entries() if e.id == entry_id), None)
+    entry = shipped_entries().get(entry_id)
     body = entry.body if entry is not None else str(knowledge.get("excerpt", ""))
     prose = re.sub(r"```.*?(?:```|$)", " ", body, flags=re.DOTALL)
     paragraphs = [" ".join(p.split()) for p in prose.split("\n\n") if p.strip()]
@@ -65,9 +71,13 @@ def _similarity(knowledge: Mapping[str, object]) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
+def quoted(text: str) -> str:
+    """``text`` as a Markdown block quote."""
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in text.splitlines())
+
+
 def explanation_markdown(request: str, what_it_does: str, sections: Iterable[str]) -> str:
     """answer.md: the question, what the agent does, and what the knowledge base says."""
-    quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in request.splitlines())
     found = [s for s in sections if s]
     if found:
         body = "What the knowledge base says that bears on it, in its own words:\n\n" + "\n\n".join(
@@ -79,7 +89,7 @@ def explanation_markdown(request: str, what_it_does: str, sections: Iterable[str
             "something invented."
         )
     return (
-        f"# Your question\n\n{quoted}\n\n{what_it_does} It does not write free-form "
+        f"# Your question\n\n{quoted(request)}\n\n{what_it_does} It does not write free-form "
         "explanations: the local model's prose is not reliable enough to hand you.\n\n"
         f"{body}\n"
     )

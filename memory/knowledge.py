@@ -8,8 +8,10 @@ re-index only when the files change.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,12 @@ def load_entries(directory: Path = KNOWLEDGE_DIR) -> list[KnowledgeEntry]:
         seen[entry.id] = path
         entries.append(entry)
     return sorted(entries, key=lambda entry: entry.id)
+
+
+@functools.cache
+def shipped_entries() -> Mapping[str, KnowledgeEntry]:
+    """The entries shipped in the repo, by id: read once a process (they ship with it)."""
+    return {entry.id: entry for entry in load_entries()}
 
 
 def fingerprint(directory: Path = KNOWLEDGE_DIR) -> str:

@@ -218,24 +218,28 @@ class Router:
         top = ranking[0].score
         floor = max(self.threshold, top - self.team_margin)
         team = {s.agent: query for s in ranking if s.score >= floor}
-        mask = np.isin(index.skill_agent, list(allowed))
+        allowed_bonus = np.where(np.isin(index.skill_agent, list(allowed)), bonus, -np.inf)
         several = sum(1 for p in _CLAUSE_SPLIT.split(query) if p.strip()) > 1
         for n, clause in enumerate(clauses, start=1):
-            asked = _producer(clause) if several else None
-            if asked is not None and asked in allowed:
-                # 'write the code for a chat app': the work asked for names who does it.
-                known = team.get(asked)
-                team[asked] = clause if known in (None, query) else f"{known}; {clause}"
-                continue
-            if len(clauses) < 2 or scores.nobody(n) or scores.confidence(n) < CLAUSE_CONFIDENCE:
-                continue
-            totals = np.where(mask, index.semantic(scores, n) + bonus, -np.inf)
-            top_skill = int(np.argmax(totals))
-            if totals[top_skill] >= self.threshold:
-                agent = index.skills[top_skill].agent
+            # 'write the code for a chat app': the work asked for names who does it.
+            agent = _producer(clause) if several else None
+            if agent not in allowed and len(clauses) > 1:
+                agent = self._clause_agent(index, scores, n, allowed_bonus)
+            if agent is not None and agent in allowed:
                 known = team.get(agent)
                 team[agent] = clause if known in (None, query) else f"{known}; {clause}"
         return self._team(query, ranking, team, allowed)
+
+    def _clause_agent(
+        self, index: SkillIndex, scores: SkillScores, n: int, bonus: np.ndarray
+    ) -> str | None:
+        """The agent the model is sure clause ``n`` asks for; ``bonus`` is -inf for the
+        agents not allowed."""
+        if scores.nobody(n) or scores.confidence(n) < CLAUSE_CONFIDENCE:
+            return None
+        totals = index.semantic(scores, n) + bonus
+        top_skill = int(np.argmax(totals))
+        return index.skills[top_skill].agent if totals[top_skill] >= self.threshold else None
 
     def _personal(
         self,

@@ -20,7 +20,7 @@ from sqlglot.errors import ParseError
 
 from agents.design.model import TENANT_OWNED, DataModel, Entity, Reference, known_as
 from agents.design.vocabulary import POSTGRES_RESERVED, UNCOUNTABLE
-from memory.knowledge import KnowledgeEntry, load_entries
+from memory.knowledge import KnowledgeEntry, load_entries, shipped_entries
 
 __all__ = [
     "Column",
@@ -445,7 +445,7 @@ def schema_notes(design: SchemaDesign, request: str) -> str:
             lines.append(f"- Default columns follow the `{table.template}` schema template.")
         lines.append("")
     lines += ["## Decisions", ""]
-    entries = {e.id: e for e in load_entries()}
+    entries = shipped_entries()
     for entry_id, topic in _PRACTICES:
         if entry_id in entries and _applies(topic, design):
             lines.append(
